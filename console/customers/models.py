@@ -1,0 +1,73 @@
+"""Customers (individual or business) and their companies."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from console.customers.normalize import validate_inn, validate_kpp, validate_ogrn
+
+
+class Company(models.Model):
+    name = models.CharField(_("name"), max_length=255)
+    legal_name = models.CharField(_("legal name"), max_length=255, blank=True)
+    inn = models.CharField(_("INN"), max_length=12, blank=True, validators=[validate_inn])
+    kpp = models.CharField(_("KPP"), max_length=9, blank=True, validators=[validate_kpp])
+    ogrn = models.CharField(_("OGRN"), max_length=15, blank=True, validators=[validate_ogrn])
+    legal_address = models.CharField(_("legal address"), max_length=500, blank=True)
+    email = models.EmailField(_("e-mail"), blank=True)
+    phone = models.CharField(_("phone"), max_length=40, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("company")
+        verbose_name_plural = _("companies")
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["inn"], condition=~Q(inn=""), name="company_inn_unique")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Customer(models.Model):
+    class Type(models.TextChoices):
+        INDIVIDUAL = "individual", _("Individual")
+        BUSINESS = "business", _("Business")
+
+    customer_type = models.CharField(_("type"), max_length=20, choices=Type.choices, default=Type.INDIVIDUAL)
+    first_name = models.CharField(_("first name"), max_length=150, blank=True)
+    last_name = models.CharField(_("last name"), max_length=150, blank=True)
+    display_name = models.CharField(_("display name"), max_length=300, blank=True)
+    email = models.EmailField(_("e-mail"), blank=True)
+    phone = models.CharField(_("phone"), max_length=40, blank=True)
+    phone_normalized = models.CharField(_("phone (E.164)"), max_length=20, blank=True, editable=False)
+    tags = models.JSONField(_("tags"), default=list, blank=True)
+    company = models.ForeignKey(
+        Company, verbose_name=_("company"), null=True, blank=True, on_delete=models.PROTECT, related_name="customers"
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("customer")
+        verbose_name_plural = _("customers")
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["phone_normalized"], condition=~Q(phone_normalized=""), name="customer_phone_unique"
+            ),
+            models.UniqueConstraint(fields=["email"], condition=~Q(email=""), name="customer_email_unique"),
+        ]
+        indexes = [models.Index(fields=["last_name", "first_name"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def name(self) -> str:
+        """What people call this customer: the display name, else first and last name, else phone or e-mail."""
+        full = " ".join(p for p in (self.first_name, self.last_name) if p)
+        return self.display_name or full or self.phone or self.email or f"#{self.pk}"

@@ -1,0 +1,250 @@
+"""Settings of the console, read from the environment.
+
+With nothing set the project runs in the embedded mode: SQLite in ``DATA_DIR``, the django-q2 ORM broker and
+the bundled AmoCRM sandbox as the account. Every variable is listed in ``.env.example``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env(name: str, default: str = "") -> str:
+    """The environment variable ``name``, stripped, or ``default`` when unset or empty."""
+    return os.environ.get(name, "").strip() or default
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    value = env(name)
+    if not value:
+        return default
+    return value.lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name: str, default: int) -> int:
+    value = env(name)
+    try:
+        return int(value) if value else default
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be an integer, got {value!r}") from exc
+
+
+def env_float(name: str, default: float) -> float:
+    value = env(name)
+    try:
+        return float(value) if value else default
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be a number, got {value!r}") from exc
+
+
+DEBUG = env_bool("DEBUG", False)
+DATA_DIR = Path(env("DATA_DIR", str(BASE_DIR / "data")))
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+SECRET_KEY = env("SECRET_KEY")
+if not SECRET_KEY:
+    if not DEBUG and env_bool("PRODUCTION"):
+        raise ImproperlyConfigured("SECRET_KEY must be set when PRODUCTION=true")
+    # Embedded mode: a key generated once and kept in the data folder, never in the repository.
+    _key_file = DATA_DIR / "secret_key"
+    if not _key_file.exists():
+        from django.core.management.utils import get_random_secret_key
+
+        _key_file.write_text(get_random_secret_key())
+        _key_file.chmod(0o600)
+    SECRET_KEY = _key_file.read_text().strip()
+
+ALLOWED_HOSTS = [h.strip() for h in env("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",") if h.strip()]
+CSRF_TRUSTED_ORIGINS = [o.strip() for o in env("CSRF_TRUSTED_ORIGINS").split(",") if o.strip()]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "django_htmx",
+    "template_partials",
+    "django_tables2",
+    "django_filters",
+    "django_q",
+    "console.customers",
+    "console.orders",
+    "console.amocrm",
+    "console.web",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "settings.urls"
+WSGI_APPLICATION = "settings.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "console.web.context_processors.console_nav",
+            ],
+        },
+    },
+]
+
+DATABASE_URL = env("DATABASE_URL", f"sqlite:///{DATA_DIR / 'console.sqlite3'}")
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # WAL lets the web process and the cluster read while one writes; IMMEDIATE avoids upgrade deadlocks.
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 30,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "web:orders"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = env("LANGUAGE_CODE", "ru")
+LANGUAGES = [("ru", _("Russian")), ("en", _("English"))]
+LOCALE_PATHS = [BASE_DIR / "console" / "locale"]
+TIME_ZONE = env("TIME_ZONE", "Europe/Moscow")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = DATA_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.SearchFilter",
+        "rest_framework.filters.OrderingFilter",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_THROTTLE_RATES": {"storefront": env("STOREFRONT_THROTTLE", "60/min")},
+    "EXCEPTION_HANDLER": "console.orders.api_errors.exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Furniture rental API",
+    "DESCRIPTION": "Storefront checkout and manager cabinet: orders, customers, companies.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# --- Background work (django-q2) -------------------------------------------------------------
+REDIS_URL = env("REDIS_URL")
+Q_BROKER = env("Q_BROKER", "redis" if REDIS_URL else "orm")
+Q_CLUSTER: dict = {
+    "name": env("Q_CLUSTER_NAME", "console"),
+    "workers": env_int("Q_WORKERS", 2),
+    "timeout": env_int("Q_TIMEOUT", 120),
+    "retry": env_int("Q_RETRY", 180),
+    "max_attempts": 1,
+    "catch_up": False,
+    "poll": env_float("Q_POLL", 0.2),
+    "save_limit": env_int("Q_SAVE_LIMIT", 1000),
+    "ack_failures": True,
+    "label": "Django Q2",
+}
+if Q_BROKER == "redis":
+    if not REDIS_URL:
+        raise ImproperlyConfigured("Q_BROKER=redis needs REDIS_URL")
+    Q_CLUSTER["redis"] = REDIS_URL
+elif Q_BROKER == "orm":
+    Q_CLUSTER["orm"] = "default"
+else:
+    raise ImproperlyConfigured(f"Q_BROKER must be 'orm' or 'redis', got {Q_BROKER!r}")
+Q_CLUSTER["sync"] = env_bool("Q_SYNC", False)
+
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+if REDIS_URL:
+    CACHES["default"] = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+
+# --- AmoCRM ------------------------------------------------------------------------------------
+# The integration's credentials; an admin can also enter them in the console. Empty means "not configured".
+AMOCRM_CLIENT_ID = env("AMOCRM_CLIENT_ID")
+AMOCRM_CLIENT_SECRET = env("AMOCRM_CLIENT_SECRET")
+AMOCRM_REDIRECT_URI = env("AMOCRM_REDIRECT_URI")
+AMOCRM_BASE_URL = env("AMOCRM_BASE_URL")  # https://{subdomain}.amocrm.ru, .kommo.com or the sandbox URL
+AMOCRM_AUTHORIZE_URL = env("AMOCRM_AUTHORIZE_URL", "https://www.amocrm.ru/oauth")
+AMOCRM_LONG_LIVED_TOKEN = env("AMOCRM_LONG_LIVED_TOKEN")
+AMOCRM_RATE_LIMIT = env_float("AMOCRM_RATE_LIMIT", 7.0)  # requests per second, shared by every process
+AMOCRM_CONNECT_TIMEOUT = env_float("AMOCRM_CONNECT_TIMEOUT", 5.0)
+AMOCRM_READ_TIMEOUT = env_float("AMOCRM_READ_TIMEOUT", 20.0)
+AMOCRM_WEBHOOK_BASE_URL = env("AMOCRM_WEBHOOK_BASE_URL")  # public URL of this console, for webhooks
+AMOCRM_RECONCILE_MINUTES = env_int("AMOCRM_RECONCILE_MINUTES", 10)
+# Fernet key (urlsafe base64, 32 bytes) for tokens and secrets at rest. Embedded mode keeps one in DATA_DIR.
+FIELD_ENCRYPTION_KEY = env("FIELD_ENCRYPTION_KEY")
+if not FIELD_ENCRYPTION_KEY:
+    if env_bool("PRODUCTION"):
+        raise ImproperlyConfigured("FIELD_ENCRYPTION_KEY must be set when PRODUCTION=true")
+    _fkey_file = DATA_DIR / "field_encryption_key"
+    if not _fkey_file.exists():
+        from cryptography.fernet import Fernet
+
+        _fkey_file.write_bytes(Fernet.generate_key())
+        _fkey_file.chmod(0o600)
+    FIELD_ENCRYPTION_KEY = _fkey_file.read_text().strip()
+
+# The default stage map the business already uses (initial values of the editable map).
+AMO_PIPELINE_ID = env("AMO_PIPELINE_ID")
+AMO_STATUS_MAP_ENV = {
+    status: env(f"AMO_STATUS_{status.upper()}")
+    for status in ("new", "reserved", "in_rent", "in_progress", "archived", "cancelled")
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"redact": {"()": "console.amocrm.redaction.RedactingFilter"}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
