@@ -1,0 +1,583 @@
+"""The sandbox WSGI application: state, seed data, the request pipeline (log, block, faults, auth, rate limit,
+payment), routing of the amoCRM surface, webhook events and the ``/_sandbox/`` control API."""
+
+from __future__ import annotations
+
+import copy
+import os
+import random
+import re
+import threading
+import time
+import traceback
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from . import api, control, oauth, ui
+from .hooks import Dispatcher
+from .http import (
+    HttpError,
+    Request,
+    Response,
+    ValidationFailed,
+    html_response,
+    json_response,
+    nginx_403,
+    problem,
+    status_line,
+)
+from .seed import seed
+from .store import Store
+
+DEFAULT_CLIENT_ID = "sandbox-client-id"
+DEFAULT_CLIENT_SECRET = "sandbox-client-secret"
+DEFAULT_REDIRECT_URI = "http://127.0.0.1:8000/amocrm/oauth/callback/"
+
+DEFAULT_CONFIG: dict[str, Any] = {
+    "subdomain": "demo",
+    "account_id": 31000001,
+    "account_name": "Аренда мебели (песочница)",
+    "rate_limit": 7,
+    "retry_after": 1,
+    "block_after": 20,
+    "block_window": 60,
+    "token_lifetime": 86400,
+    "refresh_lifetime": 90 * 86400,
+    "code_lifetime": 1200,
+    "unpaid": False,
+    "blocked": False,
+    "webhooks_enabled": True,
+    "webhook_timeout": 2.0,
+    "webhook_retry_delays": [300, 900, 900, 3600],
+    "webhook_disable_after": 100,
+    "webhook_disable_window": 7200,
+}
+
+ADMIN_ID, MANAGER_ID = 100001, 100002
+SINGULAR = {"leads": "lead", "contacts": "contact", "companies": "company"}
+ELEMENT_TYPE = {"contacts": 1, "leads": 2, "companies": 3}
+
+E = r"(leads|contacts|companies)"
+N = r"(\d+)"
+
+Handler = Callable[..., Response]
+
+
+def _catalog_fields(sb: Sandbox, req: Request, cid: str) -> Response:
+    return api.custom_fields_list(sb, req, f"catalog:{cid}")
+
+
+API_ROUTES: list[tuple[str, dict[str, Handler]]] = [
+    ("/account", {"GET": api.account}),
+    ("/users", {"GET": api.users}),
+    ("/leads/complex", {"POST": api.leads_complex}),
+    ("/leads/pipelines", {"GET": api.pipelines}),
+    (f"/leads/pipelines/{N}", {"GET": api.pipeline}),
+    (f"/leads/pipelines/{N}/statuses", {"GET": api.statuses}),
+    (f"/leads/pipelines/{N}/statuses/{N}", {"GET": api.status}),
+    ("/catalogs", {"GET": api.catalogs_list, "POST": api.catalogs_create, "PATCH": api.catalogs_update}),
+    (f"/catalogs/{N}", {"GET": api.catalog_get}),
+    (
+        f"/catalogs/{N}/elements",
+        {"GET": api.elements_list, "POST": api.elements_write, "PATCH": api.elements_write},
+    ),
+    (f"/catalogs/{N}/elements/{N}", {"GET": api.element_get}),
+    (f"/catalogs/{N}/custom_fields", {"GET": _catalog_fields}),
+    ("/webhooks", {"GET": api.webhooks_list, "POST": api.webhooks_subscribe, "DELETE": api.webhooks_delete}),
+    (f"/{E}/custom_fields", {"GET": api.custom_fields_list, "POST": api.custom_fields_create}),
+    (f"/{E}/custom_fields/{N}", {"GET": api.custom_field_one}),
+    (f"/{E}/tags", {"GET": api.tags_list, "POST": api.tags_create}),
+    (f"/{E}/notes", {"GET": api.notes_list, "POST": api.notes_create}),
+    (f"/{E}/notes/{N}", {"GET": api.note_get}),
+    (f"/{E}/links", {"GET": api.mass_links_list}),
+    (f"/{E}/link", {"POST": lambda sb, req, e: api.link_entities(sb, req, e)}),
+    (f"/{E}/unlink", {"POST": lambda sb, req, e: api.link_entities(sb, req, e, unlink=True)}),
+    (f"/{E}/{N}/links", {"GET": api.entity_links_list}),
+    (f"/{E}/{N}/link", {"POST": lambda sb, req, e, i: api.link_entities(sb, req, e, i)}),
+    (f"/{E}/{N}/unlink", {"POST": lambda sb, req, e, i: api.link_entities(sb, req, e, i, unlink=True)}),
+    (f"/{E}/{N}/notes", {"GET": api.notes_list, "POST": api.notes_create}),
+    (f"/{E}/{N}/notes/{N}", {"GET": lambda sb, req, e, i, n: api.note_get(sb, req, e, n, i)}),
+    (f"/{E}/{N}", {"GET": api.entity_get, "PATCH": api.entity_update_one}),
+    (f"/{E}", {"GET": api.entity_list, "POST": api.entity_create, "PATCH": api.entity_update}),
+]
+_COMPILED = [(re.compile("/api/v4" + pattern), methods) for pattern, methods in API_ROUTES]
+
+
+class DropConnection(Exception):
+    """Raised out of the WSGI app to make the server close the socket without an answer."""
+
+
+class Sandbox:
+    """The whole sandbox: a WSGI callable plus its state."""
+
+    def __init__(
+        self,
+        *,
+        db: str = ":memory:",
+        client_id: str = DEFAULT_CLIENT_ID,
+        client_secret: str = DEFAULT_CLIENT_SECRET,
+        redirect_uri: str = DEFAULT_REDIRECT_URI,
+        subdomain: str = "demo",
+        rate_limit: int = 7,
+        token_lifetime: int = 86400,
+    ) -> None:
+        self.defaults = dict(
+            DEFAULT_CONFIG, subdomain=subdomain, rate_limit=rate_limit, token_lifetime=token_lifetime
+        )
+        self.integration = {
+            "client_id": client_id,
+            "client_secret": client_secret,
+            "redirect_uri": redirect_uri,
+        }
+        self.store = Store(db)
+        self.secret = b""
+        self.started_at = int(time.time())
+        self.amojo_id = str(uuid.uuid4())
+        self.public_url = "http://127.0.0.1"
+        self.admin_user_id = ADMIN_ID
+        self.users = [
+            {"id": ADMIN_ID, "name": "Администратор", "email": "admin@example.com", "lang": "ru"},
+            {"id": MANAGER_ID, "name": "Менеджер Анна", "email": "anna@example.com", "lang": "ru"},
+        ]
+        self.user_ids = {u["id"] for u in self.users}
+        self._state_lock = threading.Lock()
+        self.config: dict[str, Any] = {}
+        self.faults: list[dict[str, Any]] = []
+        self._fault_seq = 0
+        self.log: deque[dict[str, Any]] = deque(maxlen=200_000)
+        self.counts: dict[str, int] = {}
+        self._windows: dict[str, deque[float]] = {}
+        self._excess: deque[float] = deque()
+        self.hooks = Dispatcher(self)
+        if self.store.count("pipeline"):
+            self._resume()
+        else:
+            self.reset()
+
+    def _resume(self) -> None:
+        """Start on a database file that already holds a sandbox: keep its data and signing secret."""
+        self.config = copy.deepcopy(self.defaults)
+        meta = self.store.get("meta", "secret")
+        self.secret = bytes.fromhex(meta["hex"]) if meta else os.urandom(32)
+        self.store.put("meta", "secret", {"hex": self.secret.hex()})
+        self.store.put(
+            "integration", self.integration["client_id"], dict(self.integration, name="Консоль аренды")
+        )
+
+    # ------------------------------------------------------------ state
+    @property
+    def api_domain(self) -> str:
+        return self.public_url.split("://", 1)[-1]
+
+    def reset(self) -> None:
+        """Back to the seeded state and CLI defaults; drops tokens, codes, faults, logs and deliveries."""
+        with self.store.lock, self._state_lock:
+            self.store.clear()
+            self.secret = os.urandom(32)
+            self.store.put("meta", "secret", {"hex": self.secret.hex()})
+            self.config = copy.deepcopy(self.defaults)
+            self.faults = []
+            self.log.clear()
+            self.counts = {}
+            self._windows = {}
+            self._excess = deque()
+            self.hooks.reset()
+            seed(self)
+
+    def actor(self, req: Request) -> int:
+        """The user id API writes are attributed to (every token belongs to the admin)."""
+        return ADMIN_ID
+
+    def refresh_children(self, parent: str) -> list[tuple[str, dict[str, Any]]]:
+        """Refresh tokens issued from ``parent`` as ``(token, record)`` pairs."""
+        return [(d["token"], d) for d in self.store.all("refresh") if d.get("parent") == parent]
+
+    def account_ref(self) -> dict[str, Any]:
+        return {
+            "subdomain": self.config["subdomain"],
+            "id": self.config["account_id"],
+            "_links": {"self": self.public_url},
+        }
+
+    # ------------------------------------------------------------ WSGI
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        req = Request(environ)
+        req.request_id = os.urandom(8).hex()
+        path = req.path
+        try:
+            if path == "/" or path.startswith("/_sandbox"):
+                resp = self._control_or_ui(req)
+            else:
+                resp = self._api_entry(req)
+        except HttpError as exc:
+            resp = exc.response
+        except ValidationFailed as exc:
+            resp = exc.response()
+        except DropConnection:
+            raise
+        except Exception:
+            traceback.print_exc()
+            resp = json_response(
+                500,
+                {
+                    "title": "ErrInternalServer",
+                    "status": 500,
+                    "detail": "Internal error",
+                    "trace_id": req.request_id,
+                },
+                "application/problem+json",
+            )
+        if resp.drop:
+            raise DropConnection
+        headers = [*resp.headers, ("X-Request-Id", req.request_id), ("Content-Length", str(len(resp.body)))]
+        start_response(status_line(resp.status), headers)
+        return [resp.body]
+
+    # ------------------------------------------------------------ API pipeline
+    def _api_entry(self, req: Request) -> Response:
+        entry = {
+            "t": time.time(),
+            "method": req.method,
+            "path": req.path,
+            "query": req.query_string,
+            "status": None,
+            "request_id": req.request_id,
+            "client_id": None,
+        }
+        key = f"{req.method} {req.path}"
+        with self._state_lock:
+            self.log.append(entry)
+            self.counts[key] = self.counts.get(key, 0) + 1
+        try:
+            resp = self._api_guarded(req)
+        except HttpError as exc:
+            resp = exc.response
+        except ValidationFailed as exc:
+            resp = exc.response()
+        entry["status"] = 0 if resp.drop else resp.status
+        entry["client_id"] = req.client_id
+        return resp
+
+    def _api_guarded(self, req: Request) -> Response:
+        if self.config["blocked"]:
+            return nginx_403()
+        rule = self.take_fault(req) if self.faults else None
+        if rule is not None:
+            kind = rule["kind"]
+            if kind == "slow":
+                time.sleep(float(rule.get("seconds", 3)))
+            elif kind != "drop_after":
+                return self._fault_response(rule)
+        resp = self._dispatch(req)
+        if rule is not None and rule["kind"] == "drop_after":
+            resp.drop = True
+        return resp
+
+    def _fault_response(self, rule: dict[str, Any]) -> Response:
+        kind = rule["kind"]
+        if kind == "drop":
+            resp = Response(0)
+            resp.drop = True
+            return resp
+        if kind == "429":
+            if rule.get("html"):
+                return html_response(429, "<html><body><h1>429 Too Many Requests</h1></body></html>")
+            return self._too_many(rule.get("retry_after"))
+        if kind == "500":
+            body = {
+                "title": "ErrInternalServer",
+                "status": 500,
+                "detail": "Internal error",
+                "trace_id": os.urandom(8).hex(),
+            }
+            return json_response(500, body, "application/problem+json")
+        if kind in ("502", "504"):
+            code = int(kind)
+            title = "502 Bad Gateway" if code == 502 else "504 Gateway Time-out"
+            page = f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n"
+            page += f"<center><h1>{title}</h1></center>\r\n"
+            return Response(
+                code, (page + "<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n").encode(), "text/html"
+            )
+        if kind == "401":
+            return oauth.unauthorized().response
+        if kind == "unpaid":
+            return problem(402, "Payment required")
+        return nginx_403()
+
+    def _too_many(self, retry_after: Any = None) -> Response:
+        wait = self.config["retry_after"] if retry_after is None else retry_after
+        return problem(
+            429,
+            "You have sent too many requests. Please retry later.",
+            title="Too Many Requests",
+            retry_after=wait,
+        )
+
+    def take_fault(self, req: Request, kinds: set[str] | None = None) -> dict[str, Any] | None:
+        """The first fault rule matching the request (consuming one of its ``times``), or None."""
+        with self._state_lock:
+            for rule in list(self.faults):
+                if kinds is None and rule["kind"] == "revoked_refresh":
+                    continue
+                if kinds is not None and rule["kind"] not in kinds:
+                    continue
+                if rule.get("method") and rule["method"].upper() != req.method:
+                    continue
+                if rule.get("path") and not req.path.startswith(rule["path"]):
+                    continue
+                if rule.get("probability") is not None and random.random() >= float(rule["probability"]):
+                    continue
+                if rule.get("times") is not None:
+                    rule["times"] -= 1
+                    rule["fired"] = rule.get("fired", 0) + 1
+                    if rule["times"] <= 0:
+                        self.faults.remove(rule)
+                return dict(rule)
+        return None
+
+    def take_fault_refresh(self, req: Request) -> bool:
+        """True when a ``revoked_refresh`` rule fires for this refresh-token grant."""
+        return bool(self.faults) and self.take_fault(req, {"revoked_refresh"}) is not None
+
+    def _dispatch(self, req: Request) -> Response:
+        path = req.path
+        if path.startswith("/api/v4/"):
+            record = oauth.authenticate(self, req)
+            req.client_id = record["client_id"]
+            self._rate_check(record["client_id"])
+            if self.config["unpaid"]:
+                return problem(402, "Payment required")
+            return self._route(req)
+        if path == "/oauth2/access_token":
+            if req.method != "POST":
+                return problem(405, "Method not allowed")
+            return oauth.token_endpoint(self, req)
+        if path == "/oauth":
+            return oauth.consent_page(self, req)
+        if path == "/oauth2/account/current/subdomain":
+            return oauth.subdomain_endpoint(self, req)
+        return self._not_found(req)
+
+    def _not_found(self, req: Request) -> Response:
+        return problem(404, f"Cannot {req.method} {req.base}{req.path}")
+
+    def _route(self, req: Request) -> Response:
+        path = req.path.rstrip("/") if len(req.path) > 1 else req.path
+        for pattern, methods in _COMPILED:
+            match = pattern.fullmatch(path)
+            if match is None:
+                continue
+            handler = methods.get(req.method)
+            if handler is None:
+                return problem(405, "Method not allowed")
+            return handler(self, req, *match.groups())
+        return self._not_found(req)
+
+    def _rate_check(self, key: str) -> None:
+        limit = self.config["rate_limit"]
+        if not limit:
+            return
+        now = time.monotonic()
+        with self._state_lock:
+            window = self._windows.setdefault(key, deque())
+            while window and window[0] <= now - 1.0:
+                window.popleft()
+            if len(window) < int(limit):
+                window.append(now)
+                return
+            self._excess.append(now)
+            while self._excess and self._excess[0] < now - float(self.config["block_window"]):
+                self._excess.popleft()
+            if self.config["block_after"] and len(self._excess) > int(self.config["block_after"]):
+                self.config["blocked"] = True
+        raise HttpError(self._too_many())
+
+    # ------------------------------------------------------------ events
+    def emit_changes(self, entity: str, pairs: list[tuple[dict[str, Any] | None, dict[str, Any]]]) -> None:
+        """Queue add/update/status/responsible webhooks for written entities (``old`` None = created)."""
+        single = SINGULAR[entity]
+        group = "leads" if entity == "leads" else "contacts"
+        buckets: dict[str, list[dict[str, Any]]] = {}
+        for old, new in pairs:
+            if old is None:
+                buckets.setdefault("add", []).append(self.hook_item(entity, new))
+                continue
+            buckets.setdefault("update", []).append(self.hook_item(entity, new))
+            moved = entity == "leads" and (
+                old["status_id"] != new["status_id"] or old["pipeline_id"] != new["pipeline_id"]
+            )
+            if moved:
+                item = self.hook_item(entity, new)
+                item["old_status_id"] = old["status_id"]
+                if old["pipeline_id"] != new["pipeline_id"]:
+                    item["old_pipeline_id"] = old["pipeline_id"]
+                buckets.setdefault("status", []).append(item)
+            if old["responsible_user_id"] != new["responsible_user_id"]:
+                item = self.hook_item(entity, new)
+                item["old_responsible_user_id"] = old["responsible_user_id"]
+                buckets.setdefault("responsible", []).append(item)
+        for action, items in buckets.items():
+            self.hooks.emit(f"{action}_{single}", group, action, items)
+
+    def hook_item(self, entity: str, doc: dict[str, Any]) -> dict[str, Any]:
+        """One entity in amoCRM's legacy v2 webhook field names."""
+        item: dict[str, Any] = {"id": doc["id"], "name": doc.get("name") or ""}
+        if entity == "leads":
+            item.update(status_id=doc["status_id"], price=doc.get("price") or 0)
+        item["responsible_user_id"] = doc["responsible_user_id"]
+        if entity != "leads":
+            item["date_create"] = doc["created_at"]
+        item.update(
+            last_modified=doc["updated_at"],
+            modified_user_id=doc["updated_by"],
+            created_user_id=doc["created_by"],
+        )
+        if entity == "leads":
+            item.update(date_create=doc["created_at"], pipeline_id=doc["pipeline_id"])
+        else:
+            item["type"] = "contact" if entity == "contacts" else "company"
+        item["account_id"] = self.config["account_id"]
+        tags = [self.store.get(api.tag_kind(entity), t) for t in doc.get("_tags", [])]
+        if any(tags):
+            item["tags"] = [{"id": t["id"], "name": t["name"]} for t in tags if t]
+        if doc.get("custom_fields_values"):
+            item["custom_fields"] = [self._hook_cf(cf) for cf in doc["custom_fields_values"]]
+        item.update(created_at=doc["created_at"], updated_at=doc["updated_at"])
+        return item
+
+    @staticmethod
+    def _hook_cf(cf: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": cf["field_id"], "name": cf["field_name"]}
+        if cf.get("field_code"):
+            out["code"] = cf["field_code"]
+        values = []
+        for v in cf["values"]:
+            value: dict[str, Any] = {"value": v["value"]}
+            if v.get("enum_id"):
+                value["enum"] = v["enum_id"]
+            values.append(value)
+        out["values"] = values
+        return out
+
+    def emit_notes(self, entity: str, notes: list[dict[str, Any]]) -> None:
+        """Queue ``note_{entity}`` webhooks."""
+        items = []
+        for n in notes:
+            text = (n.get("params") or {}).get("text", "")
+            items.append(
+                {
+                    "note": {
+                        "id": n["id"],
+                        "note_type": 4 if n["note_type"] == "common" else 25,
+                        "element_id": n["entity_id"],
+                        "element_type": ELEMENT_TYPE[entity],
+                        "text": text,
+                        "date_create": n["created_at"],
+                        "last_modified": n["updated_at"],
+                        "created_by": n["created_by"],
+                        "responsible_user_id": n["responsible_user_id"],
+                        "account_id": self.config["account_id"],
+                    }
+                }
+            )
+        self.hooks.emit(
+            f"note_{SINGULAR[entity]}", "leads" if entity == "leads" else "contacts", "note", items
+        )
+
+    def move_lead(self, lead_id: int, status_id: int, pipeline_id: int | None = None) -> dict[str, Any]:
+        """A manager moves a lead to another stage (fires update_lead and status_lead)."""
+        item: dict[str, Any] = {"status_id": status_id}
+        if pipeline_id is not None:
+            item["pipeline_id"] = pipeline_id
+        (_, new), *_ = api.update_items(self, "leads", [item], MANAGER_ID, single_id=lead_id)
+        return new
+
+    def edit_entity(self, entity: str, eid: int, item: dict[str, Any]) -> dict[str, Any]:
+        """A manager edits an entity in amoCRM (v4 write format; fires the update webhooks)."""
+        (_, new), *_ = api.update_items(self, entity, [item], MANAGER_ID, single_id=eid)
+        return new
+
+    def create_by_manager(self, entity: str, item: dict[str, Any]) -> dict[str, Any]:
+        """A manager creates an entity in amoCRM (fires the add webhook)."""
+        with self.store.atomic():
+            errors: list[dict[str, str]] = []
+            doc = api.write_entity(self, entity, item, None, MANAGER_ID, errors)
+            if errors:
+                raise ValidationFailed([{"request_id": "0", "errors": errors}])
+            doc = api.save_entity(self, entity, doc)
+        self.emit_changes(entity, [(None, doc)])
+        return doc
+
+    def delete_lead(self, lead_id: int) -> bool:
+        """A manager deletes a lead (fires delete_lead); False when it does not exist."""
+        with self.store.atomic():
+            doc = self.store.get("leads", lead_id)
+            if doc is None or doc["is_deleted"]:
+                return False
+            doc.update(is_deleted=True, updated_at=api.stamp(doc["updated_at"]), updated_by=MANAGER_ID)
+            self.store.put("leads", lead_id, doc)
+        item = {"id": doc["id"], "status_id": doc["status_id"], "pipeline_id": doc["pipeline_id"]}
+        self.hooks.emit("delete_lead", "leads", "delete", [item])
+        return True
+
+    # ------------------------------------------------------------ control + UI
+    def _control_or_ui(self, req: Request) -> Response:
+        if req.path == "/" or req.path.startswith(("/_sandbox/board", "/_sandbox/ui")):
+            return ui.handle(self, req)
+        return control.handle(self, req)
+
+    def requests_report(self, limit: int = 500) -> dict[str, Any]:
+        """The request log: total, counts per ``METHOD path`` and per route, peak rate, latest entries."""
+        with self._state_lock:
+            entries = list(self.log)
+            counts = dict(self.counts)
+        routes: dict[str, int] = {}
+        for key, n in counts.items():
+            route = re.sub(r"/\d+", "/{id}", key)
+            routes[route] = routes.get(route, 0) + n
+        times = [e["t"] for e in entries]
+        times.sort()
+        peak, lo = 0, 0
+        for hi, t in enumerate(times):
+            while times[lo] <= t - 1.0:
+                lo += 1
+            peak = max(peak, hi - lo + 1)
+        statuses: dict[str, int] = {}
+        for e in entries:
+            statuses[str(e["status"])] = statuses.get(str(e["status"]), 0) + 1
+        return {
+            "total": len(entries),
+            "counts": counts,
+            "routes": routes,
+            "statuses": statuses,
+            "peak_rps": peak,
+            "requests": entries[-limit:] if limit else [],
+        }
+
+    def clear_requests(self) -> None:
+        with self._state_lock:
+            self.log.clear()
+            self.counts = {}
+
+    def state_report(self) -> dict[str, Any]:
+        """Counts of stored things, for tests."""
+        leads = self.store.all("leads")
+        return {
+            "leads": sum(1 for d in leads if not d["is_deleted"]),
+            "deleted_leads": sum(1 for d in leads if d["is_deleted"]),
+            "contacts": self.store.count("contacts"),
+            "companies": self.store.count("companies"),
+            "notes": sum(self.store.count(api.note_kind(e)) for e in api.ENTITIES),
+            "links": len([x for x in self.store.all("link") if x["entity_type"] <= x["to_entity_type"]]),
+            "link_rows": self.store.count("link"),
+            "catalogs": self.store.count("catalog"),
+            "catalog_elements": self.store.count("element"),
+            "webhooks": self.store.count("webhook"),
+            "pending_webhooks": self.hooks.pending(),
+            "deliveries": len(self.hooks.deliveries),
+            "blocked": self.config["blocked"],
+            "unpaid": self.config["unpaid"],
+        }

@@ -1,0 +1,147 @@
+"""The human UI: a leads board by pipeline stage and a lead page whose form moves the lead (fires webhooks).
+Plain HTML forms, no JavaScript; every change goes through the same code as the control API."""
+
+from __future__ import annotations
+
+import re
+from html import escape
+from typing import TYPE_CHECKING, Any
+
+from .http import Request, Response, ValidationFailed, html_response, redirect
+
+if TYPE_CHECKING:
+    from .app import Sandbox
+
+_STYLE = """<style>body{font-family:sans-serif;margin:1em;background:#f4f6f8}
+.board{display:flex;gap:.6em;align-items:flex-start;overflow-x:auto}.col{background:#fff;min-width:13em;
+border-top:4px solid var(--c);padding:.4em}
+.card{display:block;border:1px solid #ddd;margin:.3em 0;padding:.4em;
+color:#123;text-decoration:none;background:#fafafa}.muted{color:#777;font-size:.85em}.err{color:#b00}</style>"""
+
+
+def page(title: str, content: str, status: int = 200) -> Response:
+    html = (
+        '<!doctype html><html lang="ru"><head><meta charset="utf-8">'
+        f"<title>{escape(title)}</title>{_STYLE}</head>"
+        f'<body><p><a href="/_sandbox/board">Сделки</a> · песочница amoCRM</p>{content}</body></html>'
+    )
+    return html_response(status, html)
+
+
+def board(sb: Sandbox, req: Request) -> Response:
+    pipes = sb.store.all("pipeline")
+    chosen = req.arg("pipeline_id")
+    pipe = next((p for p in pipes if str(p["id"]) == chosen), None) or next(p for p in pipes if p["is_main"])
+    leads = [d for d in sb.store.all("leads") if not d["is_deleted"] and d["pipeline_id"] == pipe["id"]]
+    tabs = " | ".join(
+        f'<a href="/_sandbox/board?pipeline_id={p["id"]}">{"<b>" if p is pipe else ""}{escape(p["name"])}'
+        f"{'</b>' if p is pipe else ''}</a>"
+        for p in pipes
+    )
+    cols = []
+    for status in pipe["statuses"]:
+        cards = "".join(
+            f'<a class="card" href="/_sandbox/ui/leads/{d["id"]}">'
+            f"{escape(d['name'] or 'Сделка #' + str(d['id']))}"
+            f'<br><span class="muted">{d["price"] or 0} ₽ · #{d["id"]}</span></a>'
+            for d in leads
+            if d["status_id"] == status["id"]
+        )
+        cols.append(
+            f'<div class="col" style="--c:{status["color"]}"><b>{escape(status["name"])}</b>'
+            f'<div class="muted">{sum(1 for d in leads if d["status_id"] == status["id"])}</div>{cards}</div>'
+        )
+    create = (
+        '<form method="post" action="/_sandbox/ui/leads">'
+        f'<input type="hidden" name="pipeline_id" value="{pipe["id"]}">'
+        '<input name="name" placeholder="Название сделки" required> <input name="price" placeholder="Бюджет" '
+        'inputmode="numeric"> <button>Добавить сделку</button></form>'
+    )
+    return page("Сделки", f'<h1>Сделки</h1><p>{tabs}</p>{create}<div class="board">{"".join(cols)}</div>')
+
+
+def lead_page(sb: Sandbox, lead_id: int, error: str = "") -> Response:
+    lead = sb.store.get("leads", lead_id)
+    if lead is None or lead["is_deleted"]:
+        return page("Не найдено", "<h1>Сделка не найдена</h1>", 404)
+    options = []
+    for pipe in sb.store.all("pipeline"):
+        for status in pipe["statuses"]:
+            if status["type"] == 1:
+                continue
+            value = f"{pipe['id']}:{status['id']}"
+            sel = (
+                " selected" if (pipe["id"], status["id"]) == (lead["pipeline_id"], lead["status_id"]) else ""
+            )
+            options.append(
+                f'<option value="{value}"{sel}>{escape(pipe["name"])} → {escape(status["name"])}</option>'
+            )
+    fields = "".join(
+        f"<li>{escape(cf['field_name'])}: {escape(', '.join(str(v['value']) for v in cf['values']))}</li>"
+        for cf in lead.get("custom_fields_values") or []
+    )
+    contacts = [
+        x for x in sb.store.all("link", prefix=f"leads:{lead_id}:") if x["to_entity_type"] == "contacts"
+    ]
+    names = []
+    for link in contacts:
+        contact = sb.store.get("contacts", link["to_entity_id"])
+        if contact:
+            phones = [
+                v["value"]
+                for cf in contact.get("custom_fields_values") or []
+                if cf["field_code"] == "PHONE"
+                for v in cf["values"]
+            ]
+            names.append(f"<li>{escape(contact['name'])} {escape(', '.join(phones))}</li>")
+    err = f'<p class="err">{escape(error)}</p>' if error else ""
+    content = (
+        f"<h1>{escape(lead['name'] or 'Сделка')} <span class='muted'>#{lead['id']}</span></h1>{err}"
+        f"<p>Бюджет: {lead['price'] or 0} ₽</p><ul>{fields}</ul><h3>Контакты</h3><ul>{''.join(names)}</ul>"
+        f'<form method="post" action="/_sandbox/ui/leads/{lead_id}/move"><label>Этап <select name="target">'
+        f"{''.join(options)}</select></label> <button>Переместить</button></form>"
+        f'<form method="post" action="/_sandbox/ui/leads/{lead_id}/delete" style="margin-top:2em">'
+        "<button>Удалить сделку</button></form>"
+    )
+    return page(lead["name"] or "Сделка", content)
+
+
+def _errors_text(exc: ValidationFailed) -> str:
+    return "; ".join(f"{e['path']}: {e['detail']}" for g in exc.groups for e in g["errors"])
+
+
+def handle(sb: Sandbox, req: Request) -> Response:
+    """Route the UI pages."""
+    path = req.path.rstrip("/") or "/"
+    if path in ("/", "/_sandbox/board"):
+        return board(sb, req)
+    if path == "/_sandbox/ui/leads" and req.method == "POST":
+        form = req.form()
+        item: dict[str, Any] = {"name": form.get("name", "")}
+        if form.get("price", "").strip().isdigit():
+            item["price"] = int(form["price"])
+        if form.get("pipeline_id", "").isdigit():
+            item["pipeline_id"] = int(form["pipeline_id"])
+        lead = sb.create_by_manager("leads", item)
+        return redirect(f"/_sandbox/ui/leads/{lead['id']}", 303)
+    match = re.fullmatch(r"/_sandbox/ui/leads/(\d+)(/move|/delete)?", path)
+    if match is None:
+        return page("Не найдено", "<h1>Страница не найдена</h1>", 404)
+    lead_id = int(match.group(1))
+    action = match.group(2)
+    if action is None:
+        return lead_page(sb, lead_id)
+    if req.method != "POST":
+        return page("Метод не поддерживается", "<h1>405</h1>", 405)
+    if action == "/delete":
+        sb.delete_lead(lead_id)
+        return redirect("/_sandbox/board", 303)
+    target = req.form().get("target", "")
+    pid, _, sid = target.partition(":")
+    if not (pid.isdigit() and sid.isdigit()):
+        return lead_page(sb, lead_id, "Выберите этап")
+    try:
+        sb.move_lead(lead_id, int(sid), int(pid))
+    except ValidationFailed as exc:
+        return lead_page(sb, lead_id, _errors_text(exc))
+    return redirect(f"/_sandbox/ui/leads/{lead_id}", 303)
