@@ -25,7 +25,9 @@ class Company(models.Model):
         verbose_name = _("company")
         verbose_name_plural = _("companies")
         ordering = ["name"]
-        constraints = [models.UniqueConstraint(fields=["inn"], condition=~Q(inn=""), name="company_inn_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["inn"], condition=~Q(inn=""), name="company_inn_unique")
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -45,7 +47,12 @@ class Customer(models.Model):
     phone_normalized = models.CharField(_("phone (E.164)"), max_length=20, blank=True, editable=False)
     tags = models.JSONField(_("tags"), default=list, blank=True)
     company = models.ForeignKey(
-        Company, verbose_name=_("company"), null=True, blank=True, on_delete=models.PROTECT, related_name="customers"
+        Company,
+        verbose_name=_("company"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="customers",
     )
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -68,6 +75,6 @@ class Customer(models.Model):
 
     @property
     def name(self) -> str:
-        """What people call this customer: the display name, else first and last name, else phone or e-mail."""
+        """What people call this customer: display name, else first and last name, else phone or e-mail."""
         full = " ".join(p for p in (self.first_name, self.last_name) if p)
         return self.display_name or full or self.phone or self.email or f"#{self.pk}"

@@ -52,7 +52,10 @@ def is_valid_inn(inn: str) -> bool:
     digits = [int(c) for c in inn]
     if len(inn) == 10:
         return _inn_digit(digits, _INN10_WEIGHTS) == digits[9]
-    return _inn_digit(digits, _INN12_WEIGHTS_1) == digits[10] and _inn_digit(digits, _INN12_WEIGHTS_2) == digits[11]
+    return (
+        _inn_digit(digits, _INN12_WEIGHTS_1) == digits[10]
+        and _inn_digit(digits, _INN12_WEIGHTS_2) == digits[11]
+    )
 
 
 def validate_inn(value: str) -> None:

@@ -67,8 +67,12 @@ class Order(models.Model):
     DELIVERING_METHODS = frozenset({DeliveryMethod.DELIVERY, DeliveryMethod.DELIVERY_INSTALLATION})
 
     number = models.CharField(_("number"), max_length=32, unique=True, null=True, blank=True, editable=False)
-    customer = models.ForeignKey(Customer, verbose_name=_("customer"), on_delete=models.PROTECT, related_name="orders")
-    status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.NEW, db_index=True)
+    customer = models.ForeignKey(
+        Customer, verbose_name=_("customer"), on_delete=models.PROTECT, related_name="orders"
+    )
+    status = models.CharField(
+        _("status"), max_length=20, choices=Status.choices, default=Status.NEW, db_index=True
+    )
     installation_date = models.DateField(_("installation date"))
     dismantle_date = models.DateField(_("dismantle date"))
     delivery_method = models.CharField(
@@ -109,7 +113,9 @@ def rental_days(installation_date, dismantle_date) -> int:  # noqa: ANN001 (date
 
 class OrderItem(models.Model):
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="items")
-    product = models.ForeignKey(Product, verbose_name=_("product"), on_delete=models.PROTECT, related_name="+")
+    product = models.ForeignKey(
+        Product, verbose_name=_("product"), on_delete=models.PROTECT, related_name="+"
+    )
     quantity = models.PositiveIntegerField(
         _("quantity"), validators=[MinValueValidator(1), MaxValueValidator(MAX_QUANTITY)]
     )
@@ -138,3 +144,6 @@ class OrderStatusChange(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.from_status or '-'} -> {self.to_status}"

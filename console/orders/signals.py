@@ -1,4 +1,5 @@
-"""Domain signals of the orders app. Listeners (the AmoCRM integration) subscribe; this app knows none of them.
+"""Domain signals of the orders app. Listeners (the AmoCRM integration) subscribe; this app knows none
+of them.
 
 ``order_changed`` is sent once per committed operation (from ``transaction.on_commit``) with:
 

@@ -1,0 +1,94 @@
+"""REST endpoints /api/v1/customers/ and /api/v1/companies/ (staff only). Writes go through the services."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import status, viewsets
+from rest_framework.permissions import IsAdminUser
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from console.customers.filters import CustomerFilter
+from console.customers.models import Company, Customer
+from console.customers.serializers import (
+    CompanyInputSerializer,
+    CompanyOutputSerializer,
+    CustomerInputSerializer,
+    CustomerOutputSerializer,
+)
+from console.customers.services import (
+    company_create,
+    company_delete,
+    company_update,
+    customer_create,
+    customer_deactivate,
+    customer_update,
+)
+from console.orders.api_errors import ApiViewMixin
+
+
+@extend_schema_view(
+    create=extend_schema(request=CustomerInputSerializer, responses={201: CustomerOutputSerializer}),
+    update=extend_schema(request=CustomerInputSerializer, responses={200: CustomerOutputSerializer}),
+    partial_update=extend_schema(request=CustomerInputSerializer, responses={200: CustomerOutputSerializer}),
+    destroy=extend_schema(description="Deactivates the customer (is_active=false).", responses={204: None}),
+)
+class CustomerViewSet(ApiViewMixin, viewsets.ModelViewSet):
+    """Customers. DELETE deactivates (``is_active=false``): orders keep their customer."""
+
+    queryset = Customer.objects.select_related("company")
+    serializer_class = CustomerOutputSerializer
+    permission_classes = [IsAdminUser]
+    filterset_class = CustomerFilter
+    search_fields = ["first_name", "last_name", "display_name", "email", "phone", "phone_normalized"]
+    ordering_fields = ["created_at", "last_name", "id"]
+
+    def create(self, request: Request, *args, **kwargs) -> Response:  # noqa: ANN002, ANN003
+        serializer = CustomerInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        customer = customer_create(data=serializer.validated_data)
+        return Response(CustomerOutputSerializer(customer).data, status=status.HTTP_201_CREATED)
+
+    def update(self, request: Request, *args, **kwargs) -> Response:  # noqa: ANN002, ANN003
+        customer = self.get_object()
+        serializer = CustomerInputSerializer(data=request.data, partial=kwargs.get("partial", False))
+        serializer.is_valid(raise_exception=True)
+        customer = customer_update(customer=customer, data=serializer.validated_data)
+        return Response(CustomerOutputSerializer(customer).data)
+
+    def destroy(self, request: Request, *args, **kwargs) -> Response:  # noqa: ANN002, ANN003
+        customer_deactivate(customer=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema_view(
+    create=extend_schema(request=CompanyInputSerializer, responses={201: CompanyOutputSerializer}),
+    update=extend_schema(request=CompanyInputSerializer, responses={200: CompanyOutputSerializer}),
+    partial_update=extend_schema(request=CompanyInputSerializer, responses={200: CompanyOutputSerializer}),
+)
+class CompanyViewSet(ApiViewMixin, viewsets.ModelViewSet):
+    """Companies (legal entities of business customers). DELETE refuses a company that still has customers."""
+
+    queryset = Company.objects.all()
+    serializer_class = CompanyOutputSerializer
+    permission_classes = [IsAdminUser]
+    filterset_fields = ["inn"]
+    search_fields = ["name", "legal_name", "inn", "email"]
+    ordering_fields = ["name", "created_at", "id"]
+
+    def create(self, request: Request, *args, **kwargs) -> Response:  # noqa: ANN002, ANN003
+        serializer = CompanyInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        company = company_create(data=serializer.validated_data)
+        return Response(CompanyOutputSerializer(company).data, status=status.HTTP_201_CREATED)
+
+    def update(self, request: Request, *args, **kwargs) -> Response:  # noqa: ANN002, ANN003
+        company = self.get_object()
+        serializer = CompanyInputSerializer(data=request.data, partial=kwargs.get("partial", False))
+        serializer.is_valid(raise_exception=True)
+        company = company_update(company=company, data=serializer.validated_data)
+        return Response(CompanyOutputSerializer(company).data)
+
+    def destroy(self, request: Request, *args, **kwargs) -> Response:  # noqa: ANN002, ANN003
+        company_delete(company=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,108 @@
+"""REST endpoint /api/v1/orders/: the storefront checkout (anonymous POST) and the manager cabinet (staff).
+
+Anonymous callers may only create (throttled with the "storefront" scope); everything else needs a staff user
+(session or token). Writes go through ``console.orders.services``; DELETE is a soft delete.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AnonymousUser
+from drf_spectacular.utils import extend_schema
+from rest_framework import status, viewsets
+from rest_framework.permissions import AllowAny, BasePermission, IsAdminUser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import BaseThrottle, ScopedRateThrottle
+
+from console.orders.api_errors import ApiViewMixin
+from console.orders.filters import OrderFilter
+from console.orders.models import Order
+from console.orders.serializers import (
+    OrderInputSerializer,
+    OrderOutputSerializer,
+    StorefrontOrderInputSerializer,
+    StorefrontOrderOutputSerializer,
+)
+from console.orders.services import order_create, order_soft_delete, order_update
+
+
+def is_staff(request: Request) -> bool:
+    user = request.user
+    return bool(user and not isinstance(user, AnonymousUser) and user.is_active and user.is_staff)
+
+
+def actor_of(request: Request) -> str:
+    return request.user.get_username() if is_staff(request) else "storefront"
+
+
+class OrderViewSet(ApiViewMixin, viewsets.ModelViewSet):
+    """Orders with nested lines. Filters: ``OrderFilter``; search: number, customer name, phone, e-mail."""
+
+    queryset = Order.objects.select_related("customer", "customer__company").prefetch_related(
+        "items__product"
+    )
+    serializer_class = OrderOutputSerializer
+    filterset_class = OrderFilter
+    search_fields = [
+        "number",
+        "customer__first_name",
+        "customer__last_name",
+        "customer__display_name",
+        "customer__phone",
+        "customer__phone_normalized",
+        "customer__email",
+    ]
+    ordering_fields = ["created_at", "installation_date", "dismantle_date", "total_amount", "number", "id"]
+    throttle_scope = "storefront"
+
+    def get_permissions(self) -> list[BasePermission]:
+        if self.action == "create":
+            return [AllowAny()]
+        return [IsAdminUser()]
+
+    def get_throttles(self) -> list[BaseThrottle]:
+        if self.action == "create" and not is_staff(self.request):
+            return [ScopedRateThrottle()]
+        return []
+
+    def _output(self, order: Order, *, staff: bool) -> dict:
+        order = self.get_queryset().get(pk=order.pk)
+        serializer = OrderOutputSerializer if staff else StorefrontOrderOutputSerializer
+        return serializer(order).data
+
+    @extend_schema(
+        request=OrderInputSerializer,
+        responses={201: OrderOutputSerializer},
+        description="Storefront checkout (anonymous: the customer inline, source forced to storefront, "
+        "throttled) or a manager's order (staff).",
+    )
+    def create(self, request: Request, *args, **kwargs) -> Response:  # noqa: ANN002, ANN003
+        staff = is_staff(request)
+        serializer = (OrderInputSerializer if staff else StorefrontOrderInputSerializer)(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        order = order_create(
+            data=serializer.to_service_data(),
+            origin="manager" if staff else "storefront",
+            actor=actor_of(request),
+            created_by=request.user if staff else None,
+        )
+        return Response(self._output(order, staff=staff), status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=OrderInputSerializer, responses={200: OrderOutputSerializer})
+    def update(self, request: Request, *args, **kwargs) -> Response:  # noqa: ANN002, ANN003
+        order = self.get_object()
+        serializer = OrderInputSerializer(data=request.data, partial=kwargs.get("partial", False))
+        serializer.is_valid(raise_exception=True)
+        order = order_update(
+            order=order, data=serializer.to_service_data(), origin="manager", actor=actor_of(request)
+        )
+        return Response(self._output(order, staff=True))
+
+    @extend_schema(request=OrderInputSerializer(partial=True), responses={200: OrderOutputSerializer})
+    def partial_update(self, request: Request, *args, **kwargs) -> Response:  # noqa: ANN002, ANN003
+        return super().partial_update(request, *args, **kwargs)
+
+    @extend_schema(description="Soft delete: sets is_active=false.", responses={204: None})
+    def destroy(self, request: Request, *args, **kwargs) -> Response:  # noqa: ANN002, ANN003
+        order_soft_delete(order=self.get_object(), origin="manager", actor=actor_of(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)

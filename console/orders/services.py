@@ -1,0 +1,360 @@
+"""Write services of the orders app: create, update (with item synchronisation), status changes, soft delete.
+
+Every service:
+
+- takes keyword-only arguments, among them ``origin`` ("storefront" | "manager" | "amocrm" | "system")
+  and ``actor`` (who);
+- runs in one transaction and writes nothing when it raises Django's ``ValidationError`` (field -> messages);
+- computes money on the server: rental days = max(1, dismantle - installation); line total = quantity x unit
+  price x rental days; order total = sum of line totals (``Decimal``, two places);
+- sends ``console.orders.signals.order_changed`` once, after commit, when something changed (a no-op sends
+  nothing), with ``sender=Order`` and the fields in ``changed`` ("items" stands for the order lines);
+- writes an ``OrderStatusChange`` row for each status change (including the initial status on create).
+
+Prices: a line gets the current catalog price when it is written (added, or its quantity changed); an
+unchanged line keeps the price it was sold at, even when the catalog price moved since.
+"""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from console.customers.models import Customer
+from console.customers.services import customer_find_or_create
+from console.orders.models import MAX_QUANTITY, Order, OrderItem, OrderStatusChange, Product, rental_days
+from console.orders.signals import order_changed
+
+ORIGINS = frozenset({"storefront", "manager", "amocrm", "system"})
+MIN_DATE = datetime.date(2000, 1, 1)
+MAX_DATE = datetime.date(2100, 12, 31)
+MAX_RENTAL_DAYS = 366
+MAX_TOTAL = Decimal("999999999999.99")  # Order.total_amount: max_digits=14, decimal_places=2
+CENT = Decimal("0.01")
+
+SIMPLE_FIELDS = (
+    "installation_date",
+    "dismantle_date",
+    "delivery_method",
+    "delivery_address",
+    "comment",
+    "source",
+    "sync_disabled",
+)
+CREATED_FIELDS = frozenset({"number", "customer", "status", "items", "total_amount", *SIMPLE_FIELDS})
+
+
+def line_total(*, quantity: int, unit_price: Decimal, days: int) -> Decimal:
+    """quantity x unit price x rental days, rounded to kopecks."""
+    return (Decimal(quantity) * unit_price * days).quantize(CENT)
+
+
+def order_number_for(pk: int) -> str:
+    """The human-readable number of the order with this primary key: "R-000123"."""
+    return f"R-{pk:06d}"
+
+
+# --- Validation -----------------------------------------------------------------------------------------
+
+
+def _validate_dates(order: Order, *, origin: str, errors: dict[str, list[str]]) -> None:
+    start, end = order.installation_date, order.dismantle_date
+    for field, value in (("installation_date", start), ("dismantle_date", end)):
+        if value is None:
+            errors.setdefault(field, []).append(_("This field is required."))
+        elif not MIN_DATE <= value <= MAX_DATE:
+            errors.setdefault(field, []).append(
+                _("Date must be between %(min)s and %(max)s.") % {"min": MIN_DATE, "max": MAX_DATE}
+            )
+    if errors or start is None or end is None:
+        return
+    if end < start:
+        errors.setdefault("dismantle_date", []).append(
+            _("Dismantle date cannot be before installation date.")
+        )
+    elif (end - start).days > MAX_RENTAL_DAYS:
+        errors.setdefault("dismantle_date", []).append(
+            _("A rental lasts at most %(days)s days.") % {"days": MAX_RENTAL_DAYS}
+        )
+    if origin == "storefront" and start < timezone.localdate():
+        errors.setdefault("installation_date", []).append(_("Installation date cannot be in the past."))
+
+
+def _validate_delivery(order: Order, errors: dict[str, list[str]]) -> None:
+    if order.delivery_method in Order.DELIVERING_METHODS and not order.delivery_address.strip():
+        errors.setdefault("delivery_address", []).append(_("Delivery address is required for delivery."))
+
+
+def _validate_lines(lines: list[dict[str, Any]], *, written: set[int]) -> list[str]:
+    """Errors of the requested lines; ``written`` holds product ids whose line is added or changed."""
+    if not lines:
+        return [_("An order needs at least one item.")]
+    errors: list[str] = []
+    seen: set[int] = set()
+    for line in lines:
+        product: Product = line["product"]
+        quantity = line["quantity"]
+        if product.pk in seen:
+            errors.append(
+                _("Product %(sku)s appears twice; send one line per product.") % {"sku": product.sku}
+            )
+        seen.add(product.pk)
+        if isinstance(quantity, bool) or not isinstance(quantity, int) or not 1 <= quantity <= MAX_QUANTITY:
+            errors.append(
+                _("Quantity of %(sku)s must be between 1 and %(max)s.")
+                % {"sku": product.sku, "max": MAX_QUANTITY}
+            )
+        if product.pk in written and not product.is_active:
+            errors.append(_("Product %(sku)s is not available.") % {"sku": product.sku})
+    return errors
+
+
+def _validate_order(order: Order, *, origin: str, errors: dict[str, list[str]]) -> None:
+    _validate_dates(order, origin=origin, errors=errors)
+    _validate_delivery(order, errors)
+    try:
+        order.full_clean(exclude=["customer", "created_by", "number", "total_amount"], validate_unique=False)
+    except ValidationError as exc:
+        for field, messages in exc.message_dict.items():
+            if field not in errors:
+                errors[field] = messages
+    if errors:
+        raise ValidationError(errors)
+
+
+def _check_total(total: Decimal) -> None:
+    if total > MAX_TOTAL:
+        raise ValidationError({"items": [_("The order total is too large.")]})
+
+
+# --- Shared helpers ---------------------------------------------------------------------------------------
+
+
+def _check_origin(origin: str) -> None:
+    if origin not in ORIGINS:
+        raise ValueError(f"unknown origin {origin!r}")
+
+
+def _resolve_customer(data: dict[str, Any], errors: dict[str, list[str]]) -> Customer | None:
+    """The customer named by ``data``: ``customer`` (a row) or ``customer_data`` (inline: find or create).
+
+    Problems with the inline customer land in ``errors["customer"]`` as "field: message" strings.
+    """
+    if data.get("customer") is not None:
+        return data["customer"]
+    if data.get("customer_data"):
+        try:
+            customer, _created = customer_find_or_create(data=data["customer_data"])
+        except ValidationError as exc:
+            errors["customer"] = [
+                f"{field}: {msg}" for field, msgs in exc.message_dict.items() for msg in msgs
+            ]
+            return None
+        return customer
+    errors["customer"] = [_("This field is required.")]
+    return None
+
+
+def _notify(*, order: Order, action: str, changed: frozenset[str], origin: str, actor: str) -> None:
+    """Send ``order_changed`` after the surrounding transaction commits."""
+    order_id = order.pk
+
+    def send() -> None:
+        order_changed.send(
+            sender=Order, order_id=order_id, action=action, changed=changed, origin=origin, actor=actor
+        )
+
+    transaction.on_commit(send)
+
+
+def _record_status(order: Order, *, from_status: str, origin: str, actor: str) -> None:
+    OrderStatusChange.objects.create(
+        order=order, from_status=from_status, to_status=order.status, origin=origin, actor=actor[:150]
+    )
+
+
+# --- Create ------------------------------------------------------------------------------------------------
+
+
+def order_create(
+    *, data: dict[str, Any], origin: str, actor: str, created_by: AbstractBaseUser | None = None
+) -> Order:
+    """Create an order with its lines and send ``order_changed(action="created")`` after commit.
+
+    ``data``: ``customer`` (Customer) or ``customer_data`` (dict for ``customer_find_or_create``), ``items``
+    (list of ``{"product": Product, "quantity": int}``), ``installation_date``, ``dismantle_date`` and
+    optionally ``status``, ``delivery_method``, ``delivery_address``, ``comment``, ``source``,
+    ``sync_disabled``. The storefront origin always gives ``source="storefront"``.
+    """
+    _check_origin(origin)
+    with transaction.atomic():
+        order = Order(status=data.get("status") or Order.Status.NEW, created_by=created_by)
+        for field in SIMPLE_FIELDS:
+            if field in data:
+                setattr(order, field, data[field])
+        if origin == "storefront":
+            order.source = Order.Source.STOREFRONT
+        lines = list(data.get("items") or [])
+        errors: dict[str, list[str]] = {}
+        line_errors = _validate_lines(lines, written={line["product"].pk for line in lines})
+        if line_errors:
+            errors["items"] = line_errors
+        customer = _resolve_customer(data, errors)
+        _validate_order(order, origin=origin, errors=errors)
+        order.customer = customer
+        days = rental_days(order.installation_date, order.dismantle_date)
+        items = [
+            OrderItem(
+                product=line["product"],
+                quantity=line["quantity"],
+                unit_price=line["product"].unit_price,
+                line_total=line_total(
+                    quantity=line["quantity"], unit_price=line["product"].unit_price, days=days
+                ),
+            )
+            for line in lines
+        ]
+        order.total_amount = sum((item.line_total for item in items), Decimal("0.00"))
+        _check_total(order.total_amount)
+        order.save()
+        order.number = order_number_for(order.pk)
+        Order.objects.filter(pk=order.pk).update(number=order.number)
+        for item in items:
+            item.order = order
+        OrderItem.objects.bulk_create(items)
+        _record_status(order, from_status="", origin=origin, actor=actor)
+        _notify(order=order, action="created", changed=CREATED_FIELDS, origin=origin, actor=actor)
+    return order
+
+
+# --- Update ------------------------------------------------------------------------------------------------
+
+
+def _sync_items(order: Order, lines: list[dict[str, Any]], *, days: int) -> bool:
+    """Make the order's lines match ``lines``, re-pricing added and changed ones; True if any line changed."""
+    existing = {item.product_id: item for item in order.items.all()}
+    wanted = {line["product"].pk: line for line in lines}
+    removed = [item.pk for pid, item in existing.items() if pid not in wanted]
+    added: list[OrderItem] = []
+    changed: list[OrderItem] = []
+    for pid, line in wanted.items():
+        item = existing.get(pid)
+        if item is None:
+            item = OrderItem(order=order, product=line["product"], quantity=line["quantity"])
+            added.append(item)
+        elif item.quantity != line["quantity"]:
+            item.quantity = line["quantity"]
+            changed.append(item)
+        else:
+            continue  # an unchanged line keeps the price it was sold at
+        item.unit_price = line["product"].unit_price
+        item.line_total = line_total(quantity=item.quantity, unit_price=item.unit_price, days=days)
+    if removed:
+        OrderItem.objects.filter(pk__in=removed).delete()
+    if changed:
+        OrderItem.objects.bulk_update(changed, ["quantity", "unit_price", "line_total"])
+    if added:
+        OrderItem.objects.bulk_create(added)
+    return bool(removed or added or changed)
+
+
+def _written_products(order: Order, lines: list[dict[str, Any]]) -> set[int]:
+    current = {item.product_id: item.quantity for item in order.items.all()}
+    return {line["product"].pk for line in lines if current.get(line["product"].pk) != line["quantity"]}
+
+
+def _reprice_lines(order: Order, *, days: int) -> Decimal:
+    """Recompute line totals for ``days`` (saving only the lines that moved); returns the order total."""
+    items = list(order.items.all())
+    stale = []
+    for item in items:
+        total = line_total(quantity=item.quantity, unit_price=item.unit_price, days=days)
+        if total != item.line_total:
+            item.line_total = total
+            stale.append(item)
+    if stale:
+        OrderItem.objects.bulk_update(stale, ["line_total"])
+    return sum((item.line_total for item in items), Decimal("0.00"))
+
+
+def order_update(*, order: Order, data: dict[str, Any], origin: str, actor: str) -> Order:
+    """Change the fields present in ``data`` (same keys as ``order_create``); lines are synchronised when
+    ``items`` is present (added, changed, removed) and the total is recomputed.
+
+    Sends ``order_changed`` with ``action="cancelled"`` when the status becomes cancelled, else ``"updated"``;
+    nothing is written or sent when nothing changes. A soft-deleted order cannot be changed.
+    """
+    _check_origin(origin)
+    with transaction.atomic():
+        order = Order.objects.select_for_update().select_related("customer").get(pk=order.pk)
+        if not order.is_active:
+            raise ValidationError(_("This order is deleted and cannot be changed."))
+        before = {field: getattr(order, field) for field in (*SIMPLE_FIELDS, "status", "customer_id")}
+        for field in (*SIMPLE_FIELDS, "status"):
+            if field in data:
+                setattr(order, field, data[field])
+        errors: dict[str, list[str]] = {}
+        lines = list(data["items"]) if "items" in data else None
+        if lines is not None:
+            line_errors = _validate_lines(lines, written=_written_products(order, lines))
+            if line_errors:
+                errors["items"] = line_errors
+        if "customer" in data or "customer_data" in data:
+            customer = _resolve_customer(data, errors)
+            if customer is not None:
+                order.customer = customer
+        _validate_order(order, origin=origin, errors=errors)
+
+        changed = {field for field, value in before.items() if getattr(order, field) != value}
+        changed = {"customer" if f == "customer_id" else f for f in changed}
+        days = order.rental_days
+        if lines is not None and _sync_items(order, lines, days=days):
+            changed.add("items")
+        total = _reprice_lines(order, days=days)
+        _check_total(total)
+        if total != order.total_amount:
+            order.total_amount = total
+            changed.add("total_amount")
+        if not changed:
+            return order
+        order.save()
+        if "status" in changed:
+            _record_status(order, from_status=before["status"], origin=origin, actor=actor)
+        action = "cancelled" if "status" in changed and order.status == Order.Status.CANCELLED else "updated"
+        _notify(order=order, action=action, changed=frozenset(changed), origin=origin, actor=actor)
+    return order
+
+
+# --- Status and soft delete ------------------------------------------------------------------------------
+
+
+def order_set_status(*, order: Order, status: str, origin: str, actor: str) -> Order:
+    """Move the order to ``status`` (recorded in ``OrderStatusChange``); same status = no-op, no signal."""
+    if status not in Order.Status.values:
+        raise ValidationError({"status": [_("Unknown status %(s)r.") % {"s": status}]})
+    return order_update(order=order, data={"status": status}, origin=origin, actor=actor)
+
+
+def order_cancel(*, order: Order, origin: str, actor: str) -> Order:
+    """Cancel the order (``order_changed`` with ``action="cancelled"``); cancelling twice is a no-op."""
+    return order_set_status(order=order, status=Order.Status.CANCELLED, origin=origin, actor=actor)
+
+
+def order_soft_delete(*, order: Order, origin: str, actor: str) -> Order:
+    """Mark the order inactive (``action="deleted"``, ``changed={"is_active"}``); twice is a no-op."""
+    _check_origin(origin)
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order.pk)
+        if not order.is_active:
+            return order
+        order.is_active = False
+        order.save(update_fields=["is_active", "updated_at"])
+        _notify(order=order, action="deleted", changed=frozenset({"is_active"}), origin=origin, actor=actor)
+    return order
