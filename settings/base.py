@@ -47,6 +47,7 @@ def env_float(name: str, default: float) -> float:
 DEBUG = env_bool("DEBUG", False)
 DATA_DIR = Path(env("DATA_DIR", str(BASE_DIR / "data")))
 DATA_DIR.mkdir(parents=True, exist_ok=True)
+(DATA_DIR / "staticfiles").mkdir(exist_ok=True)
 
 SECRET_KEY = env("SECRET_KEY")
 if not SECRET_KEY:

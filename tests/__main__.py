@@ -1,10 +1,10 @@
 """The whole test suite in one command: ``python -m tests`` (after the venv is set up, see README).
 
-1. Makes sure what the suite needs is there: Debian's Chromium for the browser tests (installed with apt-get when
-   running as root), the local PostgreSQL and Redis servers (started when installed but not running).
+1. Makes sure what the suite needs is there: Debian's Chromium for the browser tests (installed with apt-get
+   when running as root), the local PostgreSQL and Redis servers (started when installed but not running).
 2. Runs every test on the embedded default (SQLite, ORM broker), browser tests included.
-3. Runs the suite again in the scale-out mode: PostgreSQL (``DATABASE_URL``) and the Redis broker (``REDIS_URL``),
-   browser tests excluded (they exercise templates, not the database).
+3. Runs the suite again in the scale-out mode: PostgreSQL (``DATABASE_URL``) and the Redis broker
+   (``REDIS_URL``), browser tests excluded (they exercise templates, not the database).
 
 Exits non-zero when anything fails or when a pass collects no test. Extra arguments go to both pytest runs.
 """
@@ -81,8 +81,23 @@ def ensure_redis() -> bool:
         Path("/var/log/redis").mkdir(parents=True, exist_ok=True)
         Path("/var/lib/redis").mkdir(parents=True, exist_ok=True)
         subprocess.run(
-            ["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "--port", "6379", "--save", "",
-             "--appendonly", "no", "--dir", "/var/lib/redis", "--logfile", "/var/log/redis/ci.log"],
+            [
+                "redis-server",
+                "--daemonize",
+                "yes",
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                "6379",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                "/var/lib/redis",
+                "--logfile",
+                "/var/log/redis/ci.log",
+            ],
             check=False,
         )
     return wait_port(6379)
@@ -116,7 +131,9 @@ def main(argv: list[str]) -> int:
 
     if has_pg and has_redis:
         scale_env = {**base_env, "DATABASE_URL": PG_URL, "REDIS_URL": REDIS_URL, "TEST_REDIS_URL": REDIS_URL}
-        failures += pytest(["-q", "-m", "not e2e", *argv], scale_env, "scale-out (PostgreSQL, Redis broker)") != 0
+        failures += (
+            pytest(["-q", "-m", "not e2e", *argv], scale_env, "scale-out (PostgreSQL, Redis broker)") != 0
+        )
     elif os.environ.get("CI"):
         log("PostgreSQL or Redis is not available in CI: failing")
         failures += 1

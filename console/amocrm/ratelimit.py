@@ -1,0 +1,135 @@
+"""One rate limiter shared by every process of the installation.
+
+A sliding log: a request may start only when fewer than ``rate`` requests started in the last ``window``
+seconds. The window is one second plus a small safety margin, so that network and scheduling jitter between
+our grant and amoCRM's arrival time never puts ``rate + 1`` requests into any one-second window the server
+sees.
+
+Backends: Redis (a Lua script over a sorted set, clock from the Redis server) when ``settings.REDIS_URL`` is
+set, else a file under ``settings.DATA_DIR`` guarded by ``fcntl.flock`` (processes on one host).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import time
+import uuid
+from pathlib import Path
+from typing import Protocol
+
+from django.conf import settings
+
+# Extra seconds added to the 1 s window; the achieved rate is rate / (1 + margin) (about 95 % of the limit).
+SAFETY_MARGIN = 0.05
+# Never sleep longer than this in one step, so a stuck state cannot freeze a worker.
+MAX_SLEEP = 2.0
+
+
+class RateLimiter(Protocol):
+    def acquire(self) -> float:
+        """Block until one request may start; return the seconds waited."""
+        ...
+
+
+class FileRateLimiter:
+    """Sliding-log limiter in a JSON file, serialised with ``flock`` (threads and processes of one host)."""
+
+    def __init__(self, path: Path, rate: float, window: float) -> None:
+        self.path = Path(path)
+        self.rate = max(1, int(rate))
+        self.window = window
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+
+    def _try(self) -> float:
+        """Record a start and return 0, or return how long to wait before trying again."""
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            with os.fdopen(os.dup(fd), "r+") as handle:
+                raw = handle.read()
+                now = time.time()
+                try:
+                    stamps = [float(s) for s in json.loads(raw)] if raw else []
+                except (ValueError, TypeError):
+                    stamps = []
+                # Keep the window's starts; drop stamps from the future (clock set back), or all would wait.
+                stamps = [s for s in stamps if now - self.window < s <= now + 0.001]
+                if len(stamps) >= self.rate:
+                    return max(0.001, stamps[-self.rate] + self.window - now)
+                stamps.append(now)
+                handle.seek(0)
+                handle.truncate()
+                handle.write(json.dumps(stamps[-self.rate :]))
+                handle.flush()
+                return 0.0
+        finally:
+            os.close(fd)  # closing releases the lock
+
+    def acquire(self) -> float:
+        waited = 0.0
+        while True:
+            delay = self._try()
+            if not delay:
+                return waited
+            delay = min(delay, MAX_SLEEP)
+            time.sleep(delay)
+            waited += delay
+
+
+_LUA = """
+local key = KEYS[1]
+local rate = tonumber(ARGV[1])
+local window_us = tonumber(ARGV[2])
+local member = ARGV[3]
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window_us)
+local count = redis.call('ZCARD', key)
+if count < rate then
+  redis.call('ZADD', key, now, member)
+  redis.call('PEXPIRE', key, math.ceil(window_us / 1000) + 1000)
+  return 0
+end
+local oldest = redis.call('ZRANGE', key, count - rate, count - rate, 'WITHSCORES')
+local wait = tonumber(oldest[2]) + window_us - now
+if wait < 1000 then wait = 1000 end
+return wait
+"""
+
+
+class RedisRateLimiter:
+    """Sliding-log limiter in a Redis sorted set, atomic through one Lua script (every host)."""
+
+    def __init__(self, url: str, key: str, rate: float, window: float) -> None:
+        import redis
+
+        self.client = redis.Redis.from_url(url)
+        self.key = key
+        self.rate = max(1, int(rate))
+        self.window_us = int(window * 1_000_000)
+        self.script = self.client.register_script(_LUA)
+
+    def acquire(self) -> float:
+        waited = 0.0
+        while True:
+            wait_us = int(self.script(keys=[self.key], args=[self.rate, self.window_us, uuid.uuid4().hex]))
+            if not wait_us:
+                return waited
+            delay = min(wait_us / 1_000_000, MAX_SLEEP)
+            time.sleep(delay)
+            waited += delay
+
+
+def get_rate_limiter(*, name: str = "amocrm", rate: float | None = None) -> RateLimiter:
+    """The installation's limiter for ``name`` at ``rate`` requests/s (``settings.AMOCRM_RATE_LIMIT``)."""
+    rate = float(rate if rate is not None else settings.AMOCRM_RATE_LIMIT)
+    if rate <= 0:
+        raise ValueError("AMOCRM_RATE_LIMIT must be positive")
+    # ``count`` starts per ``window``: 7/s -> 7 per 1.05 s; 0.5/s -> 1 per 2.05 s; 7.5/s -> 7 per ~0.98 s.
+    count = max(1, int(rate))
+    window = count / rate + SAFETY_MARGIN
+    if settings.REDIS_URL:
+        return RedisRateLimiter(settings.REDIS_URL, f"ratelimit:{name}", count, window)
+    return FileRateLimiter(Path(settings.DATA_DIR) / f"ratelimit-{name}.json", count, window)

@@ -1,0 +1,133 @@
+"""``manage.py demo``: the whole console on the embedded default, in one process group.
+
+Migrates the SQLite database, creates (or resets) the ``admin`` login and prints it, loads demo data, starts
+the bundled AmoCRM sandbox as the AmoCRM account and connects the console to it (OAuth code exchange + account
+setup), starts a django-q2 cluster, and serves the console until Ctrl+C.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+
+ROOT = Path(settings.BASE_DIR)
+
+
+class Command(BaseCommand):
+    help = "Set up and run the console with demo data and the AmoCRM sandbox (embedded default)."
+
+    def add_arguments(self, parser) -> None:  # noqa: ANN001
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--sandbox-port", type=int, default=8765)
+        parser.add_argument("--orders", type=int, default=300)
+        parser.add_argument("--no-serve", action="store_true", help="set everything up, then exit")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        host, port, sandbox_port = options["host"], options["port"], options["sandbox_port"]
+        console_url = f"http://{host}:{port}"
+        sandbox_url = f"http://127.0.0.1:{sandbox_port}"
+        os.environ.setdefault("AMOCRM_WEBHOOK_BASE_URL", console_url)
+        settings.AMOCRM_WEBHOOK_BASE_URL = settings.AMOCRM_WEBHOOK_BASE_URL or console_url
+
+        call_command("migrate", interactive=False, verbosity=0)
+        call_command("collectstatic", interactive=False, verbosity=0)
+        password = self._admin_password()
+        processes: list[subprocess.Popen] = []
+        try:
+            processes.append(self._start_sandbox(sandbox_port, console_url))
+            call_command("demo_data", orders=options["orders"], verbosity=1)
+            call_command(
+                "amocrm_connect_sandbox",
+                url=sandbox_url,
+                redirect_uri=f"{console_url}/amocrm/oauth/callback/",
+            )
+            processes.append(self._spawn([sys.executable, "manage.py", "qcluster"]))
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"\n  Console:        {console_url}/\n"
+                    f"  Login:          admin / {password}\n"
+                    f"  AmoCRM sandbox: {sandbox_url}/  (its leads board plays a manager working in AmoCRM)\n"
+                )
+            )
+            if options["no_serve"]:
+                return
+            server = self._spawn(
+                [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "settings.wsgi",
+                    "-b",
+                    f"{host}:{port}",
+                    "-w",
+                    "2",
+                    "--threads",
+                    "4",
+                    "--access-logfile",
+                    "-",
+                ]
+            )
+            processes.append(server)
+            server.wait()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            for process in reversed(processes):
+                if process.poll() is None:
+                    process.send_signal(signal.SIGTERM)
+            for process in processes:
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+
+    def _admin_password(self) -> str:
+        password = secrets.token_urlsafe(9)
+        user_model = get_user_model()
+        user, _ = user_model.objects.get_or_create(username="admin", defaults={"email": "admin@example.com"})
+        user.is_staff = user.is_superuser = True
+        user.set_password(password)
+        user.save()
+        return password
+
+    def _spawn(self, command: list[str]) -> subprocess.Popen:
+        return subprocess.Popen(command, cwd=ROOT, env=os.environ.copy())
+
+    def _start_sandbox(self, port: int, console_url: str) -> subprocess.Popen:
+        process = self._spawn(
+            [
+                sys.executable,
+                "-m",
+                "console.sandbox",
+                "--port",
+                str(port),
+                "--db",
+                str(Path(settings.DATA_DIR) / "sandbox.sqlite3"),
+                "--redirect-uri",
+                f"{console_url}/amocrm/oauth/callback/",
+            ]
+        )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                requests.get(f"http://127.0.0.1:{port}/_sandbox/config", timeout=1)
+                return process
+            except requests.RequestException:
+                if process.poll() is not None:
+                    break
+                time.sleep(0.2)
+        process.kill()
+        raise CommandError(f"The AmoCRM sandbox did not start on port {port} (is the port taken?)")

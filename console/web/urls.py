@@ -1,0 +1,42 @@
+"""The manager console."""
+
+from django.urls import path
+
+from console.web.views import connection as connection_views
+from console.web.views import orders
+from console.web.views import stage_map as stage_map_views
+from console.web.views import sync as sync_views
+from console.web.views import webhooks as webhook_views
+
+app_name = "web"
+
+urlpatterns = [
+    path("", orders.order_list, name="orders"),
+    path("connection/", connection_views.connection_page, name="connection"),
+    path("connection/save/", connection_views.connection_save, name="connection_save"),
+    path("connection/connect/", connection_views.connection_connect, name="connection_connect"),
+    path("connection/long-lived/", connection_views.connection_long_lived, name="connection_long_lived"),
+    path("connection/disconnect/", connection_views.connection_disconnect, name="connection_disconnect"),
+    path("connection/resume/", connection_views.connection_resume, name="connection_resume"),
+    path("connection/setup/", connection_views.connection_setup, name="connection_setup"),
+    path("stage-map/", stage_map_views.stage_map_edit, name="stage_map"),
+    path("orders/new/", orders.order_form, name="order_create"),
+    path("orders/<int:pk>/", orders.order_detail, name="order_detail"),
+    path("orders/<int:pk>/edit/", orders.order_form, name="order_edit"),
+    path("orders/<int:pk>/action/", orders.order_action, name="order_action"),
+    path("webhooks/", webhook_views.webhook_list, name="webhooks"),
+    path("webhooks/stages/", webhook_views.webhook_stages, name="webhook_stages"),
+    path("webhooks/rotate-secret/", webhook_views.webhook_secret_rotate, name="webhook_secret_rotate"),
+    path("webhooks/<int:pk>/", webhook_views.webhook_detail, name="webhook_detail"),
+    path("webhooks/<int:pk>/replay/", webhook_views.webhook_replay, name="webhook_replay"),
+    # AmoCRM sync controls and support pages (owner: sync)
+    path("sync/orders/<int:pk>/push/", sync_views.sync_push, name="sync_push"),
+    path("sync/orders/<int:pk>/skip/", sync_views.sync_skip, name="sync_skip"),
+    path("sync/orders/<int:pk>/unskip/", sync_views.sync_unskip, name="sync_unskip"),
+    path("sync/orders/<int:pk>/unlink/", sync_views.sync_unlink, name="sync_unlink"),
+    path("sync/orders/<int:pk>/link/", sync_views.sync_link, name="sync_link"),
+    path("sync/orders/bulk/<slug:action>/", sync_views.sync_bulk, name="sync_bulk"),
+    path("sync/log/", sync_views.sync_log, name="sync_log"),
+    path("sync/failed/", sync_views.sync_failed, name="sync_failed"),
+    path("sync/failed/retry/", sync_views.sync_retry, name="sync_retry"),
+]

@@ -1,0 +1,130 @@
+"""Webhook pages for support: the inbox with outcomes (filter, replay), the reverse stage map, the secret."""
+
+from __future__ import annotations
+
+from urllib.parse import unquote_plus
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from console.amocrm.models import AmoConnection, PipelineStatus, WebhookCounter, WebhookInbox
+from console.amocrm.redaction import redact
+from console.amocrm.webhooks import inbox_replay, reverse_stage_map
+from console.web.decorators import admin_required, staff_required
+
+PER_PAGE = 50
+
+
+def _inbox_queryset(request: HttpRequest):  # noqa: ANN202
+    rows = WebhookInbox.objects.select_related("order").defer("body", "headers")
+    outcome = request.GET.get("outcome", "")
+    if outcome in WebhookInbox.Outcome.values:
+        rows = rows.filter(outcome=outcome)
+    lead = request.GET.get("lead", "").strip()
+    if lead.isdigit():
+        rows = rows.filter(entity_ids__contains=lead)
+    return rows
+
+
+@require_GET
+@staff_required
+def webhook_list(request: HttpRequest) -> HttpResponse:
+    """The webhook inbox, newest first, filtered by outcome or lead id; htmx gets only the table."""
+    page = Paginator(_inbox_queryset(request), PER_PAGE).get_page(request.GET.get("page"))
+    connection = AmoConnection.objects.filter(pk=1).first()
+    context = {
+        "page": page,
+        "outcomes": WebhookInbox.Outcome.choices,
+        "outcome": request.GET.get("outcome", ""),
+        "lead": request.GET.get("lead", ""),
+        "counters": WebhookCounter.objects.filter(key__contains=":").exclude(key__startswith="reconcile:"),
+        "destination_hint": connection.webhook_destination_hint if connection else "",
+        "query": request.GET.urlencode(),
+    }
+    template = (
+        "webhooks/list.html#table" if request.htmx and not request.htmx.boosted else "webhooks/list.html"
+    )
+    return render(request, template, context)
+
+
+@require_GET
+@staff_required
+def webhook_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """One delivery: decoded body, headers, per-item results and the order it touched."""
+    row = get_object_or_404(WebhookInbox.objects.select_related("order", "duplicate_of"), pk=pk)
+    decoded = "\n".join(unquote_plus(part, errors="replace") for part in row.body_text.split("&"))
+    context = {"row": row, "decoded": redact(decoded), "raw": redact(row.body_text)}
+    return render(request, "webhooks/detail.html", context)
+
+
+def _back(request: HttpRequest, default: str) -> HttpResponse:
+    target = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return redirect(target)
+    return redirect(default)
+
+
+@require_POST
+@staff_required
+def webhook_replay(request: HttpRequest, pk: int) -> HttpResponse:
+    """Process a stored delivery again now; htmx gets the updated row."""
+    row = get_object_or_404(WebhookInbox, pk=pk)
+    row = inbox_replay(inbox_id=row.pk)
+    if request.htmx:
+        return render(request, "webhooks/list.html#row", {"row": row})
+    messages.success(
+        request, _("Delivery #%(id)s replayed: %(outcome)s.") % {"id": row.pk, "outcome": row.outcome}
+    )
+    return _back(request, reverse("web:webhook_detail", args=[row.pk]))
+
+
+@require_GET
+@staff_required
+def webhook_stages(request: HttpRequest) -> HttpResponse:
+    """The stage map read backwards: every known amoCRM stage and the order status a move there sets."""
+    reverse = reverse_stage_map()
+    stages = []
+    for stage in PipelineStatus.objects.select_related("pipeline"):
+        key = (stage.pipeline.amo_id, stage.status_id)
+        status, reason = reverse.lookup(*key)
+        stages.append(
+            {"stage": stage, "status": status, "reason": reason, "implicit": key in reverse.implicit}
+        )
+    known = {(s["stage"].pipeline.amo_id, s["stage"].status_id) for s in stages}
+    orphans = sorted(stage for stage in reverse.statuses if stage not in known)
+    context = {
+        "stages": stages,
+        "unmapped": [s for s in stages if s["status"] is None],
+        "conflicts": sorted(reverse.conflicts.items()),
+        "orphans": [(stage, reverse.statuses[stage]) for stage in orphans],
+    }
+    return render(request, "webhooks/stages.html", context)
+
+
+@require_POST
+@admin_required
+def webhook_secret_rotate(request: HttpRequest) -> HttpResponse:
+    """A new webhook secret, then the subscription in amoCRM is renewed (the old URL stops working)."""
+    from console.amocrm.connection import connection_rotate_webhook_secret
+    from console.amocrm.errors import AmoCRMError
+    from console.amocrm.setup import account_setup
+
+    connection = AmoConnection.get_solo()
+    connection_rotate_webhook_secret(connection_id=connection.pk)
+    try:
+        report = account_setup(connection_id=connection.pk)
+    except AmoCRMError as exc:
+        messages.warning(
+            request,
+            _("Webhook secret rotated, but the subscription was not renewed: %(e)s. Run the account setup.")
+            % {"e": redact(exc.title)},
+        )
+    else:
+        messages.success(request, _("Webhook secret rotated; webhook %(w)s.") % {"w": report.webhook})
+    return redirect("web:webhooks")

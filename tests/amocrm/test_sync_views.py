@@ -1,0 +1,151 @@
+"""The console's sync controls and support pages (console/web/views/sync.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from console.amocrm import sync
+from console.amocrm.models import OrderSync, SyncLog
+from console.orders.models import Order
+
+
+@pytest.fixture
+def enqueued(monkeypatch: pytest.MonkeyPatch) -> list[tuple]:
+    seen: list[tuple] = []
+    monkeypatch.setattr(sync, "_enqueue", lambda func, *args: seen.append((func.rsplit(".", 1)[-1], *args)))
+    return seen
+
+
+@pytest.fixture
+def manager(staff_user: Any) -> Client:
+    client = Client()
+    client.force_login(staff_user)
+    return client
+
+
+@pytest.fixture
+def order(make_order: Callable[..., Order]) -> Order:
+    built = make_order()
+    sync.order_sync_state(order=built)
+    return built
+
+
+def state(order: Order) -> str:
+    return OrderSync.objects.get(order=order).state
+
+
+def test_push_redirects_back_with_a_message(manager: Client, order: Order, enqueued: list) -> None:
+    response = manager.post(reverse("web:sync_push", args=[order.pk]), {"next": "/orders/1/"})
+
+    assert (response.status_code, response.headers["Location"]) == (302, "/orders/1/")
+    assert enqueued == [("order_sync_task", order.pk)]
+    assert OrderSync.objects.get(order=order).pending_trigger == "manager:manager"
+
+
+def test_an_htmx_control_answers_204_and_triggers_orders_changed(
+    manager: Client, order: Order, enqueued: list
+) -> None:
+    response = manager.post(reverse("web:sync_skip", args=[order.pk]), HTTP_HX_REQUEST="true")
+
+    assert response.status_code == 204
+    assert "orders-changed" in response.headers["HX-Trigger"]
+    assert state(order) == "skipped"
+
+
+def test_skip_unskip_and_unlink_change_the_state(manager: Client, order: Order, enqueued: list) -> None:
+    manager.post(reverse("web:sync_skip", args=[order.pk]))
+    assert state(order) == "skipped"
+    manager.post(reverse("web:sync_push", args=[order.pk]))
+    assert state(order) == "skipped"  # a skipped order is not pushed
+    manager.post(reverse("web:sync_unskip", args=[order.pk]))
+    assert state(order) == "queued"
+    manager.post(reverse("web:sync_unlink", args=[order.pk]))
+    assert state(order) == "unlinked"
+    actions = list(SyncLog.objects.filter(order=order).values_list("action", flat=True))
+    assert actions == ["unlink", "unskip", "skip"]
+
+
+def test_link_needs_a_numeric_lead_id(manager: Client, order: Order) -> None:
+    response = manager.post(reverse("web:sync_link", args=[order.pk]), {"lead_id": "abc"}, follow=True)
+    assert "digits only" in response.content.decode()
+    assert OrderSync.objects.get(order=order).lead_id is None
+
+
+@pytest.mark.django_db
+def test_link_to_a_missing_lead_is_checked_in_the_background_and_logged(
+    manager: Client, order: Order, amo_setup: Any, sandbox: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    sandbox.control("POST", "/_sandbox/requests/clear")
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = manager.post(reverse("web:sync_link", args=[order.pk]), {"lead_id": "987654"}, follow=True)
+    assert "once AmoCRM confirms it" in response.content.decode()
+    assert sandbox.requests()["total"] == 0, "the web request itself must not call AmoCRM"
+    for callback in callbacks:
+        callback()
+    failure = SyncLog.objects.get(order=order, action="link_to_lead")
+    assert failure.outcome == "failed" and "does not exist" in failure.error_title
+    assert OrderSync.objects.get(order=order).lead_id is None
+
+
+@pytest.mark.django_db
+def test_linking_a_lead_another_order_owns_is_refused_at_once(
+    manager: Client, order: Order, make_order: Callable[..., Order]
+) -> None:
+    other = make_order()
+    OrderSync.objects.update_or_create(order=other, defaults={"lead_id": 555, "state": "synced"})
+    response = manager.post(reverse("web:sync_link", args=[order.pk]), {"lead_id": "555"}, follow=True)
+    assert "already linked to another order" in response.content.decode()
+
+
+def test_bulk_skip_and_push_take_a_list_of_order_ids(
+    manager: Client, make_order: Callable[..., Order], enqueued: list
+) -> None:
+    orders = [make_order() for _ in range(3)]
+    ids = ",".join(str(o.pk) for o in orders[:2])
+
+    manager.post(reverse("web:sync_bulk", args=["skip"]), {"order_ids": ids})
+    assert [state(o) for o in orders[:2]] == ["skipped", "skipped"]
+
+    manager.post(reverse("web:sync_bulk", args=["push"]), {"order_ids": [str(o.pk) for o in orders]})
+    assert enqueued == [("orders_sync_bulk_task", [orders[2].pk], "bulk:manager")]
+
+
+def test_an_unknown_bulk_action_is_a_404(manager: Client, order: Order) -> None:
+    response = manager.post(reverse("web:sync_bulk", args=["explode"]), {"order_ids": str(order.pk)})
+    assert response.status_code == 404
+
+
+def test_controls_need_a_signed_in_manager_and_post(client: Client, manager: Client, order: Order) -> None:
+    url = reverse("web:sync_push", args=[order.pk])
+    assert client.post(url).status_code == 302  # to the login page
+    assert manager.get(url).status_code == 405
+
+
+def test_the_sync_log_page_lists_and_filters_attempts(manager: Client, order: Order) -> None:
+    SyncLog.objects.create(order=order, event="created", action="create", trigger="storefront", outcome="ok")
+    SyncLog.objects.create(
+        order=order, event="updated", action="update", trigger="manager:anna", outcome="failed",
+        error_title="AmoCRM rejected the data", error_detail="field price: wrong type", request_id="abc123",
+    )  # fmt: skip
+
+    page = manager.get(reverse("web:sync_log")).content.decode()
+    assert "AmoCRM rejected the data" in page and "abc123" in page and "storefront" in page
+    failed_only = manager.get(reverse("web:sync_log"), {"outcome": "failed"}, HTTP_HX_REQUEST="true")
+    assert "storefront" not in failed_only.content.decode() and "<html" not in failed_only.content.decode()
+
+
+def test_the_failed_page_lists_failures_and_retry_queues_them(
+    manager: Client, order: Order, enqueued: list
+) -> None:
+    OrderSync.objects.filter(order=order).update(state="failed", last_error_title="AmoCRM rejected the data")
+
+    assert "AmoCRM rejected the data" in manager.get(reverse("web:sync_failed")).content.decode()
+    manager.post(reverse("web:sync_retry"), {"all": "1"})
+
+    assert state(order) == "queued"
+    assert enqueued == [("orders_sync_bulk_task", [order.pk], "manager:manager")]

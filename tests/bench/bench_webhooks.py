@@ -1,0 +1,289 @@
+"""Benchmark: 5,000 amoCRM webhook deliveries at concurrency 20 against the console under gunicorn.
+
+Run: ``.venv/bin/python tests/bench/bench_webhooks.py [--deliveries 5000] [--concurrency 20] [--workers 4]``
+
+What it does: a temporary ``DATA_DIR`` with the embedded SQLite database (migrated), a connection row with a
+webhook secret, a stage map and ``--orders`` orders linked to leads; gunicorn on a free 127.0.0.1 port; a
+``qcluster`` process (ORM broker) started when the firing starts; then ``--deliveries`` distinct, valid
+``leads[status]`` bodies posted by ``--concurrency`` threads (one keep-alive ``http.client`` connection each).
+
+It prints the answer time percentiles (target p99 <= 50 ms), the number of non-2xx answers (target 0) and the
+time from the first delivery until every inbox row has an outcome, with the outcomes. Not collected by pytest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from urllib.parse import quote_plus, urlsplit
+
+import requests
+
+REPO = Path(__file__).resolve().parents[2]
+PYTHON = sys.executable
+SECRET = "bench-webhook-secret-0123456789abcdefghijklmnopqrstuv"
+ACCOUNT_ID = 31000001
+SUBDOMAIN = "bench"
+PIPELINE = 7000001
+STAGES = {"new": 7100001, "reserved": 7100002, "in_rent": 7100003, "in_progress": 7100004}
+FIRST_LEAD = 900000
+
+SEED = f"""
+import datetime as dt
+from django.utils import timezone
+from console.amocrm.models import AmoConnection, OrderSync, StageMapping
+from console.customers.models import Customer
+from console.orders.models import Order
+
+c = AmoConnection.get_solo()
+c.account_id, c.subdomain, c.webhook_secret = {ACCOUNT_ID}, {SUBDOMAIN!r}, {SECRET!r}
+c.save()
+for status, stage in {STAGES!r}.items():
+    StageMapping.objects.update_or_create(
+        order_status=status, defaults={{"pipeline_id": {PIPELINE}, "status_id": stage}}
+    )
+customer = Customer.objects.create(first_name="Bench", display_name="Bench", phone="+79990000000")
+day = dt.date.today() + dt.timedelta(days=10)
+orders = Order.objects.bulk_create(
+    [Order(customer=customer, installation_date=day, dismantle_date=day + dt.timedelta(days=2))
+     for _ in range(ORDERS)]
+)
+long_ago = timezone.now() - dt.timedelta(days=1)
+OrderSync.objects.bulk_create(
+    [OrderSync(order=o, lead_id={FIRST_LEAD} + i, state="synced", pushed_pipeline_id={PIPELINE},
+               pushed_status_id={STAGES["new"]}, last_synced_at=long_ago) for i, o in enumerate(orders)]
+)
+print("seeded", len(orders))
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def run_env(data_dir: str, workers: int) -> dict[str, str]:
+    env = dict(os.environ)
+    for name in ("DATABASE_URL", "REDIS_URL", "Q_BROKER", "Q_SYNC"):
+        env.pop(name, None)
+    env.update(
+        DJANGO_SETTINGS_MODULE="settings.base",
+        DATA_DIR=data_dir,
+        Q_WORKERS=str(workers),
+        Q_POLL="0.05",
+        LOG_LEVEL="WARNING",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def body(index: int, orders: int, base_time: int) -> str:
+    """A valid ``leads[status]`` delivery: lead ``index % orders`` moved at a time that only grows."""
+    lead_id = FIRST_LEAD + index % orders
+    stage = list(STAGES.values())[1 + (index // orders) % 3]
+    fields = {
+        "id": lead_id,
+        "name": f"Заказ №{index}",
+        "status_id": stage,
+        "old_status_id": STAGES["new"],
+        "price": 22500,
+        "responsible_user_id": 2079676,
+        "last_modified": base_time + index,
+        "modified_user_id": 2079718,
+        "pipeline_id": PIPELINE,
+        "account_id": ACCOUNT_ID,
+    }
+    pairs = [(f"leads[status][0][{k}]", str(v)) for k, v in fields.items()]
+    pairs += [("account[subdomain]", SUBDOMAIN), ("account[id]", str(ACCOUNT_ID))]
+    return "&".join(f"{quote_plus(k)}={quote_plus(v)}" for k, v in pairs)
+
+
+def wait_http(url: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            requests.get(url, timeout=1)
+            return
+        except requests.RequestException:
+            time.sleep(0.1)
+    raise SystemExit(f"gunicorn did not answer at {url}")
+
+
+def fire(
+    url: str, bodies: list[str], concurrency: int, rate: float = 0.0
+) -> tuple[list[float], list[int], float]:
+    """Post every body with ``concurrency`` threads (one keep-alive ``http.client`` connection each); with
+    ``rate`` > 0 the deliveries are started on a schedule of ``rate`` per second (open loop) instead.
+
+    Returns the answer times in seconds, the non-2xx statuses (0 = connection error) and the wall time.
+    """
+    target = urlsplit(url)
+    latencies: list[float] = []
+    failures: list[int] = []
+    lock = threading.Lock()
+    cursor = iter(range(len(bodies)))
+    headers = {"Content-Type": "application/x-www-form-urlencoded", "User-Agent": "amoCRM-Webhooks/3.0"}
+
+    def post(conn: http.client.HTTPConnection, payload: bytes) -> int:
+        conn.request("POST", target.path, body=payload, headers=headers)
+        response = conn.getresponse()
+        response.read()
+        return response.status
+
+    def worker() -> None:
+        conn = http.client.HTTPConnection(target.hostname, target.port, timeout=10)
+        while True:
+            with lock:
+                index = next(cursor, None)
+            if index is None:
+                conn.close()
+                return
+            payload = bodies[index].encode()
+            if rate > 0:
+                time.sleep(max(0.0, begin + index / rate - time.perf_counter()))
+            started = time.perf_counter()
+            try:
+                status = post(conn, payload)
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                conn = http.client.HTTPConnection(target.hostname, target.port, timeout=10)
+                status = 0
+            took = time.perf_counter() - started
+            with lock:
+                latencies.append(took)
+                if not 200 <= status < 300:
+                    failures.append(status)
+
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    begin = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return latencies, failures, time.perf_counter() - begin
+
+
+def inbox_counts(env: dict[str, str]) -> dict[str, int]:
+    code = (
+        "from django.db.models import Count;from console.amocrm.models import WebhookInbox;"
+        "print(dict(WebhookInbox.objects.values_list('outcome').annotate(n=Count('id')).order_by()))"
+    )
+    out = subprocess.run(
+        [PYTHON, "manage.py", "shell", "-c", code],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return eval(out.stdout.strip().splitlines()[-1])  # noqa: S307 (our own dict literal)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--deliveries", type=int, default=5000)
+    parser.add_argument("--concurrency", type=int, default=20)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=10, help="threads per gunicorn worker")
+    parser.add_argument("--q-workers", type=int, default=4, help="qcluster workers")
+    parser.add_argument("--orders", type=int, default=200)
+    parser.add_argument("--process-timeout", type=float, default=600.0)
+    parser.add_argument("--rate", type=float, default=0.0, help="deliveries per second (0: closed loop)")
+    parser.add_argument(
+        "--cluster-after", action="store_true", help="start the qcluster once every delivery is answered"
+    )
+    args = parser.parse_args()
+
+    data_dir = tempfile.mkdtemp(prefix="bench-webhooks-")
+    env = run_env(data_dir, args.q_workers)
+    subprocess.run([PYTHON, "manage.py", "migrate", "-v", "0"], cwd=REPO, env=env, check=True)
+    seed = SEED.replace("ORDERS", str(args.orders))
+    subprocess.run([PYTHON, "manage.py", "shell", "-c", seed], cwd=REPO, env=env, check=True)
+
+    port = free_port()
+    gunicorn = subprocess.Popen(
+        [
+            str(Path(PYTHON).with_name("gunicorn")),
+            "settings.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(args.workers),
+            "--threads",
+            str(args.threads),
+            "--worker-class",
+            "gthread",
+            "--log-level",
+            "warning",
+        ],
+        cwd=REPO,
+        env=env,
+    )
+    cluster = None
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_http(base + "/login/")
+        url = f"{base}/amocrm/webhook/{SECRET}/"
+        base_time = int(time.time()) + 60
+        bodies = [body(i, args.orders, base_time) for i in range(args.deliveries)]
+        qcluster = [PYTHON, "manage.py", "qcluster"]
+        if not args.cluster_after:
+            cluster = subprocess.Popen(qcluster, cwd=REPO, env=env, stdout=subprocess.DEVNULL)
+        fired_at = time.perf_counter()
+        latencies, failures, wall = fire(url, bodies, args.concurrency, args.rate)
+        if args.cluster_after:
+            cluster = subprocess.Popen(qcluster, cwd=REPO, env=env, stdout=subprocess.DEVNULL)
+        counts: dict[str, int] = {}
+        while time.perf_counter() - fired_at < args.process_timeout:
+            counts = inbox_counts(env)
+            if sum(counts.values()) >= args.deliveries and not counts.get("pending"):
+                break
+            time.sleep(1.0)
+        processed_in = time.perf_counter() - fired_at
+        ms = [t * 1000 for t in latencies]
+        pace = f"paced at {args.rate:.0f}/s" if args.rate else "closed loop"
+        print(
+            f"deliveries: {len(ms)} at concurrency {args.concurrency} ({pace}) in {wall:.1f} s "
+            f"({len(ms) / wall:.0f}/s); gunicorn {args.workers}x{args.threads} gthread, {os.cpu_count()} CPUs"
+        )
+        print(
+            f"answer time: p50 {percentile(ms, 0.50):.1f} ms, p90 {percentile(ms, 0.90):.1f} ms, "
+            f"p99 {percentile(ms, 0.99):.1f} ms, max {max(ms):.1f} ms, mean {statistics.mean(ms):.1f} ms "
+            f"(target p99 <= 50 ms)"
+        )
+        print(f"non-2xx answers: {len(failures)} {sorted(set(failures))} (target 0)")
+        done = "fully processed" if not counts.get("pending") else "NOT fully processed"
+        print(f"inbox {done} {processed_in:.1f} s after the first delivery: {counts}")
+    finally:
+        if cluster is not None:
+            stop(cluster)
+        stop(gunicorn)
+
+
+if __name__ == "__main__":
+    main()
