@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class AmocrmConfig(AppConfig):
@@ -8,3 +9,6 @@ class AmocrmConfig(AppConfig):
 
     def ready(self) -> None:
         from console.amocrm import receivers  # noqa: F401  (connects the domain-signal receivers)
+        from console.amocrm.schedules import schedules_after_migrate
+
+        post_migrate.connect(schedules_after_migrate, sender=self, dispatch_uid="amocrm.schedules")

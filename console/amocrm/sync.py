@@ -280,9 +280,17 @@ def orders_push_bulk(*, order_ids: Sequence[int], trigger: str) -> int:
         )
         if taken:
             ids.append(order.pk)
-    for start in range(0, len(ids), BULK_CHUNK):
-        _enqueue(BULK_TASK, ids[start : start + BULK_CHUNK], trigger)
+    _enqueue_bulk(ids, trigger)
     return len(ids)
+
+
+def _enqueue_bulk(order_ids: list[int], trigger: str) -> None:
+    """One bulk task per ``BULK_CHUNK`` orders, chunked by customer: the orders of one customer land in one
+    task, so parallel bulk tasks do not wait on each other's per-customer contact lease."""
+    by_customer = dict(Order.objects.filter(pk__in=order_ids).values_list("pk", "customer_id"))
+    ordered = sorted(order_ids, key=lambda pk: (by_customer.get(pk, 0), pk))
+    for start in range(0, len(ordered), BULK_CHUNK):
+        _enqueue(BULK_TASK, ordered[start : start + BULK_CHUNK], trigger)
 
 
 def order_sync_toggle(*, order_id: int, trigger: str) -> bool:
@@ -352,8 +360,7 @@ def sync_due_retries() -> int:
     if len(taken) == 1:
         _enqueue(SYNC_TASK, taken[0], "schedule")
     elif taken:
-        for start in range(0, len(taken), BULK_CHUNK):
-            _enqueue(BULK_TASK, taken[start : start + BULK_CHUNK], "schedule")
+        _enqueue_bulk(taken, "schedule")
     return len(taken)
 
 
@@ -689,7 +696,9 @@ class _Run:
             link, _ = CustomerAmoLink.objects.get_or_create(customer=customer)
             try:
                 if not link.contact_id:
-                    self._lease(link)
+                    # A single customer may wait for the worker creating its contact; a bulk run moves on at
+                    # once (its other customers need not wait) and retries that customer's orders shortly.
+                    self._lease(link, wait=len(by_customer) == 1)
                 if link.contact_id:
                     self._refresh_contact(customer, link)
                 else:
@@ -726,13 +735,14 @@ class _Run:
         sync = jobs[0].sync
         return not sync.lead_id and not sync.create_pending
 
-    def _lease(self, link: CustomerAmoLink) -> None:
-        """Take the customer's find-or-create lease, or wait (up to ``LEASE_WAIT``) for the worker holding it.
+    def _lease(self, link: CustomerAmoLink, *, wait: bool = True) -> None:
+        """Take the customer's find-or-create lease, or wait (up to ``LEASE_WAIT``, when ``wait``) for the
+        worker holding it.
 
         Returns with the lease taken, or with ``link.contact_id`` filled by the other worker; raises ``_Busy``
         when the other worker is still at it after the wait.
         """
-        deadline = time.monotonic() + LEASE_WAIT.total_seconds()
+        deadline = time.monotonic() + (LEASE_WAIT.total_seconds() if wait else 0)
         while True:
             now = timezone.now()
             taken = (

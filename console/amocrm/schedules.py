@@ -1,0 +1,33 @@
+"""Every django-q2 schedule of the integration, created once and kept (idempotent).
+
+- sync retries (every minute) and the sync-log prune (daily): ``sync.sync_schedules_ensure``;
+- the token refresh (daily): ``connection.token_refresh_schedule_ensure``;
+- the reconciliation (every ``AMOCRM_RECONCILE_MINUTES``): ``reconcile.reconcile_schedule_ensure``.
+
+``migrate`` runs this (post_migrate), so a fresh installation has its schedules; ``manage.py amocrm_schedules``
+runs it by hand.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import connections
+
+
+def schedules_ensure() -> list[str]:
+    """Create the missing schedules; returns the names of the sync schedules created now."""
+    from console.amocrm.connection import token_refresh_schedule_ensure
+    from console.amocrm.reconcile import reconcile_schedule_ensure
+    from console.amocrm.sync import sync_schedules_ensure
+
+    created = sync_schedules_ensure()
+    token_refresh_schedule_ensure()
+    reconcile_schedule_ensure()
+    return created
+
+
+def schedules_after_migrate(sender: Any, using: str = "default", **kwargs: Any) -> None:
+    """post_migrate receiver: create the schedules once django-q2's table exists."""
+    if "django_q_schedule" in connections[using].introspection.table_names():
+        schedules_ensure()
