@@ -15,3 +15,8 @@ Q_CLUSTER["sync"] = os.environ.get("Q_SYNC", "true").lower() in {"1", "true", "y
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {"storefront": "10000/min"}
 LANGUAGE_CODE = "en"
 AMOCRM_RATE_LIMIT = float(os.environ.get("AMOCRM_RATE_LIMIT", "50"))
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    # A file, not memory: the live server's threads (browser and webhook tests) then get connections of their
+    # own instead of sharing the test thread's one.
+    DATABASES["default"]["TEST"] = {"NAME": os.path.join(os.environ["DATA_DIR"], "test.sqlite3")}  # noqa: F405

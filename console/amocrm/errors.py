@@ -93,8 +93,12 @@ class RateLimited(TransientError):
 
 
 class AuthError(AmoCRMError):
-    """401 even after a token refresh, or a token grant amoCRM refused for a reason other than revocation."""
+    """401 even after a token refresh, or a token grant amoCRM refused for a reason other than revocation.
 
+    Not permanent: the data is not at fault, so an order retries on the sync schedule while the connection
+    page shows the error (a revoked token opens the circuit instead, see ``CircuitOpen``)."""
+
+    permanent = False
     default_title = "AmoCRM rejected our credentials"
 
 
@@ -209,7 +213,7 @@ def error_from_response(
             return ValidationError(validation_errors=validation, **common)
         return ValidationError(title=f"AmoCRM rejected the request: {detail or 'bad request'}", **common)
     if status == 401:
-        return AuthError(title=f"AmoCRM rejected our token: {detail or 'unauthorized'}", **common)
+        return AuthError(title=f"AmoCRM rejected our access token ({detail or 'unauthorized'})", **common)
     if status == 402:
         return CircuitOpen(title=UNPAID_TITLE, state="unpaid", **common)
     if status == 403 and (html or body is None):

@@ -207,7 +207,7 @@ class Sandbox:
         req.request_id = os.urandom(8).hex()
         path = req.path
         try:
-            if path == "/" or path.startswith("/_sandbox"):
+            if path == "/" or path.startswith(("/_sandbox", "/leads/detail/")):
                 resp = self._control_or_ui(req)
             else:
                 resp = self._api_entry(req)
@@ -525,7 +525,7 @@ class Sandbox:
 
     # ------------------------------------------------------------ control + UI
     def _control_or_ui(self, req: Request) -> Response:
-        if req.path == "/" or req.path.startswith(("/_sandbox/board", "/_sandbox/ui")):
+        if req.path == "/" or req.path.startswith(("/_sandbox/board", "/_sandbox/ui", "/leads/detail/")):
             return ui.handle(self, req)
         return control.handle(self, req)
 

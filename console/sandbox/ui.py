@@ -115,6 +115,9 @@ def handle(sb: Sandbox, req: Request) -> Response:
     path = req.path.rstrip("/") or "/"
     if path in ("/", "/_sandbox/board"):
         return board(sb, req)
+    detail = re.fullmatch(r"/leads/detail/(\d+)", path)
+    if detail:  # the address of a deal's card in amoCRM's own web interface
+        return lead_page(sb, int(detail.group(1)))
     if path == "/_sandbox/ui/leads" and req.method == "POST":
         form = req.form()
         item: dict[str, Any] = {"name": form.get("name", "")}

@@ -134,6 +134,19 @@ def test_an_expired_access_token_is_refreshed_and_the_sync_goes_on(
     assert AmoConnection.get_solo().expires_at > timezone.now()
 
 
+def test_a_401_even_after_a_refresh_is_retried_later_not_failed(
+    amo: Any, make_order: Callable[..., Order]
+) -> None:
+    amo.fault(kind="401", times=2)
+    with committed():
+        order = make_order()
+    sync = state(order)
+    assert sync.state == OrderSync.State.QUEUED and sync.next_retry_at is not None
+    assert sync.last_error_title == "AmoCRM rejected our access token (Invalid user name or password)"
+    run_due_retries()
+    assert state(order).state == OrderSync.State.SYNCED
+
+
 @pytest.mark.django_db
 def test_a_validation_error_fails_at_once_with_readable_text_and_no_secret(
     amo: Any, make_order: Callable[..., Order]
@@ -224,7 +237,10 @@ def test_under_random_faults_every_order_ends_synced_with_one_lead_each_and_one_
     amo.clear_faults()
     run_due_retries()
 
-    assert list(OrderSync.objects.exclude(state=OrderSync.State.SYNCED).values("order_id", "state")) == []
+    unsynced = OrderSync.objects.exclude(state=OrderSync.State.SYNCED)
+    assert (
+        list(unsynced.values("order_id", "state", "attempts", "last_error_title", "last_error_detail")) == []
+    )
     leads = entities(amo, "leads")
     assert sorted(lead["id"] for lead in leads) == sorted(state(o).lead_id for o in orders)
     assert len(entities(amo, "contacts")) == 4

@@ -160,6 +160,8 @@ def test_the_board_shows_leads_by_stage_and_the_lead_page_moves_them(sb):
     assert board.status_code == 200 and "Юбилей" in board.text and "Бронь" in board.text
     page = requests.get(f"{sb.url}/_sandbox/ui/leads/{lead_id}")
     assert "Переместить" in page.text
+    card = requests.get(f"{sb.url}/leads/detail/{lead_id}")  # amoCRM's own address of a deal card
+    assert card.status_code == 200 and "Юбилей" in card.text
     pipe = main_pipeline(sb)
     booked = next(s["id"] for s in pipe["_embedded"]["statuses"] if s["name"] == "Бронь")
     moved = requests.post(

@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 from django_tables2 import RequestConfig
 
+from console.amocrm.models import AmoConnection
 from console.orders.models import Order
 from console.orders.services import (
     order_cancel,
@@ -49,12 +50,16 @@ def order_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """One order: lines, delivery, status history, AmoCRM link and its sync log."""
     order = get_object_or_404(_orders_queryset().prefetch_related("items__product"), pk=pk)
     sync = getattr(order, "amo_sync", None)
+    account = AmoConnection.objects.filter(pk=1).values_list("base_url", flat=True).first() or ""
     sync_log = Paginator(order.amo_sync_log.order_by("-started_at", "-id"), 20).get_page(
         request.GET.get("page")
     )
     context = {
         "order": order,
         "sync": sync,
+        "lead_url": f"{account.rstrip('/')}/leads/detail/{sync.lead_id}"
+        if sync and sync.lead_id and account
+        else "",
         "sync_log": sync_log,
         "status_changes": order.status_changes.all()[:50],
         "status_form": OrderStatusForm(initial={"status": order.status}),
