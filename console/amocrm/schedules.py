@@ -4,8 +4,8 @@
 - the token refresh (daily): ``connection.token_refresh_schedule_ensure``;
 - the reconciliation (every ``AMOCRM_RECONCILE_MINUTES``): ``reconcile.reconcile_schedule_ensure``.
 
-``migrate`` runs this (post_migrate), so a fresh installation has its schedules; ``manage.py amocrm_schedules``
-runs it by hand.
+``migrate`` runs this (post_migrate), so a fresh installation has its schedules;
+``manage.py amocrm_schedules`` runs it by hand.
 """
 
 from __future__ import annotations

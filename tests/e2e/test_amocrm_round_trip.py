@@ -1,5 +1,5 @@
-"""A deal's life across both sides, in Chromium: the storefront order becomes a deal, a manager moves the deal
-on the AmoCRM (sandbox) board, the console shows the new status; a manager pushes an order from the console."""
+"""A deal's life across both sides, in Chromium: the storefront order becomes a deal, a manager moves the
+deal on the AmoCRM (sandbox) board, the console shows the new status; a manager pushes an order."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``manage.py amocrm_schedules``: create the integration's django-q2 schedules (idempotent; migrate does it too)."""
+"""``manage.py amocrm_schedules``: create the integration's django-q2 schedules (idempotent; migrate does too)."""
 
 from __future__ import annotations
 

@@ -104,8 +104,8 @@ class Command(BaseCommand):
                     process.kill()
 
     def _push_demo_orders_in_bulk(self) -> None:
-        """The demo data was loaded before the cluster runs: swap the one-task-per-order queue for batched pushes
-        (about 0.3 AmoCRM calls per order instead of 3 to 6), so the demo account fills in seconds."""
+        """The demo data was loaded before the cluster runs: swap the one-task-per-order queue for batched
+        pushes (about 0.3 AmoCRM calls per order instead of 3 to 6), so the demo account fills in seconds."""
         if settings.Q_BROKER != "orm":
             return
         OrmQ.objects.all().delete()
