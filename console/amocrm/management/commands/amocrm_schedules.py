@@ -1,4 +1,4 @@
-"""``manage.py amocrm_schedules``: create the integration's django-q2 schedules (idempotent; migrate does too)."""
+"""``manage.py amocrm_schedules``: create the django-q2 schedules of the integration (migrate does too)."""
 
 from __future__ import annotations
 
