@@ -135,15 +135,23 @@ class OrderItem(models.Model):
 class OrderStatusChange(models.Model):
     """History of an order's status: who or what moved it (a manager, the storefront, AmoCRM)."""
 
+    class Origin(models.TextChoices):
+        STOREFRONT = "storefront", _("Storefront")
+        MANAGER = "manager", _("Manager")
+        AMOCRM = "amocrm", _("AmoCRM")
+        SYSTEM = "system", _("System")
+
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="status_changes")
-    from_status = models.CharField(max_length=20, choices=Order.Status.choices, blank=True)
-    to_status = models.CharField(max_length=20, choices=Order.Status.choices)
-    origin = models.CharField(max_length=20)  # storefront | manager | amocrm | system
-    actor = models.CharField(max_length=150, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    from_status = models.CharField(_("from"), max_length=20, choices=Order.Status.choices, blank=True)
+    to_status = models.CharField(_("to"), max_length=20, choices=Order.Status.choices)
+    origin = models.CharField(_("changed by"), max_length=20, choices=Origin.choices)
+    actor = models.CharField(_("who"), max_length=150, blank=True)
+    created_at = models.DateTimeField(_("when"), auto_now_add=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        verbose_name = _("status change")
+        verbose_name_plural = _("status changes")
 
     def __str__(self) -> str:
         return f"{self.from_status or '-'} -> {self.to_status}"

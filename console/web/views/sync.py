@@ -16,6 +16,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
@@ -116,9 +117,9 @@ def sync_link(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 BULK_ACTIONS = {
-    "skip": (sync_services.order_skip, _("%(count)s orders will not be synced.")),
-    "unskip": (sync_services.order_unskip, _("%(count)s orders will be synced again.")),
-    "unlink": (sync_services.order_unlink, _("%(count)s orders are unlinked from their deals.")),
+    "skip": (sync_services.order_skip, gettext_lazy("%(count)s orders will not be synced.")),
+    "unskip": (sync_services.order_unskip, gettext_lazy("%(count)s orders will be synced again.")),
+    "unlink": (sync_services.order_unlink, gettext_lazy("%(count)s orders are unlinked from their deals.")),
 }
 
 
