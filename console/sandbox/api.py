@@ -250,11 +250,16 @@ def _render_pipeline(req: Request, pipe: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _doc_or_404(sb: Sandbox, kind: str, key: str, detail: str) -> dict[str, Any]:
+    """The stored ``kind`` document ``key``, or a 404 problem with ``detail`` (amoCRM's wording)."""
+    doc = sb.store.get(kind, key)
+    if doc is None:
+        raise HttpError(problem(404, detail))
+    return doc
+
+
 def _pipeline_or_404(sb: Sandbox, pid: str) -> dict[str, Any]:
-    pipe = sb.store.get("pipeline", pid)
-    if pipe is None:
-        raise HttpError(problem(404, "Pipeline not found"))
-    return pipe
+    return _doc_or_404(sb, "pipeline", pid, "Pipeline not found")
 
 
 def pipelines(sb: Sandbox, req: Request) -> Response:
@@ -1295,10 +1300,7 @@ def new_catalog(sb: Sandbox, name: str, ctype: str = "regular", actor: int = 0) 
 
 
 def _catalog_or_404(sb: Sandbox, cid: str) -> dict[str, Any]:
-    cat = sb.store.get("catalog", cid)
-    if cat is None:
-        raise HttpError(problem(404, "Catalog not found"))
-    return cat
+    return _doc_or_404(sb, "catalog", cid, "Catalog not found")
 
 
 def catalogs_list(sb: Sandbox, req: Request) -> Response:
