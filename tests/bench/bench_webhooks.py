@@ -83,10 +83,14 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def run_env(data_dir: str, workers: int) -> dict[str, str]:
+def run_env(data_dir: str, workers: int, postgres: str = "", redis: str = "") -> dict[str, str]:
     env = dict(os.environ)
     for name in ("DATABASE_URL", "REDIS_URL", "Q_BROKER", "Q_SYNC"):
         env.pop(name, None)
+    if postgres:
+        env["DATABASE_URL"] = postgres
+    if redis:
+        env["REDIS_URL"] = redis
     env.update(
         DJANGO_SETTINGS_MODULE="settings.base",
         DATA_DIR=data_dir,
@@ -214,6 +218,19 @@ def stop(proc: subprocess.Popen) -> None:
             proc.kill()
 
 
+def recreate_database(url: str) -> None:
+    """Drop and create the (throwaway) PostgreSQL database named in ``url``."""
+    from urllib.parse import urlsplit
+
+    import psycopg
+
+    name = urlsplit(url).path.lstrip("/")
+    admin = url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--deliveries", type=int, default=5000)
@@ -229,10 +246,25 @@ def main() -> None:
     parser.add_argument(
         "--cluster-after", action="store_true", help="start the qcluster once every delivery is answered"
     )
+    parser.add_argument(
+        "--postgres",
+        default="",
+        help="scale-out mode: a throwaway PostgreSQL database URL (dropped and created anew), e.g. "
+        "postgres://postgres@127.0.0.1:5432/bench_webhooks",
+    )
+    parser.add_argument(
+        "--redis", default="", help="scale-out mode: the Redis broker URL (redis://127.0.0.1:6379/9)"
+    )
     args = parser.parse_args()
 
     data_dir = tempfile.mkdtemp(prefix="bench-webhooks-")
-    env = run_env(data_dir, args.q_workers)
+    if args.postgres:
+        recreate_database(args.postgres)
+    if args.redis:
+        import redis
+
+        redis.Redis.from_url(args.redis).flushdb()
+    env = run_env(data_dir, args.q_workers, args.postgres, args.redis)
     subprocess.run([PYTHON, "manage.py", "migrate", "-v", "0"], cwd=REPO, env=env, check=True)
     seed = SEED.replace("ORDERS", str(args.orders))
     subprocess.run([PYTHON, "manage.py", "shell", "-c", seed], cwd=REPO, env=env, check=True)
@@ -288,7 +320,8 @@ def main() -> None:
         print(
             f"deliveries: {len(ms)} at concurrency {args.concurrency} ({pace}) in {wall:.1f} s "
             f"({len(ms) / wall:.0f}/s); gunicorn {args.workers}x{args.threads} {args.worker_class}, "
-            f"qcluster {args.q_workers} workers (nice +{args.cluster_nice}), {os.cpu_count()} CPUs"
+            f"qcluster {args.q_workers} workers (nice +{args.cluster_nice}), {os.cpu_count()} CPUs, "
+            f"{'PostgreSQL' if args.postgres else 'SQLite'} + {'Redis' if args.redis else 'ORM'} broker"
         )
         print(
             f"answer time: p50 {percentile(ms, 0.50):.1f} ms, p90 {percentile(ms, 0.90):.1f} ms, "
