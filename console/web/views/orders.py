@@ -37,9 +37,10 @@ def _orders_queryset():  # noqa: ANN202
 def order_list(request: HttpRequest) -> HttpResponse:
     """All orders with their AmoCRM sync state; htmx requests get only the table fragment."""
     order_filter = OrderFilter(request.GET or None, queryset=_orders_queryset())
-    table = OrderTable(order_filter.qs)
+    orders = order_filter.qs  # built once: the filter set's ``qs`` re-applies the "active only" default
+    table = OrderTable(orders)
     RequestConfig(request, paginate={"per_page": PER_PAGE}).configure(table)
-    context = {"filter": order_filter, "table": table, "total": order_filter.qs.count()}
+    context = {"filter": order_filter, "table": table, "total": orders.count()}
     template = "orders/list.html#table" if request.htmx and not request.htmx.boosted else "orders/list.html"
     return render(request, template, context)
 
