@@ -17,6 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from console.amocrm.models import AmoConnection, new_webhook_secret
+from console.amocrm.queue import task_enqueue
 from console.amocrm.redaction import redact
 
 logger = logging.getLogger(__name__)
@@ -149,6 +150,4 @@ def token_refresh_schedule_ensure() -> None:
 
 def setup_enqueue(*, connection_id: int) -> None:
     """Run account setup in the cluster once the current transaction commits."""
-    from django_q.tasks import async_task
-
-    transaction.on_commit(lambda: async_task("console.amocrm.tasks.account_setup_task", connection_id))
+    transaction.on_commit(lambda: task_enqueue("console.amocrm.tasks.account_setup_task", connection_id))

@@ -49,6 +49,7 @@ from console.amocrm.models import (
     StageMapping,
     SyncLog,
 )
+from console.amocrm.queue import task_enqueue
 from console.amocrm.redaction import redact
 from console.orders.models import Order
 
@@ -117,9 +118,7 @@ def _enqueue_if_idle(sync_pk: int, order_id: int) -> bool:
 
 
 def _enqueue(func: str, *args: Any) -> None:
-    from django_q.tasks import async_task
-
-    transaction.on_commit(lambda: async_task(func, *args, task_name=None))
+    transaction.on_commit(lambda: task_enqueue(func, *args, task_name=None))
 
 
 # --- manager controls -------------------------------------------------------------------------------------

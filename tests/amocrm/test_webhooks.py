@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 from urllib.parse import quote_plus
 
 import pytest
+from django.db import connection as db_connection
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -567,6 +569,70 @@ def test_rows_left_pending_are_requeued_and_processed(
     assert last_row().outcome == "applied"
     order.refresh_from_db()
     assert order.status == "reserved"
+
+
+@pytest.fixture
+def cluster_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Processing as a real cluster runs it (not inline in the request, as the test settings do)."""
+    from django_q.conf import Conf
+
+    if db_connection.vendor != "sqlite":
+        pytest.skip("the intake goes first only on SQLite, where every writer takes turns")
+    monkeypatch.setattr(Conf, "SYNC", False)
+
+
+def test_processing_waits_for_a_burst_of_deliveries_to_pause(
+    post: Callable[..., Any], cluster_mode: None
+) -> None:
+    assert (
+        post(hook_body({"leads": {"status": [lead_item(5001, "reserved", T0)]}}), process=False).status_code
+        == 200
+    )
+    waited = webhooks.deliveries_quiet_wait(gap=0.3, patience=5)
+    assert 0.2 <= waited < 2  # until 0.3 s after the delivery, not the whole patience
+
+    assert webhooks.deliveries_quiet_wait(gap=0.3, patience=5) < 0.05  # quiet now: no wait
+
+
+def test_processing_waits_at_most_its_patience_while_deliveries_keep_coming(
+    post: Callable[..., Any], cluster_mode: None
+) -> None:
+    stop = threading.Event()
+
+    def burst() -> None:
+        while not stop.is_set():
+            webhooks._delivery_mark()
+            time.sleep(0.02)
+
+    webhooks._delivery_mark()
+    sender = threading.Thread(target=burst)
+    sender.start()
+    try:
+        waited = webhooks.deliveries_quiet_wait(gap=0.3, patience=0.6)
+    finally:
+        stop.set()
+        sender.join()
+    assert 0.55 <= waited < 1.5
+
+
+def test_the_task_yields_to_deliveries_but_a_replay_from_the_console_does_not(
+    post: Callable[..., Any], link: Callable[..., Order], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    waits: list[str] = []
+    monkeypatch.setattr(webhooks, "deliveries_quiet_wait", lambda: waits.append("waited") or 0.0)
+    link(5001)
+    post(hook_body({"leads": {"status": [lead_item(5001, "reserved", T0)]}}), process=False)
+    row = last_row()
+
+    inbox_process(inbox_id=row.pk)
+    assert waits == ["waited"]
+    inbox_replay(inbox_id=row.pk)
+    assert waits == ["waited"]
+
+
+def test_inline_processing_never_waits_for_its_own_delivery(post: Callable[..., Any]) -> None:
+    post(hook_body({"leads": {"status": [lead_item(5001, "reserved", T0)]}}), process=False)
+    assert webhooks.deliveries_quiet_wait(gap=5, patience=5) == 0.0  # the test settings run tasks inline
 
 
 def test_with_the_orm_broker_the_task_is_queued_in_the_rows_own_transaction(

@@ -1,29 +1,40 @@
 """Benchmark: 5,000 amoCRM webhook deliveries at concurrency 20 against the console under gunicorn.
 
-Run: ``.venv/bin/python -m tests.bench.bench_webhooks [--deliveries 5000] [--concurrency 20] [--workers 4]``
+Run: ``.venv/bin/python -m tests.bench.bench_webhooks [--deliveries N] [--concurrency N] [--server-times]``
 
 What it does: a temporary ``DATA_DIR`` with the embedded SQLite database (migrated), a connection row with a
 webhook secret, a stage map and ``--orders`` orders linked to leads; gunicorn on a free 127.0.0.1 port; a
 ``qcluster`` process (ORM broker) started when the firing starts; then ``--deliveries`` distinct, valid
-``leads[status]`` bodies posted by ``--concurrency`` threads (one ``http.client`` connection each, bodies
-built beforehand, each answer timed from sending to the last byte read).
+``leads[status]`` bodies posted by ``--concurrency`` sender processes (one ``http.client`` connection each,
+bodies built beforehand, each answer timed from sending to the last byte read).
 
-It prints the answer time percentiles (target p99 <= 50 ms), the number of non-2xx answers (target 0), how
-many deliveries the cluster had processed when the last answer came, and the time from the first delivery
-until every inbox row has an outcome, with the outcomes. Not collected by pytest.
+It prints the answer time percentiles (target p99 <= 50 ms), with ``--server-times`` also gunicorn's own
+(from reading the request to the response, i.e. without the wait for a free worker), the CPU time gunicorn,
+the senders and the cluster used while firing, the number of non-2xx answers (target 0), how many
+deliveries the cluster had processed when the last answer came, and the time from the first delivery until
+every inbox row has an outcome, with the outcomes. Not collected by pytest. ``--postgres`` and ``--redis``
+run the scale-out mode instead.
 
-Gunicorn runs as we would deploy the embedded mode: ``sync`` workers, two per CPU. On SQLite every delivery's
-write transaction queues on one lock (see ``sqlite_writer_turn``), so what bounds the answer time is how long
-each writer holds it; single-threaded workers are never descheduled by a sibling thread holding the GIL while
-they hold it. On a 2-CPU machine they answered ~20 % faster than ``gthread`` 2x10 (use ``--worker-class``,
-``--workers``, ``--threads`` to compare). ``--cluster-nice`` runs the cluster at a lower priority (as a
-``Nice=`` in its service unit would); it made no clear difference once connections were kept.
+Defaults are the embedded mode as we deploy it: gunicorn ``sync`` workers, one per CPU, and the cluster's
+default two workers. At concurrency 20 the answer time is mostly the wait for a free worker (about 20 / rate),
+so what counts is the delivery rate and its stalls. Measured on 2 CPUs (closed loop, cluster running):
+
+- 2 sync workers ~800/s (p99 ~40 ms); 3 about the same; 4 ~690/s (p99 ~46 ms): on SQLite every delivery's
+  write queues on one lock (``sqlite_writer_turn``) and more processes than CPUs mostly add switches while
+  it is held. ``gthread`` 4x4 ~555/s, 2x8 ~475/s.
+- The slow answers were stalls of every worker at once, each traced to one cause, now removed: full garbage
+  collections (30-170 ms) while holding the lock, WAL checkpoints in a committing request, the first request
+  of a worker importing the views (see ``console/web/runtime.py``), eight inbox indexes (now four), and the
+  cluster processing while a burst comes in (``deliveries_quiet_wait``: processing lags a burst instead).
+- Sender threads in one process instead of sender processes measured their own interpreter-lock waits, and
+  since a sync worker waits for the client to close each connection, slowed the server too (~450/s).
 """
 
 from __future__ import annotations
 
 import argparse
 import http.client
+import multiprocessing
 import os
 import shutil
 import signal
@@ -32,8 +43,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
+from concurrent.futures import ProcessPoolExecutor
+from itertools import repeat
 from pathlib import Path
 from urllib.parse import quote_plus, urlsplit
 
@@ -134,58 +146,53 @@ def wait_http(url: str, timeout: float = 30.0) -> None:
     raise SystemExit(f"gunicorn did not answer at {url}")
 
 
+def _send(url: str, work: list[tuple[int, bytes]], rate: float, begin: float) -> list[tuple[float, int]]:
+    """One sender (its own process, one ``http.client`` connection): post ``work`` in order; returns each
+    answer's time in seconds and status (0 = connection error)."""
+    target = urlsplit(url)
+    headers = {"Content-Type": "application/x-www-form-urlencoded", "User-Agent": "amoCRM-Webhooks/3.0"}
+    conn = http.client.HTTPConnection(target.hostname, target.port, timeout=10)
+    results = []
+    time.sleep(max(0.0, begin - time.time()))
+    for index, payload in work:
+        if rate > 0:
+            time.sleep(max(0.0, begin + index / rate - time.time()))
+        started = time.perf_counter()
+        try:
+            conn.request("POST", target.path, body=payload, headers=headers)
+            response = conn.getresponse()
+            response.read()
+            status = response.status
+        except (OSError, http.client.HTTPException):
+            conn.close()
+            conn = http.client.HTTPConnection(target.hostname, target.port, timeout=10)
+            status = 0
+        results.append((time.perf_counter() - started, status))
+    conn.close()
+    return results
+
+
 def fire(
     url: str, bodies: list[str], concurrency: int, rate: float = 0.0
 ) -> tuple[list[float], list[int], float]:
-    """Post every body with ``concurrency`` threads (one keep-alive ``http.client`` connection each); with
-    ``rate`` > 0 the deliveries are started on a schedule of ``rate`` per second (open loop) instead.
+    """Post every body from ``concurrency`` sender processes, delivery ``i`` from sender ``i % concurrency``;
+    with ``rate`` > 0 delivery ``i`` starts ``i / rate`` seconds after the start (open loop) instead of as
+    soon as its sender's previous answer came (closed loop).
+
+    Senders are processes, not threads of this one: 20 threads sharing one interpreter lock measured their
+    own wait for it, and a sync gunicorn worker waits for the client to close each connection, so a slow
+    client also slowed the server. amoCRM's deliveries come from independent senders.
 
     Returns the answer times in seconds, the non-2xx statuses (0 = connection error) and the wall time.
     """
-    target = urlsplit(url)
-    latencies: list[float] = []
-    failures: list[int] = []
-    lock = threading.Lock()
-    cursor = iter(range(len(bodies)))
-    headers = {"Content-Type": "application/x-www-form-urlencoded", "User-Agent": "amoCRM-Webhooks/3.0"}
-
-    def post(conn: http.client.HTTPConnection, payload: bytes) -> int:
-        conn.request("POST", target.path, body=payload, headers=headers)
-        response = conn.getresponse()
-        response.read()
-        return response.status
-
-    def worker() -> None:
-        conn = http.client.HTTPConnection(target.hostname, target.port, timeout=10)
-        while True:
-            with lock:
-                index = next(cursor, None)
-            if index is None:
-                conn.close()
-                return
-            payload = bodies[index].encode()
-            if rate > 0:
-                time.sleep(max(0.0, begin + index / rate - time.perf_counter()))
-            started = time.perf_counter()
-            try:
-                status = post(conn, payload)
-            except (OSError, http.client.HTTPException):
-                conn.close()
-                conn = http.client.HTTPConnection(target.hostname, target.port, timeout=10)
-                status = 0
-            took = time.perf_counter() - started
-            with lock:
-                latencies.append(took)
-                if not 200 <= status < 300:
-                    failures.append(status)
-
-    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
-    begin = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return latencies, failures, time.perf_counter() - begin
+    work = [[(i, bodies[i].encode()) for i in range(k, len(bodies), concurrency)] for k in range(concurrency)]
+    begin = time.time() + 1.0  # every sender has forked and connected by then
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=concurrency, mp_context=context) as pool:
+        answers = list(pool.map(_send, repeat(url), work, repeat(rate), repeat(begin)))
+    wall = time.time() - begin
+    results = [answer for sender in answers for answer in sender]
+    return [took for took, _ in results], [status for _, status in results if not 200 <= status < 300], wall
 
 
 def inbox_counts(env: dict[str, str]) -> dict[str, int]:
@@ -202,6 +209,31 @@ def inbox_counts(env: dict[str, str]) -> dict[str, int]:
         check=True,
     )
     return eval(out.stdout.strip().splitlines()[-1])  # noqa: S307 (our own dict literal)
+
+
+def own_cpu() -> float:
+    """CPU seconds used so far by this process and its finished children (the bench client's senders)."""
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
+def tree_cpu(root: int) -> float:
+    """CPU seconds (user + system) used so far by process ``root`` and its living descendants (Linux)."""
+    parents: dict[int, int] = {}
+    ticks: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid = int(stat.parent.name)
+        parents[pid], ticks[pid] = int(fields[1]), int(fields[11]) + int(fields[12])
+    tree, grew = {root}, True
+    while grew:
+        more = {pid for pid, parent in parents.items() if parent in tree} - tree
+        tree |= more
+        grew = bool(more)
+    return sum(ticks.get(pid, 0) for pid in tree) / os.sysconf("SC_CLK_TCK")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -235,11 +267,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--deliveries", type=int, default=5000)
     parser.add_argument("--concurrency", type=int, default=20)
-    parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 2), help="gunicorn workers")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="gunicorn workers")
     parser.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker (gthread)")
     parser.add_argument("--worker-class", default="sync", help="gunicorn worker class (sync, gthread)")
     parser.add_argument("--cluster-nice", type=int, default=0, help="niceness added to the qcluster")
-    parser.add_argument("--q-workers", type=int, default=4, help="qcluster workers")
+    parser.add_argument("--q-workers", type=int, default=2, help="qcluster workers (Q_WORKERS)")
     parser.add_argument("--orders", type=int, default=200)
     parser.add_argument("--process-timeout", type=float, default=600.0)
     parser.add_argument("--rate", type=float, default=0.0, help="deliveries per second (0: closed loop)")
@@ -255,9 +287,13 @@ def main() -> None:
     parser.add_argument(
         "--redis", default="", help="scale-out mode: the Redis broker URL (redis://127.0.0.1:6379/9)"
     )
+    parser.add_argument(
+        "--server-times", action="store_true", help="also print gunicorn's own request times (access log)"
+    )
     args = parser.parse_args()
 
     data_dir = tempfile.mkdtemp(prefix="bench-webhooks-")
+    access_log = str(Path(data_dir) / "access.log")
     if args.postgres:
         recreate_database(args.postgres)
     if args.redis:
@@ -284,6 +320,7 @@ def main() -> None:
             args.worker_class,
             "--log-level",
             "warning",
+            *(["--access-logfile", access_log, "--access-logformat", "%(D)s"] if args.server_times else []),
         ],
         cwd=REPO,
         env=env,
@@ -301,8 +338,13 @@ def main() -> None:
             cluster = subprocess.Popen(
                 qcluster, cwd=REPO, env=env, stdout=subprocess.DEVNULL, preexec_fn=nice
             )
+        meters = {"gunicorn": lambda: tree_cpu(gunicorn.pid), "bench client": own_cpu}
+        if cluster is not None:
+            meters["qcluster"] = lambda: tree_cpu(cluster.pid)
+        cpu_before = {name: meter() for name, meter in meters.items()}
         fired_at = time.perf_counter()
         latencies, failures, wall = fire(url, bodies, args.concurrency, args.rate)
+        cpu_used = {name: meter() - cpu_before[name] for name, meter in meters.items()}
         at_last_answer = inbox_counts(env)
         if args.cluster_after:
             cluster = subprocess.Popen(
@@ -327,6 +369,16 @@ def main() -> None:
             f"answer time: p50 {percentile(ms, 0.50):.1f} ms, p90 {percentile(ms, 0.90):.1f} ms, "
             f"p99 {percentile(ms, 0.99):.1f} ms, max {max(ms):.1f} ms, mean {statistics.mean(ms):.1f} ms "
             f"(target p99 <= 50 ms)"
+        )
+        if args.server_times:
+            server = [int(line) / 1000 for line in Path(access_log).read_text().split()]
+            print(
+                f"server-side (gunicorn, accept to response): p50 {percentile(server, 0.50):.1f} ms, "
+                f"p99 {percentile(server, 0.99):.1f} ms, max {max(server):.1f} ms"
+            )
+        print(
+            f"CPU while firing ({wall:.1f} s x {os.cpu_count()} CPUs): "
+            + ", ".join(f"{name} {used:.1f} s ({used / wall:.0%})" for name, used in cpu_used.items())
         )
         print(f"non-2xx answers: {len(failures)} {sorted(set(failures))} (target 0)")
         processed = sum(n for outcome, n in at_last_answer.items() if outcome != "pending")
