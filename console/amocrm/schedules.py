@@ -2,7 +2,8 @@
 
 - sync retries (every minute) and the sync-log prune (daily): ``sync.sync_schedules_ensure``;
 - the token refresh (daily): ``connection.token_refresh_schedule_ensure``;
-- the reconciliation (every ``AMOCRM_RECONCILE_MINUTES``): ``reconcile.reconcile_schedule_ensure``.
+- the reconciliation (every ``AMOCRM_RECONCILE_MINUTES``): ``reconcile.reconcile_schedule_ensure``;
+- the webhook inbox prune (daily): ``webhooks.inbox_prune_schedule_ensure``.
 
 ``migrate`` runs this (post_migrate), so a fresh installation has its schedules;
 ``manage.py amocrm_schedules`` runs it by hand.
@@ -16,14 +17,17 @@ from django.db import connections
 
 
 def schedules_ensure() -> list[str]:
-    """Create the missing schedules; returns the names of the sync schedules created now."""
+    """Create the missing schedules; returns the names of the sync and prune schedules created now."""
     from console.amocrm.connection import token_refresh_schedule_ensure
     from console.amocrm.reconcile import reconcile_schedule_ensure
     from console.amocrm.sync import sync_schedules_ensure
+    from console.amocrm.webhooks import INBOX_PRUNE_SCHEDULE, inbox_prune_schedule_ensure
 
     created = sync_schedules_ensure()
     token_refresh_schedule_ensure()
     reconcile_schedule_ensure()
+    if inbox_prune_schedule_ensure():
+        created.append(INBOX_PRUNE_SCHEDULE)
     return created
 
 

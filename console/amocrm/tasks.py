@@ -30,6 +30,13 @@ def webhook_process_task(inbox_id: int) -> str:
     return inbox_process(inbox_id=inbox_id).outcome
 
 
+def webhook_inbox_prune_task() -> int:
+    """Daily: delete old processed deliveries; see ``console.amocrm.webhooks.inbox_prune``."""
+    from console.amocrm.webhooks import inbox_prune
+
+    return inbox_prune()
+
+
 def reconcile_task() -> str:
     """Every few minutes: requeue inbox rows left pending, then apply leads changed in amoCRM; see
     ``console.amocrm.webhooks.inbox_requeue_pending`` and ``console.amocrm.reconcile.leads_reconcile``."""

@@ -886,3 +886,43 @@ def inbox_requeue_pending(*, older_than: timedelta = timedelta(minutes=5), limit
 def inbox_replay(*, inbox_id: int) -> WebhookInbox:
     """Process a stored delivery again now (support's "replay" button)."""
     return inbox_process(inbox_id=inbox_id, replay=True)
+
+
+# --- retention ---------------------------------------------------------------------------------------------
+
+INBOX_RETENTION = timedelta(days=90)
+INBOX_PRUNE_BATCH = 500
+INBOX_PRUNE_SCHEDULE = "AmoCRM webhook inbox prune"
+INBOX_PRUNE_TASK = "console.amocrm.tasks.webhook_inbox_prune_task"
+
+
+def inbox_prune(*, older_than: timedelta = INBOX_RETENTION, batch: int = INBOX_PRUNE_BATCH) -> int:
+    """Delete deliveries received more than ``older_than`` ago, except ``failed`` ones (support has not dealt
+    with them) and ``pending`` ones; returns how many. Each batch of ``batch`` rows is its own short write,
+    so deliveries arriving meanwhile wait for one batch at most, not for the whole prune."""
+    cutoff = timezone.now() - older_than
+    old = WebhookInbox.objects.filter(received_at__lt=cutoff).exclude(
+        outcome__in=(Outcome.FAILED, Outcome.PENDING)
+    )
+    deleted = 0
+    while ids := list(old.order_by("received_at", "id").values_list("id", flat=True)[:batch]):
+        with sqlite_writer_turn(), transaction.atomic():
+            count, _ = WebhookInbox.objects.filter(pk__in=ids).delete()
+        deleted += count
+    return deleted
+
+
+def inbox_prune_schedule_ensure() -> bool:
+    """Create the daily inbox prune schedule once (idempotent); True when it was created now."""
+    from django_q.models import Schedule
+
+    _schedule, created = Schedule.objects.get_or_create(
+        name=INBOX_PRUNE_SCHEDULE,
+        defaults={
+            "func": INBOX_PRUNE_TASK,
+            "schedule_type": Schedule.DAILY,
+            "repeats": -1,
+            "next_run": timezone.now() + timedelta(hours=1),
+        },
+    )
+    return created

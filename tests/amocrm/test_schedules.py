@@ -10,7 +10,13 @@ from console.amocrm.schedules import schedules_ensure
 
 pytestmark = pytest.mark.django_db
 
-NAMES = {"AmoCRM sync retries", "AmoCRM sync log prune", "AmoCRM token refresh", "AmoCRM reconciliation"}
+NAMES = {
+    "AmoCRM sync retries",
+    "AmoCRM sync log prune",
+    "AmoCRM token refresh",
+    "AmoCRM reconciliation",
+    "AmoCRM webhook inbox prune",
+}
 
 
 def test_migrate_leaves_every_schedule_in_place():
@@ -19,7 +25,11 @@ def test_migrate_leaves_every_schedule_in_place():
 
 def test_ensuring_twice_creates_nothing_new(capsys):
     Schedule.objects.all().delete()
-    assert set(schedules_ensure()) == {"AmoCRM sync retries", "AmoCRM sync log prune"}
+    assert set(schedules_ensure()) == {
+        "AmoCRM sync retries",
+        "AmoCRM sync log prune",
+        "AmoCRM webhook inbox prune",
+    }
     assert schedules_ensure() == []
     call_command("amocrm_schedules")
     assert Schedule.objects.filter(name__in=NAMES).count() == len(NAMES)

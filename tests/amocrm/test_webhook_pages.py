@@ -73,6 +73,7 @@ def test_the_inbox_lists_deliveries_with_their_outcomes(staff: Client, rows: dic
     page = staff.get(reverse("web:webhooks")).content.decode()
     assert "RuntimeError: boom" in page
     assert "contacts[add]" in page
+    assert "kept 90 days" in page or "хранятся 90 дней" in page  # how long support can look back
 
 
 def test_the_inbox_filters_by_outcome_and_lead(staff: Client, rows: dict[str, WebhookInbox]) -> None:

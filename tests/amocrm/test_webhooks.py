@@ -200,6 +200,85 @@ def test_it_changes_no_order_inside_the_request(post: Callable[..., Any], link: 
     assert last_row().outcome == WebhookInbox.Outcome.PENDING
 
 
+def wsgi_call(application: Callable[..., Any], method: str, path: str, body: bytes = b"") -> tuple[str, dict]:
+    """One request straight through a WSGI application, as gunicorn makes it."""
+    import io
+    import sys
+
+    environ = {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "SCRIPT_NAME": "",
+        "QUERY_STRING": "",
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1",
+        "HTTP_HOST": "127.0.0.1",
+        "HTTP_ACCEPT_LANGUAGE": "ru",
+        "CONTENT_TYPE": "application/x-www-form-urlencoded",
+        "CONTENT_LENGTH": str(len(body)),
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.url_scheme": "http",
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": False,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+        "wsgi.version": (1, 0),
+    }
+    answer: dict[str, Any] = {}
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
+        answer["status"], answer["headers"] = status, dict(headers)
+
+    b"".join(application(environ, start_response))
+    return answer["status"], answer["headers"]
+
+
+@pytest.fixture
+def keep_test_connection() -> Any:
+    """A real WSGI handler closes the database connection at the end of a request; the test's transaction
+    lives on it, so do as Django's test client does and keep it."""
+    from django.core.signals import request_finished, request_started
+    from django.db import close_old_connections
+
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+def test_deliveries_take_the_short_middleware_chain_and_pages_the_full_one(
+    connection: AmoConnection,
+    link: Callable[..., Order],
+    keep_test_connection: None,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    from django.core.handlers.wsgi import WSGIHandler
+
+    from console.web.runtime import webhook_dispatch
+
+    application = webhook_dispatch(WSGIHandler())
+    order = link(5001)
+    body = hook_body({"leads": {"status": [lead_item(5001, "reserved", T0)]}}).encode()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        status, headers = wsgi_call(application, "POST", reverse("amocrm:webhook", args=[SECRET]), body)
+    assert status.startswith("200")
+    assert (
+        "Content-Language" not in headers and "X-Frame-Options" not in headers
+    )  # no locale, no clickjacking
+    order.refresh_from_db()
+    assert order.status == "reserved"
+    status, _headers = wsgi_call(application, "POST", reverse("amocrm:webhook", args=["wrong"]), body)
+    assert status.startswith("404")
+
+    status, headers = wsgi_call(application, "GET", reverse("login"))
+    assert status.startswith("200")
+    assert headers["Content-Language"] == "ru" and headers["X-Frame-Options"] == "DENY"
+
+
 def test_it_is_csrf_exempt(connection: AmoConnection) -> None:
     client = Client(enforce_csrf_checks=True)
     body = hook_body({"leads": {"status": [lead_item(1, "reserved", T0)]}})
@@ -650,3 +729,38 @@ def test_with_the_orm_broker_the_task_is_queued_in_the_rows_own_transaction(
     task = SignedPackage.loads(queued.payload)
     assert (task["func"], task["args"], task["save"]) == (webhooks.PROCESS_TASK, (last_row().pk,), False)
     assert last_row().outcome == "pending"
+
+
+# --- retention ------------------------------------------------------------------------------------
+
+
+def test_the_prune_deletes_old_deliveries_but_keeps_failed_pending_and_recent_ones(
+    post: Callable[..., Any], link: Callable[..., Order]
+) -> None:
+    link(5001)
+    for offset in range(5):
+        post(hook_body({"leads": {"status": [lead_item(5001, "reserved", T0 + offset)]}}))
+    post(b"&&&[broken")  # invalid
+    rows = list(WebhookInbox.objects.order_by("id"))
+    old = timezone.now() - dt.timedelta(days=91)
+    WebhookInbox.objects.filter(pk__in=[r.pk for r in rows[:5]]).update(received_at=old)
+    WebhookInbox.objects.filter(pk=rows[0].pk).update(outcome=WebhookInbox.Outcome.FAILED)
+    WebhookInbox.objects.filter(pk=rows[1].pk).update(outcome=WebhookInbox.Outcome.PENDING)
+    WebhookInbox.objects.filter(pk=rows[3].pk).update(duplicate_of=rows[2])  # pruned with its original
+
+    assert webhooks.inbox_prune(batch=2) == 3  # rows 2, 3, 4: old and done with, two batches
+    kept = set(WebhookInbox.objects.values_list("id", flat=True))
+    assert kept == {rows[0].pk, rows[1].pk, rows[5].pk}
+    assert webhooks.inbox_prune() == 0
+
+
+def test_the_prune_is_scheduled_daily(db: None) -> None:  # noqa: ARG001
+    from django_q.models import Schedule
+
+    schedule = Schedule.objects.get(name=webhooks.INBOX_PRUNE_SCHEDULE)
+    assert (schedule.func, schedule.schedule_type, schedule.repeats) == (
+        webhooks.INBOX_PRUNE_TASK,
+        Schedule.DAILY,
+        -1,
+    )
+    assert webhooks.inbox_prune_schedule_ensure() is False

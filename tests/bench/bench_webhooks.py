@@ -5,8 +5,8 @@ Run: ``.venv/bin/python -m tests.bench.bench_webhooks [--deliveries N] [--concur
 What it does: a temporary ``DATA_DIR`` with the embedded SQLite database (migrated), a connection row with a
 webhook secret, a stage map and ``--orders`` orders linked to leads; gunicorn on a free 127.0.0.1 port; a
 ``qcluster`` process (ORM broker) started when the firing starts; then ``--deliveries`` distinct, valid
-``leads[status]`` bodies posted by ``--concurrency`` sender processes (one ``http.client`` connection each,
-bodies built beforehand, each answer timed from sending to the last byte read).
+``leads[status]`` bodies posted by ``--concurrency`` sender processes (one connection at a time each, bodies
+built beforehand, each answer timed from connecting and sending to the last byte read).
 
 It prints the answer time percentiles (target p99 <= 50 ms), with ``--server-times`` also gunicorn's own
 (from reading the request to the response, i.e. without the wait for a free worker), the CPU time gunicorn,
@@ -19,21 +19,22 @@ Defaults are the embedded mode as we deploy it: gunicorn ``sync`` workers, one p
 default two workers. At concurrency 20 the answer time is mostly the wait for a free worker (about 20 / rate),
 so what counts is the delivery rate and its stalls. Measured on 2 CPUs (closed loop, cluster running):
 
-- 2 sync workers ~800/s (p99 ~40 ms); 3 about the same; 4 ~690/s (p99 ~46 ms): on SQLite every delivery's
-  write queues on one lock (``sqlite_writer_turn``) and more processes than CPUs mostly add switches while
-  it is held. ``gthread`` 4x4 ~555/s, 2x8 ~475/s.
+- 2 sync workers 920-1,060/s (p99 33-44 ms); 3 about the same (~1,040/s, p99 31 ms); 4 ~860/s (p99 46 ms):
+  on SQLite every delivery's write queues on one lock (``sqlite_writer_turn``) and more processes than CPUs
+  mostly add switches while it is held. ``gthread`` 2x8 ~635/s (p99 55 ms).
 - The slow answers were stalls of every worker at once, each traced to one cause, now removed: full garbage
   collections (30-170 ms) while holding the lock, WAL checkpoints in a committing request, the first request
   of a worker importing the views (see ``console/web/runtime.py``), eight inbox indexes (now four), and the
   cluster processing while a burst comes in (``deliveries_quiet_wait``: processing lags a burst instead).
-- Sender threads in one process instead of sender processes measured their own interpreter-lock waits, and
-  since a sync worker waits for the client to close each connection, slowed the server too (~450/s).
+  Before all that: ~420-560/s, p99 100-160 ms.
+- The senders are processes with a minimal HTTP client. Threads of one process measured their own waits
+  for the interpreter lock, and ``http.client`` used as much CPU as the console's answers; since a sync
+  worker waits for the client to close each connection, a slow client also slowed the server.
 """
 
 from __future__ import annotations
 
 import argparse
-import http.client
 import multiprocessing
 import os
 import shutil
@@ -146,29 +147,60 @@ def wait_http(url: str, timeout: float = 30.0) -> None:
     raise SystemExit(f"gunicorn did not answer at {url}")
 
 
+def _exchange(sock: socket.socket, request: bytes) -> tuple[int, bool]:
+    """Send one HTTP/1.1 request and read its whole answer; returns the status and whether the server keeps
+    the connection open. A minimal client: ``http.client`` parses headers with the e-mail parser, which cost
+    the senders about as much CPU as the console spent answering, on the same two CPUs."""
+    sock.sendall(request)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("closed before the answer's headers")
+        data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    fields = {
+        name.strip().lower(): value.strip() for name, _, value in (li.partition(b":") for li in lines[1:])
+    }
+    length = int(fields.get(b"content-length", b"0"))
+    while len(rest) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("closed in the middle of the answer")
+        rest += chunk
+    keep = lines[0].startswith(b"HTTP/1.1") and fields.get(b"connection", b"").lower() != b"close"
+    return int(lines[0].split()[1]), keep
+
+
 def _send(url: str, work: list[tuple[int, bytes]], rate: float, begin: float) -> list[tuple[float, int]]:
-    """One sender (its own process, one ``http.client`` connection): post ``work`` in order; returns each
-    answer's time in seconds and status (0 = connection error)."""
+    """One sender (its own process, one connection at a time, reopened when the server closes it): post
+    ``work`` in order; returns each answer's time in seconds (connecting included) and status (0 = error)."""
     target = urlsplit(url)
-    headers = {"Content-Type": "application/x-www-form-urlencoded", "User-Agent": "amoCRM-Webhooks/3.0"}
-    conn = http.client.HTTPConnection(target.hostname, target.port, timeout=10)
+    head = (
+        f"POST {target.path} HTTP/1.1\r\nHost: {target.netloc}\r\nUser-Agent: amoCRM-Webhooks/3.0\r\n"
+        "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n"
+    )
+    sock: socket.socket | None = None
     results = []
     time.sleep(max(0.0, begin - time.time()))
     for index, payload in work:
+        request = head.format(len(payload)).encode() + payload
         if rate > 0:
             time.sleep(max(0.0, begin + index / rate - time.time()))
         started = time.perf_counter()
         try:
-            conn.request("POST", target.path, body=payload, headers=headers)
-            response = conn.getresponse()
-            response.read()
-            status = response.status
-        except (OSError, http.client.HTTPException):
-            conn.close()
-            conn = http.client.HTTPConnection(target.hostname, target.port, timeout=10)
-            status = 0
+            if sock is None:
+                sock = socket.create_connection((target.hostname, target.port), timeout=10)
+            status, keep = _exchange(sock, request)
+        except OSError:
+            status, keep = 0, False
         results.append((time.perf_counter() - started, status))
-    conn.close()
+        if not keep and sock is not None:
+            sock.close()
+            sock = None
+    if sock is not None:
+        sock.close()
     return results
 
 

@@ -48,7 +48,7 @@ def test_django_sqlite_connections_leave_checkpoints_to_the_process_thread() -> 
     connection.ensure_connection()
     assert connection.connection.execute("PRAGMA wal_autocheckpoint").fetchone() == (0,)
     path = runtime._database_file(connection)
-    assert runtime._checkpointers.get(path) == os.getpid()
+    assert runtime._checkpointers[path][0] == os.getpid()
     assert any(thread.name == "sqlite-checkpoint" and thread.daemon for thread in threading.enumerate())
 
 
@@ -61,8 +61,11 @@ def test_the_checkpoint_thread_copies_the_log_into_the_database(tmp_path: Path) 
     assert runtime.checkpointer_start(str(path), interval=0.05) is True
     assert runtime.checkpointer_start(str(path), interval=0.05) is False  # once per process
 
-    assert wait_for(lambda: path.stat().st_size > 200 * 4000), "no checkpoint within 10 s"
-    writer.close()
+    try:
+        assert wait_for(lambda: path.stat().st_size > 200 * 4000), "no checkpoint within 10 s"
+    finally:
+        runtime.checkpointer_stop(str(path))
+        writer.close()
 
 
 def test_a_fork_never_inherits_sqlite_in_the_middle_of_a_checkpoint(tmp_path: Path) -> None:
@@ -95,6 +98,7 @@ def test_a_fork_never_inherits_sqlite_in_the_middle_of_a_checkpoint(tmp_path: Pa
     for pid in set(children) - set(statuses):
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
+    runtime.checkpointer_stop(str(path))
     writer.close()
     hung_or_failed = [pid for pid in children if statuses.get(pid) != 0]
     assert hung_or_failed == [], f"{len(hung_or_failed)} of {len(children)} children hung or failed"

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from console.amocrm.models import AmoConnection, PipelineStatus, WebhookCounter, WebhookInbox
 from console.amocrm.redaction import redact
-from console.amocrm.webhooks import inbox_replay, reverse_stage_map
+from console.amocrm.webhooks import INBOX_RETENTION, inbox_replay, reverse_stage_map
 from console.web.decorators import admin_required, staff_required
 
 PER_PAGE = 50
@@ -45,6 +45,7 @@ def webhook_list(request: HttpRequest) -> HttpResponse:
         "lead": request.GET.get("lead", ""),
         "counters": WebhookCounter.objects.filter(key__contains=":").exclude(key__startswith="reconcile:"),
         "destination_hint": connection.webhook_destination_hint if connection else "",
+        "retention_days": INBOX_RETENTION.days,
         "query": request.GET.urlencode(),
     }
     template = (

@@ -10,7 +10,7 @@ from console.amocrm.schedules import schedules_ensure
 
 
 class Command(BaseCommand):
-    help = "Create the AmoCRM schedules (sync retries, sync log prune, token refresh, reconciliation) once."
+    help = "Create the AmoCRM schedules (retries, log and inbox prunes, token refresh, reconciliation) once."
 
     def handle(self, *args: Any, **options: Any) -> None:
         from django_q.models import Schedule
