@@ -246,17 +246,14 @@ _turns = threading.local()
 # PROCESSING_YIELD_MAX per task (see deliveries_quiet_wait).
 BURST_GAP = 0.2
 PROCESSING_YIELD_MAX = 2.0
-_TURN_FILE = "webhook-intake.lock"
 
 
-def _lock_file(name: str) -> Any:
-    """This thread's open handle on ``DATA_DIR/<name>`` (flock locks belong to an open file, so one each)."""
-    handles = getattr(_turns, "handles", None)
-    if handles is None:
-        handles = _turns.handles = {}
-    if name not in handles:
-        handles[name] = open(Path(settings.DATA_DIR) / name, "a+b")  # noqa: SIM115
-    return handles[name]
+def _turn_file() -> Any:
+    """This thread's open handle on the turn's lock file (flock locks belong to an open file, so one each)."""
+    handle = getattr(_turns, "handle", None)
+    if handle is None:
+        handle = _turns.handle = open(Path(settings.DATA_DIR) / "webhook-intake.lock", "a+b")  # noqa: SIM115
+    return handle
 
 
 def _on_sqlite() -> bool:
@@ -276,7 +273,7 @@ def sqlite_writer_turn() -> Iterator[None]:
     if getattr(_turns, "depth", 0) or not _on_sqlite():
         yield
         return
-    turn = _lock_file(_TURN_FILE)
+    turn = _turn_file()
     fcntl.flock(turn, fcntl.LOCK_EX)
     _turns.depth = 1
     try:
@@ -289,7 +286,7 @@ def sqlite_writer_turn() -> Iterator[None]:
 def _delivery_mark() -> None:
     """Note (the lock file's modification time) that a delivery was just stored."""
     if _on_sqlite():
-        os.utime(_lock_file(_TURN_FILE).fileno())
+        os.utime(_turn_file().fileno())
 
 
 def deliveries_quiet_wait(*, gap: float | None = None, patience: float | None = None) -> float:
@@ -312,7 +309,7 @@ def deliveries_quiet_wait(*, gap: float | None = None, patience: float | None = 
         return 0.0
     gap = BURST_GAP if gap is None else gap
     patience = PROCESSING_YIELD_MAX if patience is None else patience
-    turn = _lock_file(_TURN_FILE)
+    turn = _turn_file()
     started = time.monotonic()
     while True:
         quiet_for = time.time() - os.fstat(turn.fileno()).st_mtime

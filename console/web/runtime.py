@@ -73,9 +73,6 @@ def web_process_ready() -> None:
     heap_freeze()
 
 
-WEBHOOK_PREFIX = "/amocrm/webhook/"
-
-
 class WebhookHandler(WSGIHandler):
     """Django's WSGI handler with ``settings.WEBHOOK_MIDDLEWARE`` as its middleware chain."""
 
@@ -89,11 +86,15 @@ class WebhookHandler(WSGIHandler):
 
 def webhook_dispatch(console_application: Callable[..., Any]) -> Callable[..., Iterable[bytes]]:
     """The WSGI application: webhook deliveries through a :class:`WebhookHandler`, the rest through
-    ``console_application``. Both resolve URLs with the one URLconf."""
+    ``console_application``. Both resolve URLs with the one URLconf, which also gives the intake's path."""
+    from django.urls import get_script_prefix, reverse
+
+    intake = reverse("amocrm:webhook", args=["-"]).removesuffix("-/")
+    prefix = "/" + intake.removeprefix(get_script_prefix())  # PATH_INFO comes without the script prefix
     webhook_application = WebhookHandler()
 
     def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        if environ.get("PATH_INFO", "").startswith(WEBHOOK_PREFIX):
+        if environ.get("PATH_INFO", "").startswith(prefix):
             return webhook_application(environ, start_response)
         return console_application(environ, start_response)
 
