@@ -19,6 +19,7 @@ from django.utils import timezone
 from console.amocrm.models import AmoConnection, new_webhook_secret
 from console.amocrm.queue import task_enqueue
 from console.amocrm.redaction import redact
+from console.amocrm.schedules import schedule_once
 
 logger = logging.getLogger(__name__)
 
@@ -137,14 +138,11 @@ def token_refresh_schedule_ensure() -> None:
     """Create (once) the daily django-q2 schedule that keeps the refresh token alive."""
     from django_q.models import Schedule
 
-    Schedule.objects.get_or_create(
+    schedule_once(
         name=TOKEN_REFRESH_SCHEDULE,
-        defaults={
-            "func": TOKEN_REFRESH_TASK,
-            "schedule_type": Schedule.DAILY,
-            "repeats": -1,
-            "next_run": timezone.now() + timedelta(minutes=5),
-        },
+        func=TOKEN_REFRESH_TASK,
+        first_run_in=timedelta(minutes=5),
+        schedule_type=Schedule.DAILY,
     )
 
 

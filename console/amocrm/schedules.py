@@ -11,9 +11,23 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django.db import connections
+from django.utils import timezone
+
+
+def schedule_once(*, name: str, func: str, first_run_in: timedelta = timedelta(0), **timing: Any) -> bool:
+    """Create the repeating django-q2 schedule ``name`` calling ``func`` unless it exists (an existing one
+    keeps its timing); ``timing``: ``schedule_type`` and, for minutes, ``minutes``. True when created now."""
+    from django_q.models import Schedule
+
+    _schedule, created = Schedule.objects.get_or_create(
+        name=name,
+        defaults={"func": func, "repeats": -1, "next_run": timezone.now() + first_run_in, **timing},
+    )
+    return created
 
 
 def schedules_ensure() -> list[str]:

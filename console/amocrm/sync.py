@@ -51,6 +51,7 @@ from console.amocrm.models import (
 )
 from console.amocrm.queue import task_enqueue
 from console.amocrm.redaction import redact
+from console.amocrm.schedules import schedule_once
 from console.orders.models import Order
 
 logger = logging.getLogger(__name__)
@@ -380,7 +381,6 @@ def sync_schedules_ensure() -> list[str]:
     log prune daily. Existing schedules keep their timing. Returns the names created now."""
     from django_q.models import Schedule
 
-    created = []
     specs = [
         (
             RETRY_SCHEDULE,
@@ -389,13 +389,7 @@ def sync_schedules_ensure() -> list[str]:
         ),
         (PRUNE_SCHEDULE, "console.amocrm.tasks.prune_sync_log", {"schedule_type": Schedule.DAILY}),
     ]
-    for name, func, timing in specs:
-        _schedule, was_created = Schedule.objects.get_or_create(
-            name=name, defaults={"func": func, "repeats": -1, "next_run": timezone.now(), **timing}
-        )
-        if was_created:
-            created.append(name)
-    return created
+    return [name for name, func, timing in specs if schedule_once(name=name, func=func, **timing)]
 
 
 def retry_delay(attempt: int, *, jitter: float = JITTER) -> timedelta:

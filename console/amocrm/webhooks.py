@@ -52,6 +52,7 @@ from console.amocrm.models import (
 )
 from console.amocrm.queue import task_enqueue
 from console.amocrm.redaction import redact
+from console.amocrm.schedules import schedule_once
 from console.orders.models import Order, OrderStatusChange
 from console.orders.services import order_set_status
 
@@ -913,13 +914,9 @@ def inbox_prune_schedule_ensure() -> bool:
     """Create the daily inbox prune schedule once (idempotent); True when it was created now."""
     from django_q.models import Schedule
 
-    _schedule, created = Schedule.objects.get_or_create(
+    return schedule_once(
         name=INBOX_PRUNE_SCHEDULE,
-        defaults={
-            "func": INBOX_PRUNE_TASK,
-            "schedule_type": Schedule.DAILY,
-            "repeats": -1,
-            "next_run": timezone.now() + timedelta(hours=1),
-        },
+        func=INBOX_PRUNE_TASK,
+        first_run_in=timedelta(hours=1),
+        schedule_type=Schedule.DAILY,
     )
-    return created
