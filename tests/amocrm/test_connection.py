@@ -78,6 +78,16 @@ def test_saving_credentials_keeps_the_stored_secret_when_left_empty(admin_client
     assert connection.client_secret == "sandbox-client-secret"
 
 
+def test_invalid_credentials_are_answered_400_on_the_whole_page(admin_client, amo_setup):
+    data = {"base_url": "not a url", "client_id": "", "client_secret": "", "redirect_uri": ""}
+    response = admin_client.post(reverse("web:connection_save"), data)
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert '<small class="error">' in page  # the field errors
+    assert "Pipelines (local cache)" in page  # the cached pipelines are still shown, as on the page itself
+    assert AmoConnection.get_solo().base_url == amo_setup.base_url  # nothing saved
+
+
 def test_connect_goes_through_the_consent_page_and_the_callback(
     admin_client, sandbox, sandbox_credentials, django_capture_on_commit_callbacks
 ):

@@ -79,22 +79,28 @@ def _initial(connection: AmoConnection) -> dict[str, str]:
     }
 
 
-@login_required
-@admin_required
-def connection_page(request: HttpRequest) -> HttpResponse:
-    """GET: the status panel and the forms."""
-    connection = connection_fill_from_env(connection=AmoConnection.get_solo())
+def _render_page(
+    request: HttpRequest, connection: AmoConnection, form: CredentialsForm, status: int = 200
+) -> HttpResponse:
     context = {
         "connection": connection,
         "state_help": STATE_HELP.get(connection.state, ""),
-        "form": CredentialsForm(initial=_initial(connection)),
+        "form": form,
         "long_lived_form": LongLivedForm(initial={"base_url": connection.base_url}),
         "has_secret": bool(connection.client_secret),
         "env_long_lived": bool(settings.AMOCRM_LONG_LIVED_TOKEN),
         "pipelines": Pipeline.objects.prefetch_related("statuses"),
         "stage_map": StageMapping.objects.all(),
     }
-    return render(request, "connection/index.html", context)
+    return render(request, "connection/index.html", context, status=status)
+
+
+@login_required
+@admin_required
+def connection_page(request: HttpRequest) -> HttpResponse:
+    """GET: the status panel and the forms."""
+    connection = connection_fill_from_env(connection=AmoConnection.get_solo())
+    return _render_page(request, connection, CredentialsForm(initial=_initial(connection)))
 
 
 @require_POST
@@ -105,14 +111,7 @@ def connection_save(request: HttpRequest) -> HttpResponse:
     form = CredentialsForm(request.POST)
     connection = AmoConnection.get_solo()
     if not form.is_valid():
-        context = {
-            "connection": connection,
-            "state_help": STATE_HELP.get(connection.state, ""),
-            "form": form,
-            "long_lived_form": LongLivedForm(initial={"base_url": connection.base_url}),
-            "has_secret": bool(connection.client_secret),
-        }
-        return render(request, "connection/index.html", context, status=400)
+        return _render_page(request, connection, form, status=400)
     connection_save_credentials(connection=connection, **form.cleaned_data)
     messages.success(request, _("Credentials saved."))
     return redirect("web:connection")
