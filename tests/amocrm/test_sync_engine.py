@@ -16,22 +16,6 @@ from console.orders.models import Order
 from console.orders.signals import order_changed
 
 
-@pytest.fixture
-def enqueued(monkeypatch: pytest.MonkeyPatch) -> list[tuple]:
-    """Record the tasks the engine enqueues instead of running them."""
-    seen: list[tuple] = []
-    monkeypatch.setattr(sync, "_enqueue", lambda func, *args: seen.append((func.rsplit(".", 1)[-1], *args)))
-    return seen
-
-
-@pytest.fixture
-def order(make_order: Callable[..., Order]) -> Order:
-    """An order with its sync row (the receiver is not run: on-commit callbacks are not executed here)."""
-    built = make_order()
-    sync.order_sync_state(order=built)
-    return built
-
-
 def row(order: Order) -> OrderSync:
     return OrderSync.objects.get(order=order)
 

@@ -9,16 +9,8 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from console.amocrm import sync
 from console.amocrm.models import OrderSync, SyncLog
 from console.orders.models import Order
-
-
-@pytest.fixture
-def enqueued(monkeypatch: pytest.MonkeyPatch) -> list[tuple]:
-    seen: list[tuple] = []
-    monkeypatch.setattr(sync, "_enqueue", lambda func, *args: seen.append((func.rsplit(".", 1)[-1], *args)))
-    return seen
 
 
 @pytest.fixture
@@ -26,13 +18,6 @@ def manager(staff_user: Any) -> Client:
     client = Client()
     client.force_login(staff_user)
     return client
-
-
-@pytest.fixture
-def order(make_order: Callable[..., Order]) -> Order:
-    built = make_order()
-    sync.order_sync_state(order=built)
-    return built
 
 
 def state(order: Order) -> str:
