@@ -4,5 +4,6 @@ pytest_plugins = [
     "tests.fixtures.builders",
     "tests.fixtures.sandbox",
     "tests.fixtures.amocrm",
+    "tests.fixtures.sync",
     "tests.fixtures.browser",
 ]

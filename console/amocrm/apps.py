@@ -8,7 +8,7 @@ class AmocrmConfig(AppConfig):
     verbose_name = "AmoCRM"
 
     def ready(self) -> None:
-        from console.amocrm import receivers  # noqa: F401  (connects the domain-signal receivers)
+        from console.amocrm.outbound import receivers  # noqa: F401  (connects the domain-signal receivers)
         from console.amocrm.schedules import schedules_after_migrate
 
         post_migrate.connect(schedules_after_migrate, sender=self, dispatch_uid="amocrm.schedules")

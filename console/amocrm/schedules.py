@@ -1,48 +1,71 @@
-"""Every django-q2 schedule of the integration, created once and kept (idempotent).
+"""Every django-q2 schedule of the integration, declared once.
 
-- sync retries (every minute) and the sync-log prune (daily): ``sync.sync_schedules_ensure``;
-- the token refresh (daily): ``connection.token_refresh_schedule_ensure``;
-- the reconciliation (every ``AMOCRM_RECONCILE_MINUTES``): ``reconcile.reconcile_schedule_ensure``;
-- the webhook inbox prune (daily): ``webhooks.inbox_prune_schedule_ensure``.
-
-``migrate`` runs this (post_migrate), so a fresh installation has its schedules;
-``manage.py amocrm_schedules`` runs it by hand.
+``migrate`` creates the missing ones (post_migrate), ``manage.py amocrm_schedules`` does it by hand. An
+existing schedule keeps its next run; a schedule counted in minutes follows its setting.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import connections
-from django.utils import timezone
+from django_q.models import Schedule
+
+from console.amocrm.queue import schedule_once
+
+TASKS = "console.amocrm.tasks"
 
 
-def schedule_once(*, name: str, func: str, first_run_in: timedelta = timedelta(0), **timing: Any) -> bool:
-    """Create the repeating django-q2 schedule ``name`` calling ``func`` unless it exists (an existing one
-    keeps its timing); ``timing``: ``schedule_type`` and, for minutes, ``minutes``. True when created now."""
-    from django_q.models import Schedule
+@dataclass(frozen=True)
+class ScheduleSpec:
+    """One repeating task: its name in the admin, the task it runs, how often, and its first run."""
 
-    _schedule, created = Schedule.objects.get_or_create(
-        name=name,
-        defaults={"func": func, "repeats": -1, "next_run": timezone.now() + first_run_in, **timing},
-    )
-    return created
+    name: str
+    func: str
+    timing: dict[str, Any]
+    first_run_in: timedelta = field(default=timedelta(0))
+
+
+def schedule_specs() -> list[ScheduleSpec]:
+    """The integration's schedules (the reconciliation every ``AMOCRM_RECONCILE_MINUTES``)."""
+    minutes = int(getattr(settings, "AMOCRM_RECONCILE_MINUTES", 10) or 10)
+    return [
+        ScheduleSpec(
+            "AmoCRM sync retries",
+            f"{TASKS}.sync_due_retries",
+            {"schedule_type": Schedule.MINUTES, "minutes": 1},
+        ),
+        ScheduleSpec("AmoCRM sync log prune", f"{TASKS}.prune_sync_log", {"schedule_type": Schedule.DAILY}),
+        ScheduleSpec(
+            "AmoCRM token refresh",
+            f"{TASKS}.refresh_token_task",
+            {"schedule_type": Schedule.DAILY},
+            first_run_in=timedelta(minutes=5),
+        ),
+        ScheduleSpec(
+            "AmoCRM reconciliation",
+            f"{TASKS}.reconcile_task",
+            {"schedule_type": Schedule.MINUTES, "minutes": minutes},
+        ),
+        ScheduleSpec(
+            "AmoCRM webhook inbox prune",
+            f"{TASKS}.webhook_inbox_prune_task",
+            {"schedule_type": Schedule.DAILY},
+            first_run_in=timedelta(hours=1),
+        ),
+    ]
 
 
 def schedules_ensure() -> list[str]:
-    """Create the missing schedules; returns the names of the sync and prune schedules created now."""
-    from console.amocrm.connection import token_refresh_schedule_ensure
-    from console.amocrm.reconcile import reconcile_schedule_ensure
-    from console.amocrm.sync import sync_schedules_ensure
-    from console.amocrm.webhooks import INBOX_PRUNE_SCHEDULE, inbox_prune_schedule_ensure
-
-    created = sync_schedules_ensure()
-    token_refresh_schedule_ensure()
-    reconcile_schedule_ensure()
-    if inbox_prune_schedule_ensure():
-        created.append(INBOX_PRUNE_SCHEDULE)
-    return created
+    """Create the missing schedules; returns the names created now."""
+    return [
+        spec.name
+        for spec in schedule_specs()
+        if schedule_once(name=spec.name, func=spec.func, first_run_in=spec.first_run_in, **spec.timing)
+    ]
 
 
 def schedules_after_migrate(sender: Any, using: str = "default", **kwargs: Any) -> None:

@@ -1,20 +1,253 @@
-"""The order-status ⇄ pipeline-stage map, as an admin edits it.
+"""The order-status ⇄ pipeline-stage map: the one place that decides what a stage means.
 
-Rules: every order status maps to at most one stage (the model's unique ``order_status``), and every
-(pipeline, stage) to at most one *active* order status, so a stage move in AmoCRM always means one status.
-Only stages known to the local pipeline cache (loaded by account setup) can be chosen.
+- Forward (an order's status -> the stage its deal goes to): the active rows; a cancelled or deleted order
+  without a row of its own goes to the "lost" stage (143) of the default pipeline.
+- Backward (a stage amoCRM reports -> the order status it sets): the active rows read backwards; a stage two
+  active rows claim, or one only a disabled row maps, sets nothing.
+- The default pipeline, one rule for both directions (:func:`default_pipeline`): ``AMO_PIPELINE_ID`` when
+  set, else the pipeline of the "new" row, else that of the first active row in order-status order.
+- Seeding (:func:`stage_map_seed`, run by account setup): ``AMO_PIPELINE_ID`` / ``AMO_STATUS_*`` first, else
+  the main pipeline's ordinary stages by position, 142/143 for archived/cancelled; never overwrites a row.
+- Validation (:func:`stage_map_update`, the admin's editor): a status maps to at most one stage and a stage
+  to at most one active status; only stages in the pipeline cache can be chosen.
+
+Pipelines and their stages: https://www.amocrm.ru/developers/content/crm_platform/leads_pipelines
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from console.amocrm.models import PipelineStatus, StageMapping
+from console.amocrm.models import Pipeline, PipelineStatus, StageMapping
 from console.orders.models import Order
+
+logger = logging.getLogger(__name__)
+
+# Every amoCRM pipeline has these two closing stages.
+WON_STATUS_ID = 142
+LOST_STATUS_ID = 143
+# Order statuses placed on the main pipeline's ordinary stages by position when nothing else says otherwise.
+POSITIONAL_STATUSES = ["new", "reserved", "in_rent", "in_progress"]
+FIXED_STATUSES = {"archived": WON_STATUS_ID, "cancelled": LOST_STATUS_ID}
+
+
+@dataclass(frozen=True)
+class Stage:
+    """Where a deal sits in amoCRM: a pipeline and a status (stage) in it."""
+
+    pipeline_id: int
+    status_id: int
+
+
+def _int(value: object) -> int | None:
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+
+
+# --- the default pipeline and the forward direction ---------------------------------------------------------
+
+
+def default_pipeline(stage_map: Mapping[str, Stage], env_pipeline_id: int | None = None) -> int | None:
+    """The default pipeline: ``env_pipeline_id`` (``AMO_PIPELINE_ID``), else the "new" status's pipeline in
+    ``stage_map`` (active rows), else the pipeline of its first status in order-status order."""
+    if env_pipeline_id:
+        return env_pipeline_id
+    if Order.Status.NEW in stage_map:
+        return stage_map[Order.Status.NEW].pipeline_id
+    first = next((stage_map[s] for s in Order.Status.values if s in stage_map), None)
+    return first.pipeline_id if first else None
+
+
+def stage_for_status(
+    status: str,
+    stage_map: Mapping[str, Stage],
+    *,
+    deleted: bool = False,
+    default_pipeline_id: int | None = None,
+) -> Stage | None:
+    """The stage an order with ``status`` should be in, from ``stage_map`` (active rows only).
+
+    A deleted or cancelled order goes to the stage mapped for "cancelled", else to 143 ("lost") in
+    ``default_pipeline_id`` (when None: :func:`default_pipeline` of ``stage_map``). None when nothing is
+    mapped (the deal's stage is left as it is).
+    """
+    key = Order.Status.CANCELLED if deleted else status
+    if key in stage_map:
+        return stage_map[key]
+    if key == Order.Status.CANCELLED:
+        pipeline_id = default_pipeline_id or default_pipeline(stage_map)
+        return Stage(int(pipeline_id), LOST_STATUS_ID) if pipeline_id else None
+    return None
+
+
+# --- the backward direction ---------------------------------------------------------------------------------
+
+
+@dataclass
+class ReverseStageMap:
+    """(pipeline id, status id) -> order status, the stage map read backwards.
+
+    ``statuses`` holds the stages that map to exactly one order status by an active row; ``disabled`` the
+    stages mapped only by inactive rows; ``conflicts`` the stages that several active rows claim (ignored
+    until an admin fixes the map); ``implicit`` the "lost" stage of the default pipeline when "cancelled"
+    has no row (the forward direction sends cancelled orders there).
+    """
+
+    statuses: dict[tuple[int, int], str] = field(default_factory=dict)
+    disabled: dict[tuple[int, int], list[str]] = field(default_factory=dict)
+    conflicts: dict[tuple[int, int], list[str]] = field(default_factory=dict)
+    implicit: set[tuple[int, int]] = field(default_factory=set)
+
+    def lookup(self, pipeline_id: int, status_id: int) -> tuple[str | None, str]:
+        """The order status for the stage, or None and the reason it is not applied."""
+        stage = (pipeline_id, status_id)
+        if stage in self.conflicts:
+            return None, f"stage {pipeline_id}/{status_id} is mapped to several statuses: " + ", ".join(
+                self.conflicts[stage]
+            )
+        if stage in self.statuses:
+            return self.statuses[stage], ""
+        if stage in self.disabled:
+            return None, f"the mapping of stage {pipeline_id}/{status_id} is disabled"
+        return None, f"stage {pipeline_id}/{status_id} is not mapped to an order status"
+
+
+def _reverse(rows: Iterable[StageMapping], default_pipeline_id: int | None) -> ReverseStageMap:
+    rows = list(rows)
+    claims: dict[tuple[int, int], list[str]] = {}
+    result = ReverseStageMap()
+    for row in rows:
+        stage = (row.pipeline_id, row.status_id)
+        target = claims if row.is_active else result.disabled
+        target.setdefault(stage, []).append(row.order_status)
+    lost = (default_pipeline_id, LOST_STATUS_ID)
+    has_cancelled_row = any(r.order_status == Order.Status.CANCELLED for r in rows)
+    if default_pipeline_id is not None and not has_cancelled_row and lost not in claims:
+        claims[lost] = [Order.Status.CANCELLED]
+        result.implicit.add(lost)
+    for stage, statuses in claims.items():
+        if len(statuses) == 1:
+            result.statuses[stage] = statuses[0]
+        else:
+            result.conflicts[stage] = sorted(statuses)
+    return result
+
+
+# --- the map as the sync reads it ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StageMap:
+    """The stage map in both directions, read once (per sync run, per webhook item)."""
+
+    forward: dict[str, Stage]
+    default_pipeline_id: int | None
+    reverse: ReverseStageMap
+
+    @classmethod
+    def load(cls) -> StageMap:
+        rows = list(StageMapping.objects.all())
+        forward = {r.order_status: Stage(int(r.pipeline_id), int(r.status_id)) for r in rows if r.is_active}
+        default = default_pipeline(forward, _int(getattr(settings, "AMO_PIPELINE_ID", "")))
+        return cls(forward=forward, default_pipeline_id=default, reverse=_reverse(rows, default))
+
+    def stage_for(self, status: str, *, deleted: bool = False) -> Stage | None:
+        """The stage an order with ``status`` (or deleted) should be in; see :func:`stage_for_status`."""
+        return stage_for_status(
+            status, self.forward, deleted=deleted, default_pipeline_id=self.default_pipeline_id
+        )
+
+    def status_for(self, pipeline_id: int, status_id: int) -> tuple[str | None, str]:
+        """The order status a move to the stage sets, or None and why not."""
+        return self.reverse.lookup(pipeline_id, status_id)
+
+
+def reverse_stage_map() -> ReverseStageMap:
+    """The stage map read backwards (see :class:`ReverseStageMap`)."""
+    return StageMap.load().reverse
+
+
+# --- seeding ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class SeedReport:
+    """What :func:`stage_map_seed` did: statuses given a row, rows disabled, and notes for the admin."""
+
+    created: list[str] = field(default_factory=list)
+    deactivated: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _main_pipeline() -> Pipeline | None:
+    return Pipeline.objects.filter(is_main=True).first() or Pipeline.objects.filter(is_archive=False).first()
+
+
+def _stage_exists(pipeline_id: int, status_id: int) -> bool:
+    return PipelineStatus.objects.filter(pipeline__amo_id=pipeline_id, status_id=status_id).exists()
+
+
+def _env_stage(status: str) -> tuple[int, int] | None:
+    pipeline, stage = settings.AMO_PIPELINE_ID, settings.AMO_STATUS_MAP_ENV.get(status, "")
+    if not (pipeline and stage):
+        return None
+    if _int(pipeline) is None or _int(stage) is None:
+        logger.warning("AMO_PIPELINE_ID / AMO_STATUS_%s are not numbers; ignored", status.upper())
+        return None
+    return int(pipeline), int(stage)
+
+
+def stage_defaults() -> dict[str, tuple[int, int]]:
+    """Initial stage per order status: the environment's map, else the main pipeline by position, 142/143."""
+    main = _main_pipeline()
+    ordinary = []
+    if main is not None:
+        ordinary = [
+            s.status_id
+            for s in main.statuses.filter(type=0).exclude(status_id__in=[WON_STATUS_ID, LOST_STATUS_ID])
+        ]
+    defaults: dict[str, tuple[int, int]] = {}
+    for status in Order.Status.values:
+        env_stage = _env_stage(status)
+        if env_stage and (_stage_exists(*env_stage) or not Pipeline.objects.exists()):
+            defaults[status] = env_stage
+        elif main is not None and status in FIXED_STATUSES:
+            defaults[status] = (main.amo_id, FIXED_STATUSES[status])
+        elif main is not None and ordinary and status in POSITIONAL_STATUSES:
+            index = min(POSITIONAL_STATUSES.index(status), len(ordinary) - 1)
+            defaults[status] = (main.amo_id, ordinary[index])
+    return defaults
+
+
+def stage_map_seed() -> SeedReport:
+    """Give every status without a row its default stage; an existing row is the admin's choice and stays,
+    unless its stage disappeared from amoCRM (then it is disabled)."""
+    report = SeedReport()
+    existing = {m.order_status: m for m in StageMapping.objects.all()}
+    for status, (pipeline_id, status_id) in stage_defaults().items():
+        if status not in existing:
+            StageMapping.objects.create(order_status=status, pipeline_id=pipeline_id, status_id=status_id)
+            report.created.append(status)
+    if not Pipeline.objects.exists():
+        return report
+    for status, mapping in existing.items():
+        if mapping.is_active and not _stage_exists(mapping.pipeline_id, mapping.status_id):
+            StageMapping.objects.filter(pk=mapping.pk).update(is_active=False)
+            report.deactivated.append(status)
+            report.notes.append(f"stage of {status!r} no longer exists in amoCRM: mapping disabled")
+    return report
+
+
+# --- the admin's editor -------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -39,11 +272,7 @@ def stage_choices() -> list[tuple[str, str]]:
     ]
 
 
-def stage_map_update(*, rows: list[StageChoice]) -> None:
-    """Replace the stage map with ``rows``.
-
-    Raises ``ValidationError`` (nothing written) when a stage is unknown or claimed by two active statuses."""
-    known = dict(stage_choices())
+def _validate(rows: list[StageChoice], known: dict[str, str]) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
     claimed: dict[str, str] = {}
     labels = dict(Order.Status.choices)
@@ -62,6 +291,14 @@ def stage_map_update(*, rows: list[StageChoice]) -> None:
             )
         elif row.is_active:
             claimed[row.stage] = row.order_status
+    return errors
+
+
+def stage_map_update(*, rows: list[StageChoice]) -> None:
+    """Replace the stage map with ``rows``.
+
+    Raises ``ValidationError`` (nothing written) when a stage is unknown or claimed by two active statuses."""
+    errors = _validate(rows, dict(stage_choices()))
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():

@@ -1,88 +1,84 @@
-"""django-q2 entry points of the AmoCRM integration: load ids, call a service, nothing else."""
+"""django-q2 entry points of the AmoCRM integration: each takes ids, calls one service, returns a summary.
+
+They are enqueued by dotted path (``console.amocrm.tasks.<name>``) through ``console.amocrm.queue`` and by
+the schedules of ``console.amocrm.schedules``.
+"""
 
 from __future__ import annotations
 
-# --- Connection (owner: client) ---------------------------------------------------------------------------
-# NOTE: rebuilt by the "sync" helper after it overwrote this file by mistake; owners, please check.
+from console.amocrm.account.oauth import token_refresh_if_due
+from console.amocrm.account.setup import account_setup
+from console.amocrm.inbound.inbox import (
+    inbox_process_pending,
+    inbox_prune,
+    inbox_replay,
+    inbox_requeue_pending,
+)
+from console.amocrm.inbound.reconcile import leads_reconcile
+from console.amocrm.outbound import retries
+from console.amocrm.outbound.controls import order_link_run
+from console.amocrm.outbound.engine import order_sync_run, orders_sync_run
+
+# --- the connected account ----------------------------------------------------------------------------------
 
 
 def refresh_token_task(connection_id: int = 1) -> bool:
-    """Daily: keep the refresh token alive; see ``console.amocrm.oauth.token_refresh_if_due``."""
-    from console.amocrm.oauth import token_refresh_if_due
-
+    """Daily: keep the refresh token alive (``account.oauth.token_refresh_if_due``)."""
     return token_refresh_if_due(connection_id=connection_id)
 
 
 def account_setup_task(connection_id: int = 1) -> str:
-    """Run account setup; see ``console.amocrm.setup.account_setup``."""
-    from console.amocrm.setup import account_setup
-
-    return str(account_setup(connection_id=connection_id))
+    """Fields, catalog, pipelines, stage map and webhook (``account.setup.account_setup``)."""
+    return account_setup(connection_id=connection_id).summary()
 
 
-# --- Webhooks and reconciliation (owner: webhooks) ---------------------------------------------------------
-
-
-def webhook_process_task(inbox_id: int) -> str:
-    """Process one stored webhook delivery; see ``console.amocrm.webhooks.inbox_process``."""
-    from console.amocrm.webhooks import inbox_process
-
-    return inbox_process(inbox_id=inbox_id).outcome
-
-
-def webhook_inbox_prune_task() -> int:
-    """Daily: delete old processed deliveries; see ``console.amocrm.webhooks.inbox_prune``."""
-    from console.amocrm.webhooks import inbox_prune
-
-    return inbox_prune()
-
-
-def reconcile_task() -> str:
-    """Every few minutes: requeue inbox rows left pending, then apply leads changed in amoCRM; see
-    ``console.amocrm.webhooks.inbox_requeue_pending`` and ``console.amocrm.reconcile.leads_reconcile``."""
-    from console.amocrm.reconcile import leads_reconcile
-    from console.amocrm.webhooks import inbox_requeue_pending
-
-    requeued = inbox_requeue_pending()
-    return f"{leads_reconcile(trigger='schedule').summary()}; {requeued} pending deliveries requeued"
-
-
-# --- Sync engine (owner: sync) -----------------------------------------------------------------------------
+# --- orders -> deals ----------------------------------------------------------------------------------------
 
 
 def order_sync_task(order_id: int, trigger: str = "") -> str | None:
-    """Sync one order (collapsed burst of changes); see ``console.amocrm.sync.order_sync_run``."""
-    from console.amocrm.sync import order_sync_run
-
+    """Sync one order (a collapsed burst of changes)."""
     return order_sync_run(order_id=order_id, trigger=trigger)
 
 
 def orders_sync_bulk_task(order_ids: list[int], trigger: str = "bulk") -> dict[int, str]:
-    """Sync many orders sharing batch calls; see ``console.amocrm.sync.orders_sync_run``."""
-    from console.amocrm.sync import orders_sync_run
-
+    """Sync many orders sharing batch calls."""
     return orders_sync_run(order_ids=order_ids, trigger=trigger)
 
 
 def order_link_task(order_id: int, lead_id: int, trigger: str = "") -> str:
-    """Link an order to an existing lead; see ``console.amocrm.sync.order_link_run``."""
-    from console.amocrm.sync import order_link_run
-
+    """Link an order to an existing deal, then push it."""
     return order_link_run(order_id=order_id, lead_id=lead_id, trigger=trigger)
 
 
 def sync_due_retries() -> int:
-    """Every minute: enqueue orders whose retry is due; see ``console.amocrm.sync.sync_due_retries``."""
-    from console.amocrm import sync
-
-    return sync.sync_due_retries()
+    """Every minute: enqueue the orders whose retry is due."""
+    return retries.sync_due_retries()
 
 
 def prune_sync_log() -> int:
-    """Daily: delete old sync log rows; see ``console.amocrm.sync.prune_sync_log``."""
-    from console.amocrm import sync
-
-    return sync.prune_sync_log()
+    """Daily: delete old sync log rows."""
+    return retries.prune_sync_log()
 
 
-# --- end of section "sync" ---------------------------------------------------------------------------------
+# --- deals -> orders ----------------------------------------------------------------------------------------
+
+
+def webhook_process_pending_task() -> int:
+    """Process the pending webhook deliveries (one task per burst of deliveries)."""
+    return inbox_process_pending()
+
+
+def webhook_replay_task(inbox_id: int) -> str:
+    """Process one stored delivery again (support's replay)."""
+    return inbox_replay(inbox_id=inbox_id).outcome
+
+
+def webhook_inbox_prune_task() -> int:
+    """Daily: delete old processed deliveries."""
+    return inbox_prune()
+
+
+def reconcile_task() -> str:
+    """Every few minutes: requeue deliveries left pending, then apply the leads changed in amoCRM."""
+    requeued = inbox_requeue_pending()
+    return f"{leads_reconcile(trigger='schedule').summary()}; {requeued} pending deliveries requeued"

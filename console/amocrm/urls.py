@@ -1,12 +1,10 @@
-"""URLs under /amocrm/: OAuth callback and webhook intake."""
+"""URLs under /amocrm/: the webhook intake (the address amoCRM posts to)."""
 
 from django.urls import path
 
-from console.amocrm.oauth import oauth_callback
-from console.amocrm.webhooks import webhook_intake
+from console.amocrm.inbound.views import webhook_intake
 
 app_name = "amocrm"
-urlpatterns: list = [
+urlpatterns = [
     path("webhook/<str:secret>/", webhook_intake, name="webhook"),
-    path("oauth/callback/", oauth_callback, name="oauth_callback"),
 ]

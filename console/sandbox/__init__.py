@@ -4,11 +4,14 @@ Pure standard library (WSGI on ``wsgiref`` + ``ThreadingMixIn``, state in SQLite
 rest of ``console`` and not Django. Start it with ``python -m console.sandbox --port 8765``; it prints
 ``AmoCRM sandbox listening on http://HOST:PORT`` when ready (``--port 0`` picks a free port).
 
-It follows ``../shared/amocrm-api-v4.md``. The account host is the sandbox root (``/api/v4/...``,
-``/oauth2/access_token``, ``/oauth``); HAL links are absolute URLs on the host the request came to. Control
-endpoints live under ``/_sandbox/`` and the people's board at ``/`` (see ``control.py`` and ``ui.py``).
+It follows amoCRM's public API v4 documentation,
+https://www.amocrm.ru/developers/content/crm_platform/api-reference (the REST surface is the ``api``
+package, one module per family). The account host is the sandbox root
+(``/api/v4/...``, ``/oauth2/access_token``, ``/oauth``); HAL links are absolute URLs on the host the request
+came to. Control endpoints live under ``/_sandbox/`` and the people's board at ``/`` (see ``control.py`` and
+``ui.py``).
 
-Decisions where the reference says UNCONFIRMED (we pick the stricter behaviour, the client must cope):
+Decisions where the documentation is silent or unclear (we pick the stricter behaviour, the client must cope):
 
 - OAuth status/hint mapping. 400 for everything about the request, the client or the code: unknown
   ``grant_type`` ("Check the `grant_type` parameter"), unknown ``client_id``

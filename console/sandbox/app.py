@@ -1,5 +1,6 @@
 """The sandbox WSGI application: state, seed data, the request pipeline (log, block, faults, auth, rate limit,
-payment), routing of the amoCRM surface, webhook events and the ``/_sandbox/`` control API."""
+payment), routing of the amoCRM surface (the URL map is ``api/routes.py``), the manager's actions that fire
+webhooks, and the reports behind the ``/_sandbox/`` control API."""
 
 from __future__ import annotations
 
@@ -15,7 +16,11 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from . import api, control, oauth, ui
+from . import control, oauth, ui, webhook_events
+from .api.common import ENTITIES, stamp
+from .api.entities import save_entity, update_items, write_entity
+from .api.notes import note_kind
+from .api.routes import COMPILED_ROUTES
 from .hooks import Dispatcher
 from .http import (
     HttpError,
@@ -56,53 +61,6 @@ DEFAULT_CONFIG: dict[str, Any] = {
 }
 
 ADMIN_ID, MANAGER_ID = 100001, 100002
-SINGULAR = {"leads": "lead", "contacts": "contact", "companies": "company"}
-ELEMENT_TYPE = {"contacts": 1, "leads": 2, "companies": 3}
-
-E = r"(leads|contacts|companies)"
-N = r"(\d+)"
-
-Handler = Callable[..., Response]
-
-
-def _catalog_fields(sb: Sandbox, req: Request, cid: str) -> Response:
-    return api.custom_fields_list(sb, req, f"catalog:{cid}")
-
-
-API_ROUTES: list[tuple[str, dict[str, Handler]]] = [
-    ("/account", {"GET": api.account}),
-    ("/users", {"GET": api.users}),
-    ("/leads/complex", {"POST": api.leads_complex}),
-    ("/leads/pipelines", {"GET": api.pipelines}),
-    (f"/leads/pipelines/{N}", {"GET": api.pipeline}),
-    (f"/leads/pipelines/{N}/statuses", {"GET": api.statuses}),
-    (f"/leads/pipelines/{N}/statuses/{N}", {"GET": api.status}),
-    ("/catalogs", {"GET": api.catalogs_list, "POST": api.catalogs_create, "PATCH": api.catalogs_update}),
-    (f"/catalogs/{N}", {"GET": api.catalog_get}),
-    (
-        f"/catalogs/{N}/elements",
-        {"GET": api.elements_list, "POST": api.elements_write, "PATCH": api.elements_write},
-    ),
-    (f"/catalogs/{N}/elements/{N}", {"GET": api.element_get}),
-    (f"/catalogs/{N}/custom_fields", {"GET": _catalog_fields}),
-    ("/webhooks", {"GET": api.webhooks_list, "POST": api.webhooks_subscribe, "DELETE": api.webhooks_delete}),
-    (f"/{E}/custom_fields", {"GET": api.custom_fields_list, "POST": api.custom_fields_create}),
-    (f"/{E}/custom_fields/{N}", {"GET": api.custom_field_one}),
-    (f"/{E}/tags", {"GET": api.tags_list, "POST": api.tags_create}),
-    (f"/{E}/notes", {"GET": api.notes_list, "POST": api.notes_create}),
-    (f"/{E}/notes/{N}", {"GET": api.note_get}),
-    (f"/{E}/links", {"GET": api.mass_links_list}),
-    (f"/{E}/link", {"POST": lambda sb, req, e: api.link_entities(sb, req, e)}),
-    (f"/{E}/unlink", {"POST": lambda sb, req, e: api.link_entities(sb, req, e, unlink=True)}),
-    (f"/{E}/{N}/links", {"GET": api.entity_links_list}),
-    (f"/{E}/{N}/link", {"POST": lambda sb, req, e, i: api.link_entities(sb, req, e, i)}),
-    (f"/{E}/{N}/unlink", {"POST": lambda sb, req, e, i: api.link_entities(sb, req, e, i, unlink=True)}),
-    (f"/{E}/{N}/notes", {"GET": api.notes_list, "POST": api.notes_create}),
-    (f"/{E}/{N}/notes/{N}", {"GET": lambda sb, req, e, i, n: api.note_get(sb, req, e, n, i)}),
-    (f"/{E}/{N}", {"GET": api.entity_get, "PATCH": api.entity_update_one}),
-    (f"/{E}", {"GET": api.entity_list, "POST": api.entity_create, "PATCH": api.entity_update}),
-]
-_COMPILED = [(re.compile("/api/v4" + pattern), methods) for pattern, methods in API_ROUTES]
 
 
 class DropConnection(Exception):
@@ -366,7 +324,7 @@ class Sandbox:
 
     def _route(self, req: Request) -> Response:
         path = req.path.rstrip("/") if len(req.path) > 1 else req.path
-        for pattern, methods in _COMPILED:
+        for pattern, methods in COMPILED_ROUTES:
             match = pattern.fullmatch(path)
             if match is None:
                 continue
@@ -395,120 +353,29 @@ class Sandbox:
                 self.config["blocked"] = True
         raise HttpError(self._too_many())
 
-    # ------------------------------------------------------------ events
-    def emit_changes(self, entity: str, pairs: list[tuple[dict[str, Any] | None, dict[str, Any]]]) -> None:
-        """Queue add/update/status/responsible webhooks for written entities (``old`` None = created)."""
-        single = SINGULAR[entity]
-        group = "leads" if entity == "leads" else "contacts"
-        buckets: dict[str, list[dict[str, Any]]] = {}
-        for old, new in pairs:
-            if old is None:
-                buckets.setdefault("add", []).append(self.hook_item(entity, new))
-                continue
-            buckets.setdefault("update", []).append(self.hook_item(entity, new))
-            moved = entity == "leads" and (
-                old["status_id"] != new["status_id"] or old["pipeline_id"] != new["pipeline_id"]
-            )
-            if moved:
-                item = self.hook_item(entity, new)
-                item["old_status_id"] = old["status_id"]
-                if old["pipeline_id"] != new["pipeline_id"]:
-                    item["old_pipeline_id"] = old["pipeline_id"]
-                buckets.setdefault("status", []).append(item)
-            if old["responsible_user_id"] != new["responsible_user_id"]:
-                item = self.hook_item(entity, new)
-                item["old_responsible_user_id"] = old["responsible_user_id"]
-                buckets.setdefault("responsible", []).append(item)
-        for action, items in buckets.items():
-            self.hooks.emit(f"{action}_{single}", group, action, items)
-
-    def hook_item(self, entity: str, doc: dict[str, Any]) -> dict[str, Any]:
-        """One entity in amoCRM's legacy v2 webhook field names."""
-        item: dict[str, Any] = {"id": doc["id"], "name": doc.get("name") or ""}
-        if entity == "leads":
-            item.update(status_id=doc["status_id"], price=doc.get("price") or 0)
-        item["responsible_user_id"] = doc["responsible_user_id"]
-        if entity != "leads":
-            item["date_create"] = doc["created_at"]
-        item.update(
-            last_modified=doc["updated_at"],
-            modified_user_id=doc["updated_by"],
-            created_user_id=doc["created_by"],
-        )
-        if entity == "leads":
-            item.update(date_create=doc["created_at"], pipeline_id=doc["pipeline_id"])
-        else:
-            item["type"] = "contact" if entity == "contacts" else "company"
-        item["account_id"] = self.config["account_id"]
-        tags = [self.store.get(api.tag_kind(entity), t) for t in doc.get("_tags", [])]
-        if any(tags):
-            item["tags"] = [{"id": t["id"], "name": t["name"]} for t in tags if t]
-        if doc.get("custom_fields_values"):
-            item["custom_fields"] = [self._hook_cf(cf) for cf in doc["custom_fields_values"]]
-        item.update(created_at=doc["created_at"], updated_at=doc["updated_at"])
-        return item
-
-    @staticmethod
-    def _hook_cf(cf: dict[str, Any]) -> dict[str, Any]:
-        out: dict[str, Any] = {"id": cf["field_id"], "name": cf["field_name"]}
-        if cf.get("field_code"):
-            out["code"] = cf["field_code"]
-        values = []
-        for v in cf["values"]:
-            value: dict[str, Any] = {"value": v["value"]}
-            if v.get("enum_id"):
-                value["enum"] = v["enum_id"]
-            values.append(value)
-        out["values"] = values
-        return out
-
-    def emit_notes(self, entity: str, notes: list[dict[str, Any]]) -> None:
-        """Queue ``note_{entity}`` webhooks."""
-        items = []
-        for n in notes:
-            text = (n.get("params") or {}).get("text", "")
-            items.append(
-                {
-                    "note": {
-                        "id": n["id"],
-                        "note_type": 4 if n["note_type"] == "common" else 25,
-                        "element_id": n["entity_id"],
-                        "element_type": ELEMENT_TYPE[entity],
-                        "text": text,
-                        "date_create": n["created_at"],
-                        "last_modified": n["updated_at"],
-                        "created_by": n["created_by"],
-                        "responsible_user_id": n["responsible_user_id"],
-                        "account_id": self.config["account_id"],
-                    }
-                }
-            )
-        self.hooks.emit(
-            f"note_{SINGULAR[entity]}", "leads" if entity == "leads" else "contacts", "note", items
-        )
-
+    # ------------------------------------------------------------ manager actions
     def move_lead(self, lead_id: int, status_id: int, pipeline_id: int | None = None) -> dict[str, Any]:
         """A manager moves a lead to another stage (fires update_lead and status_lead)."""
         item: dict[str, Any] = {"status_id": status_id}
         if pipeline_id is not None:
             item["pipeline_id"] = pipeline_id
-        (_, new), *_ = api.update_items(self, "leads", [item], MANAGER_ID, single_id=lead_id)
+        (_, new), *_ = update_items(self, "leads", [item], MANAGER_ID, single_id=lead_id)
         return new
 
     def edit_entity(self, entity: str, eid: int, item: dict[str, Any]) -> dict[str, Any]:
         """A manager edits an entity in amoCRM (v4 write format; fires the update webhooks)."""
-        (_, new), *_ = api.update_items(self, entity, [item], MANAGER_ID, single_id=eid)
+        (_, new), *_ = update_items(self, entity, [item], MANAGER_ID, single_id=eid)
         return new
 
     def create_by_manager(self, entity: str, item: dict[str, Any]) -> dict[str, Any]:
         """A manager creates an entity in amoCRM (fires the add webhook)."""
         with self.store.atomic():
             errors: list[dict[str, str]] = []
-            doc = api.write_entity(self, entity, item, None, MANAGER_ID, errors)
+            doc = write_entity(self, entity, item, None, MANAGER_ID, errors)
             if errors:
                 raise ValidationFailed([{"request_id": "0", "errors": errors}])
-            doc = api.save_entity(self, entity, doc)
-        self.emit_changes(entity, [(None, doc)])
+            doc = save_entity(self, entity, doc)
+        webhook_events.emit_changes(self, entity, [(None, doc)])
         return doc
 
     def delete_lead(self, lead_id: int) -> bool:
@@ -517,7 +384,7 @@ class Sandbox:
             doc = self.store.get("leads", lead_id)
             if doc is None or doc["is_deleted"]:
                 return False
-            doc.update(is_deleted=True, updated_at=api.stamp(doc["updated_at"]), updated_by=MANAGER_ID)
+            doc.update(is_deleted=True, updated_at=stamp(doc["updated_at"]), updated_by=MANAGER_ID)
             self.store.put("leads", lead_id, doc)
         item = {"id": doc["id"], "status_id": doc["status_id"], "pipeline_id": doc["pipeline_id"]}
         self.hooks.emit("delete_lead", "leads", "delete", [item])
@@ -570,7 +437,7 @@ class Sandbox:
             "deleted_leads": sum(1 for d in leads if d["is_deleted"]),
             "contacts": self.store.count("contacts"),
             "companies": self.store.count("companies"),
-            "notes": sum(self.store.count(api.note_kind(e)) for e in api.ENTITIES),
+            "notes": sum(self.store.count(note_kind(e)) for e in ENTITIES),
             "links": len([x for x in self.store.all("link") if x["entity_type"] <= x["to_entity_type"]]),
             "link_rows": self.store.count("link"),
             "catalogs": self.store.count("catalog"),

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from . import api
+from .api.catalogs import new_catalog, write_element
+from .api.custom_fields import new_custom_field
 
 if TYPE_CHECKING:
     from .app import Sandbox
@@ -81,7 +82,7 @@ def seed(sb: Sandbox) -> None:
     _pipeline(sb, "Аренда", MAIN_STAGES, True, 1)
     _pipeline(sb, "Ремонт", REPAIR_STAGES, False, 2)
     for entity in ("contacts", "companies"):
-        api.new_custom_field(
+        new_custom_field(
             sb,
             entity,
             {
@@ -92,7 +93,7 @@ def seed(sb: Sandbox) -> None:
                 "enums": [{"value": v} for v in PHONE_ENUMS],
             },
         )
-        api.new_custom_field(
+        new_custom_field(
             sb,
             entity,
             {
@@ -103,14 +104,12 @@ def seed(sb: Sandbox) -> None:
                 "enums": [{"value": v} for v in EMAIL_ENUMS],
             },
         )
-    api.new_custom_field(sb, "contacts", {"name": "Должность", "type": "text", "code": "POSITION", "sort": 2})
-    api.new_custom_field(sb, "companies", {"name": "Web", "type": "url", "code": "WEB", "sort": 8})
-    api.new_custom_field(
-        sb, "companies", {"name": "Адрес", "type": "textarea", "code": "ADDRESS", "sort": 10}
-    )
-    api.new_custom_field(sb, "leads", {"name": "Номер заказа", "type": "text", "sort": 510})
-    api.new_custom_field(sb, "leads", {"name": "Дата мероприятия", "type": "date", "sort": 520})
-    api.new_custom_field(
+    new_custom_field(sb, "contacts", {"name": "Должность", "type": "text", "code": "POSITION", "sort": 2})
+    new_custom_field(sb, "companies", {"name": "Web", "type": "url", "code": "WEB", "sort": 8})
+    new_custom_field(sb, "companies", {"name": "Адрес", "type": "textarea", "code": "ADDRESS", "sort": 10})
+    new_custom_field(sb, "leads", {"name": "Номер заказа", "type": "text", "sort": 510})
+    new_custom_field(sb, "leads", {"name": "Дата мероприятия", "type": "date", "sort": 520})
+    new_custom_field(
         sb,
         "leads",
         {
@@ -120,12 +119,12 @@ def seed(sb: Sandbox) -> None:
             "enums": [{"value": "Доставка"}, {"value": "Самовывоз"}],
         },
     )
-    api.new_custom_field(sb, "leads", {"name": "Адрес доставки", "type": "textarea", "sort": 540})
-    catalog = api.new_catalog(sb, "Товары", "products")
+    new_custom_field(sb, "leads", {"name": "Адрес доставки", "type": "textarea", "sort": 540})
+    catalog = new_catalog(sb, "Товары", "products")
     kind = f"catalog:{catalog['id']}"
-    sku = api.new_custom_field(sb, kind, {"name": "Артикул", "type": "text", "code": "SKU", "sort": 1})
-    price = api.new_custom_field(sb, kind, {"name": "Цена", "type": "price", "code": "PRICE", "sort": 2})
-    api.new_custom_field(sb, kind, {"name": "Описание", "type": "textarea", "code": "DESCRIPTION", "sort": 3})
+    sku = new_custom_field(sb, kind, {"name": "Артикул", "type": "text", "code": "SKU", "sort": 1})
+    price = new_custom_field(sb, kind, {"name": "Цена", "type": "price", "code": "PRICE", "sort": 2})
+    new_custom_field(sb, kind, {"name": "Описание", "type": "textarea", "code": "DESCRIPTION", "sort": 3})
     for name, code, amount in PRODUCTS:
         errors: list[dict[str, str]] = []
         item = {
@@ -135,6 +134,6 @@ def seed(sb: Sandbox) -> None:
                 {"field_id": price["id"], "values": [{"value": amount}]},
             ],
         }
-        doc = api.write_element(sb, catalog["id"], item, None, 0, errors)
+        doc = write_element(sb, catalog["id"], item, None, 0, errors)
         doc["id"] = sb.store.next_id("element", 8100001)
         sb.store.put("element", doc["id"], doc)

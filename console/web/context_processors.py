@@ -6,6 +6,8 @@ from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext_lazy as _
 
+from console.web.decorators import is_admin
+
 # (url name, label, who may see it: "staff" or "admin")
 NAV = [
     ("web:orders", _("Orders"), "staff"),
@@ -26,7 +28,7 @@ def console_nav(request: HttpRequest) -> dict:
         return {"console_nav": []}
     items = []
     for name, label, who in NAV:
-        if who == "admin" and not user.is_superuser:
+        if who == "admin" and not is_admin(user):
             continue
         try:
             url = reverse(name)

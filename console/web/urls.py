@@ -19,6 +19,8 @@ urlpatterns = [
     path("connection/disconnect/", connection_views.connection_disconnect, name="connection_disconnect"),
     path("connection/resume/", connection_views.connection_resume, name="connection_resume"),
     path("connection/setup/", connection_views.connection_setup, name="connection_setup"),
+    # The redirect URI registered in amoCRM: keep the path.
+    path("amocrm/oauth/callback/", connection_views.oauth_callback, name="oauth_callback"),
     path("stage-map/", stage_map_views.stage_map_edit, name="stage_map"),
     path("orders/new/", orders.order_form, name="order_create"),
     path("orders/<int:pk>/", orders.order_detail, name="order_detail"),
@@ -29,7 +31,7 @@ urlpatterns = [
     path("webhooks/rotate-secret/", webhook_views.webhook_secret_rotate, name="webhook_secret_rotate"),
     path("webhooks/<int:pk>/", webhook_views.webhook_detail, name="webhook_detail"),
     path("webhooks/<int:pk>/replay/", webhook_views.webhook_replay, name="webhook_replay"),
-    # AmoCRM sync controls and support pages (owner: sync)
+    # AmoCRM sync controls and support pages
     path("sync/orders/<int:pk>/push/", sync_views.sync_push, name="sync_push"),
     path("sync/orders/<int:pk>/skip/", sync_views.sync_skip, name="sync_skip"),
     path("sync/orders/<int:pk>/unskip/", sync_views.sync_unskip, name="sync_unskip"),

@@ -1,10 +1,9 @@
-"""Tasks are enqueued through one django-q2 broker per process (console/amocrm/queue.py)."""
+"""Tasks are enqueued through django-q2 by dotted path, now or when the transaction commits."""
 
 from __future__ import annotations
 
-import os
-
 import pytest
+from django.db import transaction
 from django_q.conf import Conf
 from django_q.models import OrmQ
 from django_q.signing import SignedPackage
@@ -12,22 +11,15 @@ from django_q.signing import SignedPackage
 from console.amocrm import queue
 
 
-@pytest.mark.django_db
-def test_the_broker_is_made_once_per_process_and_anew_in_a_forked_child(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    first = queue.process_broker()
-    assert queue.process_broker() is first
-    parent = os.getpid()
-    monkeypatch.setattr(queue.os, "getpid", lambda: parent + 1)  # what a forked child would see
-    assert queue.process_broker() is not first
+@pytest.fixture
+def orm_broker(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(Conf, "SYNC", False)
+    monkeypatch.setattr(Conf, "ORM", "default")
 
 
 @pytest.mark.django_db(transaction=True)
-def test_task_enqueue_pushes_a_signed_task_through_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(Conf, "SYNC", False)
-    monkeypatch.setattr(Conf, "ORM", "default")
-    task_id = queue.task_enqueue("console.amocrm.tasks.reconcile_task", 7, task_name="probe", save=False)
+def test_enqueue_pushes_a_signed_task(orm_broker: None) -> None:
+    task_id = queue.enqueue("console.amocrm.tasks.reconcile_task", 7, task_name="probe", save=False)
     (row,) = OrmQ.objects.all()
     task = SignedPackage.loads(row.payload)
     assert (task["id"], task["func"], task["args"], task["name"]) == (
@@ -36,3 +28,15 @@ def test_task_enqueue_pushes_a_signed_task_through_it(monkeypatch: pytest.Monkey
         (7,),
         "probe",
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_enqueue_on_commit_waits_for_the_commit_and_drops_the_task_on_rollback(orm_broker: None) -> None:
+    with transaction.atomic():
+        queue.enqueue_on_commit("console.amocrm.tasks.reconcile_task", 1)
+        assert not OrmQ.objects.exists()
+    assert OrmQ.objects.count() == 1
+    with pytest.raises(RuntimeError), transaction.atomic():
+        queue.enqueue_on_commit("console.amocrm.tasks.reconcile_task", 2)
+        raise RuntimeError("rolled back")
+    assert OrmQ.objects.count() == 1

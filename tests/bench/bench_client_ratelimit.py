@@ -73,11 +73,11 @@ def setup_django(limit: int, redis_url: str) -> None:
 def worker(calls: int, barrier, results) -> None:
     from django.db import connections
 
-    from console.amocrm.client import AmoCRMClient
-    from console.amocrm.errors import AmoCRMError
+    from console.amocrm.account.access import account_client
+    from console.amocrm.api.errors import AmoCRMError
 
     connections.close_all()
-    client = AmoCRMClient()
+    client = account_client()
     errors = 0
     barrier.wait()
     for i in range(calls):
@@ -103,9 +103,9 @@ def main() -> None:
         import requests
         from django.db import connections
 
-        from console.amocrm.connection import connection_save_credentials
+        from console.amocrm.account.connection import connection_save_credentials
+        from console.amocrm.account.oauth import code_exchange
         from console.amocrm.models import AmoConnection
-        from console.amocrm.oauth import code_exchange
 
         connection = connection_save_credentials(
             connection=AmoConnection.get_solo(),

@@ -54,10 +54,10 @@ def boot(limit: int, *, sync_mode: bool = True) -> tuple[Any, Any]:
 
     call_command("migrate", verbosity=0)
     handle = SandboxHandle(url)
-    from console.amocrm.connection import connection_save_credentials
+    from console.amocrm.account.connection import connection_save_credentials
+    from console.amocrm.account.oauth import code_exchange
+    from console.amocrm.account.setup import account_setup
     from console.amocrm.models import AmoConnection
-    from console.amocrm.oauth import code_exchange
-    from console.amocrm.setup import account_setup
 
     connection = connection_save_credentials(
         connection=AmoConnection.get_solo(),
@@ -78,7 +78,7 @@ def receivers_off() -> None:
 
 
 def receivers_on() -> None:
-    from console.amocrm.receivers import order_changed_enqueue_sync
+    from console.amocrm.outbound.receivers import order_changed_enqueue_sync
     from console.orders.signals import order_changed
 
     order_changed.connect(order_changed_enqueue_sync, dispatch_uid="amocrm.order_changed")
@@ -142,7 +142,7 @@ def main() -> None:
         lines = sum(1 + n % 3 for n in range(args.orders))
         print(f"built {len(ids)} orders ({lines} lines) in {time.monotonic() - t:.1f} s")
         from console.amocrm.models import OrderSync
-        from console.amocrm.sync import orders_push_bulk
+        from console.amocrm.outbound.controls import orders_push_bulk
 
         sandbox.control("POST", "requests/clear")
         started = time.monotonic()

@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.amocrm.test_cluster_sync import Stack  # noqa: E402
+from tests.amocrm.outbound.test_cluster import Stack  # noqa: E402
 from tests.fixtures.sandbox import SandboxHandle, start_sandbox  # noqa: E402
 
 

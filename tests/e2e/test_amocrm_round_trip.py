@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
+from console.amocrm.account.setup import account_setup
+from console.amocrm.inbound.rules import CLOCK_SKEW
 from console.amocrm.models import OrderSync, StageMapping
-from console.amocrm.setup import account_setup
-from console.amocrm.webhooks import CLOCK_SKEW
 from console.orders.models import Order
+from tests.fixtures.waiting import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -32,16 +33,6 @@ def checkout(product_sku: str, phone: str) -> Order:
     response = APIClient().post("/api/v1/orders/", payload, format="json")
     assert response.status_code == 201, response.content
     return Order.objects.get(pk=response.json()["id"])
-
-
-def wait_until(predicate: Any, timeout: float = 15) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("timed out")
 
 
 def test_a_stage_move_on_the_amocrm_board_changes_the_order_in_the_console(

@@ -2,34 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any
-
-import pytest
-
-SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "amocrm-samples"
-
-
-def sample(name: str) -> str:
-    """A recorded amoCRM body from ../shared/amocrm-samples (skips when the folder is absent)."""
-    path = SAMPLES / name
-    if not path.exists():
-        pytest.skip(f"recorded samples not available at {SAMPLES}")
-    return path.read_text(encoding="utf-8")
-
-
-def wait_until(check: Callable[[], Any], timeout: float = 5.0) -> Any:
-    """Poll ``check`` until it returns something truthy."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.03)
-    return check()
-
 
 def create(sb, entity, items):
     resp = sb.api("POST", entity, json=items)

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from tests.sandbox.helpers import create, errors_of, main_pipeline, sample
+from tests.fixtures.samples import sample
+from tests.sandbox.helpers import create, errors_of, main_pipeline
 
 LEAD_KEYS = {
     "id",

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl
 
-from tests.sandbox.helpers import create, main_pipeline, sample, wait_until
+from tests.fixtures.samples import sample
+from tests.fixtures.waiting import wait_until
+from tests.sandbox.helpers import create, main_pipeline
 
 
 def subscribe(sb, url, *events):

@@ -1,7 +1,10 @@
-"""The AmoCRM connection page (admins only): credentials, connect/disconnect, long-lived token, status, setup.
+"""The AmoCRM connection page (admins only): credentials, connect/disconnect, long-lived token, status, setup,
+and the OAuth callback amoCRM redirects the admin to.
 
-No view here calls amoCRM: connecting redirects to the consent page, the code exchange happens in the OAuth
-callback (``console.amocrm.oauth.oauth_callback``), and account setup is enqueued for the cluster.
+Connecting redirects to amoCRM's consent page; account setup is enqueued for the cluster. The callback
+exchanges the authorization code inside the request: the one exception to "no amoCRM call in a web request"
+(the code lives 20 minutes and the admin is waiting for the result,
+https://www.amocrm.ru/developers/content/oauth/step-by-step).
 """
 
 from __future__ import annotations
@@ -9,22 +12,24 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _g
 from django.utils.translation import gettext_lazy as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
-from console.amocrm import connection as connection_services
-from console.amocrm import oauth
-from console.amocrm.connection import (
-    admin_required,
+from console.amocrm.account import connection as connection_services
+from console.amocrm.account import oauth
+from console.amocrm.account.connection import (
     connection_defaults_from_env,
     connection_fill_from_env,
     connection_save_credentials,
+    connection_set_state,
     setup_enqueue,
 )
+from console.amocrm.api.errors import AmoCRMError
 from console.amocrm.models import AmoConnection, Pipeline, StageMapping
+from console.web.decorators import admin_required
 
 STATE_HELP = {
     AmoConnection.State.NOT_CONNECTED: _("Enter the integration's credentials and press Connect."),
@@ -95,7 +100,6 @@ def _render_page(
     return render(request, "connection/index.html", context, status=status)
 
 
-@login_required
 @admin_required
 def connection_page(request: HttpRequest) -> HttpResponse:
     """GET: the status panel and the forms."""
@@ -104,7 +108,6 @@ def connection_page(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@login_required
 @admin_required
 def connection_save(request: HttpRequest) -> HttpResponse:
     """POST: store the credentials (the secret only when a new one is typed)."""
@@ -118,7 +121,6 @@ def connection_save(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@login_required
 @admin_required
 def connection_connect(request: HttpRequest) -> HttpResponse:
     """POST: go to amoCRM's consent page (the sandbox's own page for a sandbox host) with a fresh state."""
@@ -130,7 +132,6 @@ def connection_connect(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@login_required
 @admin_required
 def connection_long_lived(request: HttpRequest) -> HttpResponse:
     """POST: connect with a long-lived token (no refresh), then enqueue account setup."""
@@ -156,7 +157,6 @@ def connection_long_lived(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@login_required
 @admin_required
 def connection_disconnect(request: HttpRequest) -> HttpResponse:
     oauth.disconnect(connection_id=AmoConnection.get_solo().pk)
@@ -165,7 +165,6 @@ def connection_disconnect(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@login_required
 @admin_required
 def connection_resume(request: HttpRequest) -> HttpResponse:
     """POST: the admin resolved the block / payment problem; calls may go out again."""
@@ -179,7 +178,6 @@ def connection_resume(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@login_required
 @admin_required
 def connection_setup(request: HttpRequest) -> HttpResponse:
     """POST: enqueue account setup (fields, catalog, pipelines, stage map, webhook)."""
@@ -189,4 +187,36 @@ def connection_setup(request: HttpRequest) -> HttpResponse:
         return redirect("web:connection")
     setup_enqueue(connection_id=connection.pk)
     messages.success(request, _("Account setup queued; reload this page in a few seconds."))
+    return redirect("web:connection")
+
+
+@require_GET
+@admin_required
+def oauth_callback(request: HttpRequest) -> HttpResponse:
+    """GET /amocrm/oauth/callback/?code=...&state=...&referer=...: check state, exchange, enqueue setup."""
+    connection = AmoConnection.get_solo()
+    if request.GET.get("error"):
+        AmoConnection.objects.filter(pk=connection.pk).update(oauth_state="")
+        messages.error(request, _g("Access was not granted in amoCRM."))
+        return redirect("web:connection")
+    code = request.GET.get("code", "")
+    if not code:
+        messages.error(request, _g("The authorization answer carries no code."))
+        return redirect("web:connection")
+    try:
+        oauth.code_exchange(
+            connection=connection,
+            code=code,
+            state=request.GET.get("state", ""),
+            referer=request.GET.get("referer", ""),
+        )
+    except AmoCRMError as exc:
+        if not connection.access_token and not isinstance(exc, oauth.OAuthStateMismatch):
+            connection_set_state(
+                connection_id=connection.pk, state=AmoConnection.State.ERROR, detail=exc.title
+            )
+        messages.error(request, _g("Connecting failed: %(reason)s") % {"reason": exc.title})
+        return redirect("web:connection")
+    setup_enqueue(connection_id=connection.pk)
+    messages.success(request, _g("Connected to amoCRM. Account setup is running in the background."))
     return redirect("web:connection")

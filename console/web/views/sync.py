@@ -1,9 +1,9 @@
 """Manager controls of the amoCRM sync (push, skip, unskip, unlink, link to a lead; one order or many) and the
 support pages (sync log, failed syncs with retry).
 
-Every control is a POST that calls a service of ``console.amocrm.sync``. Without htmx it redirects back
-(``next``, else the orders list) with a message; with htmx it answers 204 and ``HX-Trigger: orders-changed``
-so the orders table refreshes itself.
+Every control is a POST that calls a service of ``console.amocrm.outbound.controls``. Without htmx it
+redirects back (``next``, else the orders list) with a message; with htmx it answers 204 and
+``HX-Trigger: orders-changed`` so the orders table refreshes itself.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
-from console.amocrm import selectors
-from console.amocrm import sync as sync_services
 from console.amocrm.models import SyncLog
+from console.amocrm.outbound import controls, selectors
+from console.amocrm.outbound.queueing import order_sync_state
 from console.orders.models import Order
 from console.web.decorators import staff_required
 
@@ -65,8 +65,8 @@ def _one(request: HttpRequest, pk: int, action: Callable[..., object], text: str
 def sync_push(request: HttpRequest, pk: int) -> HttpResponse:
     """Push the order to amoCRM now (a full sync)."""
     order = get_object_or_404(Order, pk=pk)
-    if not sync_services.order_push(order_id=order.pk, trigger=_trigger(request)):
-        state = sync_services.order_sync_state(order=order).state
+    if not controls.order_push(order_id=order.pk, trigger=_trigger(request)):
+        state = order_sync_state(order=order).state
         if state == "skipped":
             return _done(
                 request,
@@ -80,21 +80,21 @@ def sync_push(request: HttpRequest, pk: int) -> HttpResponse:
 @staff_required
 def sync_skip(request: HttpRequest, pk: int) -> HttpResponse:
     """Never sync this order (its lead, if any, stays as it is)."""
-    return _one(request, pk, sync_services.order_skip, _("Order %(order)s will not be synced."))
+    return _one(request, pk, controls.order_skip, _("Order %(order)s will not be synced."))
 
 
 @require_POST
 @staff_required
 def sync_unskip(request: HttpRequest, pk: int) -> HttpResponse:
     """Sync this order again (queues a push)."""
-    return _one(request, pk, sync_services.order_unskip, _("Order %(order)s will be synced again."))
+    return _one(request, pk, controls.order_unskip, _("Order %(order)s will be synced again."))
 
 
 @require_POST
 @staff_required
 def sync_unlink(request: HttpRequest, pk: int) -> HttpResponse:
     """Forget the order's lead without touching amoCRM."""
-    return _one(request, pk, sync_services.order_unlink, _("Order %(order)s is unlinked from its deal."))
+    return _one(request, pk, controls.order_unlink, _("Order %(order)s is unlinked from its deal."))
 
 
 @require_POST
@@ -106,7 +106,7 @@ def sync_link(request: HttpRequest, pk: int) -> HttpResponse:
     if not lead_id.isdigit() or len(lead_id) > 18:
         return _done(request, _("Enter the deal number (digits only)."), messages.ERROR)
     try:
-        sync_services.order_link_request(order_id=order.pk, lead_id=int(lead_id), trigger=_trigger(request))
+        controls.order_link_request(order_id=order.pk, lead_id=int(lead_id), trigger=_trigger(request))
     except ValueError as exc:
         return _done(request, str(exc), messages.ERROR)
     return _done(
@@ -117,9 +117,9 @@ def sync_link(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 BULK_ACTIONS = {
-    "skip": (sync_services.order_skip, gettext_lazy("%(count)s orders will not be synced.")),
-    "unskip": (sync_services.order_unskip, gettext_lazy("%(count)s orders will be synced again.")),
-    "unlink": (sync_services.order_unlink, gettext_lazy("%(count)s orders are unlinked from their deals.")),
+    "skip": (controls.order_skip, gettext_lazy("%(count)s orders will not be synced.")),
+    "unskip": (controls.order_unskip, gettext_lazy("%(count)s orders will be synced again.")),
+    "unlink": (controls.order_unlink, gettext_lazy("%(count)s orders are unlinked from their deals.")),
 }
 
 
@@ -131,7 +131,7 @@ def sync_bulk(request: HttpRequest, action: str) -> HttpResponse:
     if not ids:
         return _done(request, _("Select at least one order."), messages.WARNING)
     if action == "push":
-        count = sync_services.orders_push_bulk(order_ids=ids, trigger=f"bulk:{request.user.get_username()}")
+        count = controls.orders_push_bulk(order_ids=ids, trigger=f"bulk:{request.user.get_username()}")
         return _done(request, _("%(count)s orders are queued for AmoCRM.") % {"count": count})
     if action not in BULK_ACTIONS:
         return HttpResponse(status=404)
@@ -179,5 +179,5 @@ def sync_retry(request: HttpRequest) -> HttpResponse:
     ids = _order_ids(request)
     if request.POST.get("all"):
         ids = list(selectors.sync_failed_list().values_list("order_id", flat=True))
-    count = sync_services.orders_push_bulk(order_ids=ids, trigger=_trigger(request)) if ids else 0
+    count = controls.orders_push_bulk(order_ids=ids, trigger=_trigger(request)) if ids else 0
     return _done(request, _("%(count)s orders are queued for AmoCRM.") % {"count": count})

@@ -13,9 +13,11 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from console.amocrm.account.connection import connection_rotate_webhook_secret, setup_enqueue
+from console.amocrm.api.redaction import redact
+from console.amocrm.inbound.inbox import INBOX_RETENTION, inbox_replay_request
 from console.amocrm.models import AmoConnection, PipelineStatus, WebhookCounter, WebhookInbox
-from console.amocrm.redaction import redact
-from console.amocrm.webhooks import INBOX_RETENTION, inbox_replay, reverse_stage_map
+from console.amocrm.stagemap import reverse_stage_map
 from console.web.decorators import admin_required, staff_required
 
 PER_PAGE = 50
@@ -74,14 +76,13 @@ def _back(request: HttpRequest, default: str) -> HttpResponse:
 @require_POST
 @staff_required
 def webhook_replay(request: HttpRequest, pk: int) -> HttpResponse:
-    """Process a stored delivery again now; htmx gets the updated row."""
+    """Queue the delivery for processing again (in the cluster: it may read amoCRM); htmx gets the row."""
     row = get_object_or_404(WebhookInbox, pk=pk)
-    row = inbox_replay(inbox_id=row.pk)
+    inbox_replay_request(inbox_id=row.pk)
     if request.htmx:
+        row.refresh_from_db()
         return render(request, "webhooks/list.html#row", {"row": row})
-    messages.success(
-        request, _("Delivery #%(id)s replayed: %(outcome)s.") % {"id": row.pk, "outcome": row.outcome}
-    )
+    messages.success(request, _("Delivery #%(id)s is queued for processing again.") % {"id": row.pk})
     return _back(request, reverse("web:webhook_detail", args=[row.pk]))
 
 
@@ -111,21 +112,15 @@ def webhook_stages(request: HttpRequest) -> HttpResponse:
 @require_POST
 @admin_required
 def webhook_secret_rotate(request: HttpRequest) -> HttpResponse:
-    """A new webhook secret, then the subscription in amoCRM is renewed (the old URL stops working)."""
-    from console.amocrm.connection import connection_rotate_webhook_secret
-    from console.amocrm.errors import AmoCRMError
-    from console.amocrm.setup import account_setup
-
+    """A new webhook secret (the old URL stops working at once); account setup, enqueued, subscribes the new
+    URL in amoCRM and removes the old one."""
     connection = AmoConnection.get_solo()
     connection_rotate_webhook_secret(connection_id=connection.pk)
-    try:
-        report = account_setup(connection_id=connection.pk)
-    except AmoCRMError as exc:
-        messages.warning(
-            request,
-            _("Webhook secret rotated, but the subscription was not renewed: %(e)s. Run the account setup.")
-            % {"e": redact(exc.title)},
-        )
+    if connection.is_connected:
+        setup_enqueue(connection_id=connection.pk)
+        messages.success(request, _("Webhook secret rotated; the subscription in amoCRM is being renewed."))
     else:
-        messages.success(request, _("Webhook secret rotated; webhook %(w)s.") % {"w": report.webhook})
+        messages.warning(
+            request, _("Webhook secret rotated. Connect the account to subscribe the new address.")
+        )
     return redirect("web:webhooks")

@@ -1,7 +1,7 @@
 """``manage.py amocrm_connect_sandbox --url URL``: connect to a running sandbox without the consent page.
 
 Mints an authorization code through the sandbox's control API, exchanges it through the normal code-exchange
-service (``oauth.code_exchange``), then runs account setup. For the demo and local development only.
+service (``account.oauth.code_exchange``), then runs account setup. For the demo and local development only.
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ import requests
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from console.amocrm.connection import connection_save_credentials
-from console.amocrm.errors import AmoCRMError
+from console.amocrm.account.connection import connection_save_credentials
+from console.amocrm.account.oauth import code_exchange
+from console.amocrm.account.setup import account_setup
+from console.amocrm.api.errors import AmoCRMError
 from console.amocrm.models import AmoConnection
-from console.amocrm.oauth import code_exchange
-from console.amocrm.setup import account_setup
 
 DEFAULT_CLIENT_ID = "sandbox-client-id"
 DEFAULT_SECRET = "sandbox-client-secret"

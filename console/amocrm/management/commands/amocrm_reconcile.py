@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
+from django_q.models import Schedule
 
-from console.amocrm.reconcile import leads_reconcile, reconcile_schedule_ensure
+from console.amocrm.inbound.reconcile import leads_reconcile
+from console.amocrm.schedules import schedules_ensure
 
 
 class Command(BaseCommand):
@@ -24,7 +26,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["schedule"]:
-            schedule = reconcile_schedule_ensure()
+            schedules_ensure()
+            schedule = Schedule.objects.get(name="AmoCRM reconciliation")
             self.stdout.write(
                 f"schedule {schedule.name!r}: every {schedule.minutes} min, next run {schedule.next_run}"
             )

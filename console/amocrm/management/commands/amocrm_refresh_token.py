@@ -6,10 +6,10 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from console.amocrm.connection import token_refresh_schedule_ensure
-from console.amocrm.errors import AmoCRMError
+from console.amocrm.account.oauth import token_refresh, token_refresh_if_due
+from console.amocrm.api.errors import AmoCRMError
 from console.amocrm.models import AmoConnection
-from console.amocrm.oauth import token_refresh, token_refresh_if_due
+from console.amocrm.schedules import schedules_ensure
 
 
 class Command(BaseCommand):
@@ -23,7 +23,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["schedule"]:
-            token_refresh_schedule_ensure()
+            schedules_ensure()
             self.stdout.write("token refresh schedule present")
             return
         connection = AmoConnection.get_solo()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand
+from django_q.models import Schedule
 
 from console.amocrm.schedules import schedules_ensure
 
@@ -13,8 +14,6 @@ class Command(BaseCommand):
     help = "Create the AmoCRM schedules (retries, log and inbox prunes, token refresh, reconciliation) once."
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from django_q.models import Schedule
-
         created = schedules_ensure()
         for schedule in Schedule.objects.filter(name__startswith="AmoCRM").order_by("name"):
             mark = "created" if schedule.name in created else "present"

@@ -6,8 +6,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from console.amocrm.errors import AmoCRMError
-from console.amocrm.setup import account_setup
+from console.amocrm.account.setup import account_setup
+from console.amocrm.api.errors import AmoCRMError
 
 
 class Command(BaseCommand):

@@ -24,7 +24,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django_q.models import OrmQ
 
-from console.amocrm.sync import orders_push_bulk
+from console.amocrm.outbound.controls import orders_push_bulk
 from console.orders.models import Order
 
 ROOT = Path(settings.BASE_DIR)

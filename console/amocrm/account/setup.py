@@ -1,0 +1,231 @@
+"""Account setup: make the amoCRM account ready for the sync, idempotently.
+
+``account_setup`` ensures the lead custom fields the sync writes (ids stored on the connection), the products
+catalog with its SKU and PRICE fields, the local cache of pipelines and stages, the stage map (seeded by
+``console.amocrm.stagemap``, never overwritten) and our webhook subscription. A second run makes only reads
+in amoCRM.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from console.amocrm import stagemap
+from console.amocrm.account.access import account_client
+from console.amocrm.api.client import AmoCRMClient
+from console.amocrm.models import AmoConnection, Pipeline, PipelineStatus
+
+logger = logging.getLogger(__name__)
+
+# Our key -> the field created in amoCRM when missing. Found again by ``code``, else by exact name.
+LEAD_FIELDS: dict[str, dict[str, Any]] = {
+    "order_number": {"name": "Номер заказа", "type": "text", "code": "ORDER_NUMBER"},
+    "installation_date": {"name": "Дата монтажа", "type": "date", "code": "INSTALLATION_DATE"},
+    "dismantle_date": {"name": "Дата демонтажа", "type": "date", "code": "DISMANTLE_DATE"},
+    "delivery_method": {"name": "Способ доставки", "type": "text", "code": "DELIVERY_METHOD"},
+    "delivery_address": {"name": "Адрес доставки", "type": "text", "code": "DELIVERY_ADDRESS"},
+    "source": {"name": "Источник заказа", "type": "text", "code": "ORDER_SOURCE"},
+}
+WEBHOOK_EVENTS = ["add_lead", "update_lead", "status_lead", "delete_lead"]
+WEBHOOK_PATH = "/amocrm/webhook/{secret}/"
+PRODUCT_FIELDS = [
+    ("SKU", {"name": "Артикул", "type": "text", "code": "SKU"}),
+    ("PRICE", {"name": "Цена", "type": "price", "code": "PRICE"}),
+]
+
+
+@dataclass
+class SetupReport:
+    """What a run did; ``calls`` counts HTTP requests, ``writes`` the ones that changed amoCRM."""
+
+    created_fields: list[str] = field(default_factory=list)
+    catalog: dict[str, int] = field(default_factory=dict)
+    pipelines: int = 0
+    seeded_statuses: list[str] = field(default_factory=list)
+    deactivated_statuses: list[str] = field(default_factory=list)
+    webhook: str = ""
+    notes: list[str] = field(default_factory=list)
+    calls: int = 0
+
+    def summary(self) -> str:
+        parts = [
+            f"fields created: {', '.join(self.created_fields) or 'none'}",
+            f"pipelines cached: {self.pipelines}",
+            f"stage map seeded: {', '.join(self.seeded_statuses) or 'nothing new'}",
+            f"webhook: {self.webhook}",
+            f"{self.calls} API calls",
+        ]
+        return "; ".join(parts + self.notes)
+
+
+def webhook_destination(*, connection: AmoConnection, base_url: str | None = None) -> str:
+    """Our webhook URL (carries the secret: never log it unredacted). Empty when no public base URL is set."""
+    base = (base_url if base_url is not None else settings.AMOCRM_WEBHOOK_BASE_URL).rstrip("/")
+    if not base:
+        return ""
+    return base + WEBHOOK_PATH.format(secret=connection.webhook_secret)
+
+
+def account_setup(*, connection_id: int = 1, webhook_base_url: str | None = None) -> SetupReport:
+    """Run every setup step against the connected account; raises the client's typed errors."""
+    connection = AmoConnection.objects.get(pk=connection_id)
+    client = account_client(connection)
+    report = SetupReport()
+    _account_info(client, connection)
+    _lead_fields(client, connection, report)
+    _products_catalog(client, connection, report)
+    _pipelines(client, report)
+    seeded = stagemap.stage_map_seed()
+    report.seeded_statuses, report.deactivated_statuses = seeded.created, seeded.deactivated
+    report.notes += seeded.notes
+    _webhook(client, connection, report, webhook_base_url)
+    connection.setup_completed_at = timezone.now()
+    connection.save(
+        update_fields=[
+            "account_id",
+            "subdomain",
+            "account_name",
+            "lead_field_ids",
+            "products_catalog_id",
+            "product_sku_field_id",
+            "product_price_field_id",
+            "webhook_destination_hint",
+            "setup_completed_at",
+            "updated_at",
+        ]
+    )
+    report.calls = client.calls
+    logger.info("AmoCRM account setup: %s", report.summary())
+    return report
+
+
+def _account_info(client: AmoCRMClient, connection: AmoConnection) -> None:
+    account = client.get_account()
+    connection.account_id = account.get("id") or connection.account_id
+    connection.subdomain = account.get("subdomain") or connection.subdomain
+    connection.account_name = account.get("name") or connection.account_name
+
+
+# Field types that hold what we write: an admin's "textarea" address works as well as our "text".
+COMPATIBLE_TYPES = {"text": {"text", "textarea"}, "date": {"date", "date_time"}}
+
+
+def _find_field(existing: list[dict[str, Any]], spec: dict[str, Any]) -> dict[str, Any] | None:
+    """An existing field for ``spec``: same code, else same name (case-insensitive) and a compatible type."""
+    types = COMPATIBLE_TYPES.get(spec["type"], {spec["type"]})
+    name = spec["name"].casefold()
+    by_code = [f for f in existing if spec["code"] and f.get("code") == spec["code"]]
+    by_name = [f for f in existing if str(f.get("name", "")).casefold() == name and f.get("type") in types]
+    return (by_code or by_name or [None])[0]
+
+
+def _lead_fields(client: AmoCRMClient, connection: AmoConnection, report: SetupReport) -> None:
+    existing = client.list_custom_fields("leads")
+    ids: dict[str, int] = {}
+    missing: list[tuple[str, dict[str, Any]]] = []
+    for key, spec in LEAD_FIELDS.items():
+        found = _find_field(existing, spec)
+        if found:
+            ids[key] = int(found["id"])
+        else:
+            missing.append((key, spec))
+    if missing:
+        created = client.create_custom_fields("leads", [spec for _key, spec in missing])
+        for key, spec in missing:
+            found = _find_field(created, spec) or _find_field(client.list_custom_fields("leads"), spec)
+            if found is None:
+                raise RuntimeError(f"AmoCRM did not create the lead field {spec['name']!r}")
+            ids[key] = int(found["id"])
+            report.created_fields.append(key)
+    connection.lead_field_ids = ids
+
+
+def products_catalog_ensure(client: AmoCRMClient, name: str = "Товары") -> dict[str, int]:
+    # https://www.amocrm.ru/developers/content/crm_platform/catalogs-api (catalog of type "products")
+    """The products catalog and its SKU and PRICE field ids, creating what is missing.
+
+    Returns ``{"catalog_id", "sku_field_id", "price_field_id"}``. A second call only reads.
+    """
+    catalog = next((c for c in client.list_catalogs() if c.get("type") == "products"), None)
+    catalog_id = catalog["id"] if catalog else client.create_catalogs([{"name": name, "type": "products"}])[0]
+    owner = f"catalogs/{catalog_id}"
+    fields = {f.get("code"): f["id"] for f in client.list_custom_fields(owner) if f.get("code")}
+    missing = [spec for code, spec in PRODUCT_FIELDS if code not in fields]
+    if missing:
+        for field_ in client.create_custom_fields(owner, missing):
+            fields[field_.get("code") or field_.get("name")] = field_["id"]
+        if any(code not in fields for code, _spec in PRODUCT_FIELDS):
+            fields = {f.get("code"): f["id"] for f in client.list_custom_fields(owner) if f.get("code")}
+    return {"catalog_id": catalog_id, "sku_field_id": fields["SKU"], "price_field_id": fields["PRICE"]}
+
+
+def _products_catalog(client: AmoCRMClient, connection: AmoConnection, report: SetupReport) -> None:
+    catalog = products_catalog_ensure(client)
+    connection.products_catalog_id = catalog["catalog_id"]
+    connection.product_sku_field_id = catalog["sku_field_id"]
+    connection.product_price_field_id = catalog["price_field_id"]
+    report.catalog = catalog
+
+
+@transaction.atomic
+def pipelines_cache_store(*, pipelines: list[dict[str, Any]]) -> int:
+    """Replace the local cache of pipelines and stages with amoCRM's ``pipelines``; returns the count."""
+    seen = []
+    for data in pipelines:
+        pipeline, _created = Pipeline.objects.update_or_create(
+            amo_id=data["id"],
+            defaults={
+                "name": data.get("name") or str(data["id"]),
+                "sort": data.get("sort") or 0,
+                "is_main": bool(data.get("is_main")),
+                "is_archive": bool(data.get("is_archive")),
+            },
+        )
+        seen.append(pipeline.pk)
+        statuses = (data.get("_embedded") or {}).get("statuses") or []
+        for status in statuses:
+            PipelineStatus.objects.update_or_create(
+                pipeline=pipeline,
+                status_id=status["id"],
+                defaults={
+                    "name": status.get("name") or str(status["id"]),
+                    "sort": status.get("sort") or 0,
+                    "type": status.get("type") or 0,
+                    "color": status.get("color") or "",
+                },
+            )
+        pipeline.statuses.exclude(status_id__in=[s["id"] for s in statuses]).delete()
+    Pipeline.objects.exclude(pk__in=seen).delete()
+    return len(seen)
+
+
+def _pipelines(client: AmoCRMClient, report: SetupReport) -> None:
+    report.pipelines = pipelines_cache_store(pipelines=client.list_pipelines())
+
+
+def _webhook(
+    client: AmoCRMClient, connection: AmoConnection, report: SetupReport, base_url: str | None
+) -> None:
+    destination = webhook_destination(connection=connection, base_url=base_url)
+    if not destination:
+        report.webhook = "not subscribed (AMOCRM_WEBHOOK_BASE_URL is not set)"
+        return
+    prefix = destination.split("/amocrm/webhook/")[0] + "/amocrm/webhook/"
+    hooks = client.list_webhooks()
+    for hook in hooks:
+        # An older URL of ours (the secret was rotated): remove it so stale secrets stop working.
+        if hook.get("destination", "").startswith(prefix) and hook.get("destination") != destination:
+            client.unsubscribe_webhook(hook["destination"])
+    current = next((h for h in hooks if h.get("destination") == destination), None)
+    if current and set(WEBHOOK_EVENTS) <= set(current.get("settings") or []) and not current.get("disabled"):
+        report.webhook = "already subscribed"
+    else:
+        client.subscribe_webhook(destination, WEBHOOK_EVENTS)
+        report.webhook = "subscribed"
+    connection.webhook_destination_hint = prefix + "***/"

@@ -1,0 +1,339 @@
+"""The one chokepoint every amoCRM API request goes through: :meth:`Transport._request`.
+
+It owns the account host, timeouts, Bearer tokens, the installation-wide rate limiter, retries, typed errors,
+amoCRM's request id and redaction. What it needs of the connected account (the host and a token that is
+refreshed before it expires, a refresh after a 401, where to record a state change) it asks an
+:class:`AccountAccess`, which ``console.amocrm.account`` provides: this package knows nothing of our models.
+
+Retry policy (amoCRM's limits and error answers: https://www.amocrm.ru/developers/content/api/recommendations):
+- 429: wait ``retry_after`` when amoCRM gives one (raise ``RateLimited`` if it is longer than
+  ``retry_after_cap``), else exponential backoff with jitter; at most ``max_retries`` times.
+- 5xx, timeouts, dropped connections: retried with backoff for reads, updates, links and deletes. A create
+  (``create=True``) is never re-sent once it may have reached amoCRM: a read timeout, a dropped connection
+  or a 5xx raise ``UnknownOutcome`` and the caller looks the entity up first. A connection that could not be
+  opened at all is retried for every method (nothing was sent).
+- 401: one refresh, then one repeat; a second 401 raises ``AuthError``. A 401 on a long-lived token, a 402,
+  a 403 with an HTML body or a revoked refresh token open the circuit (``CircuitOpen``) through
+  :meth:`AccountAccess.circuit_open`; while it is open, :meth:`AccountAccess.credentials` raises before
+  any HTTP.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+import requests
+from django.conf import settings
+from urllib3.exceptions import ConnectTimeoutError
+
+from console.amocrm.api.errors import (
+    AmoCRMError,
+    AuthError,
+    CircuitOpen,
+    RateLimited,
+    TransientError,
+    UnknownOutcome,
+    error_from_response,
+)
+from console.amocrm.api.ratelimit import RateLimiter, get_rate_limiter
+from console.amocrm.api.redaction import redact
+
+logger = logging.getLogger(__name__)
+
+BATCH_SIZE = 50  # amoCRM recommends at most 50 entities per add/update request
+PAGE_LIMIT = 250  # the most amoCRM returns per page
+REVOKED_LONG_LIVED = "The long-lived token expired or was revoked: generate a new one"
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """What one request is sent with: the account host and the access token."""
+
+    base_url: str
+    access_token: str
+    long_lived: bool = False
+
+
+class AccountAccess(Protocol):
+    """The connected account as the transport sees it (implemented in ``console.amocrm.account.access``)."""
+
+    def credentials(self) -> Credentials:
+        """The current host and token, refreshed first when about to expire; ``CircuitOpen`` when no call
+        may go out (not connected, blocked, unpaid, revoked)."""
+        ...
+
+    def refresh(self, *, rejected_token: str) -> Credentials:
+        """New credentials after a 401 to ``rejected_token`` (another worker may have refreshed already)."""
+        ...
+
+    def circuit_open(self, error: CircuitOpen) -> None:
+        """Record that the account stopped accepting calls (``error.state``) and why."""
+        ...
+
+    def auth_failed(self, title: str) -> None:
+        """Record a 401 that a refresh did not cure."""
+        ...
+
+    def succeeded(self) -> None:
+        """Record a successful call (may be throttled by the implementation)."""
+        ...
+
+    def secrets(self) -> list[str]:
+        """Every secret that must never appear in a stored excerpt or a log line."""
+        ...
+
+
+def embedded(body: Any, key: str) -> list[dict[str, Any]]:
+    """``body["_embedded"][key]`` when it is a list, else ``[]`` (amoCRM's HAL answers)."""
+    if not isinstance(body, dict):
+        return []
+    items = (body.get("_embedded") or {}).get(key)
+    return items if isinstance(items, list) else []
+
+
+class Transport:
+    """Requests to the connected account. One instance per task or unit of work; ``calls`` counts requests.
+
+    Not thread-safe (one ``requests.Session``); use one per thread.
+    """
+
+    def __init__(
+        self,
+        access: AccountAccess,
+        *,
+        limiter: RateLimiter | None = None,
+        max_retries: int = 3,
+        backoff_base: float = 1.0,
+        backoff_cap: float = 20.0,
+        retry_after_cap: float = 30.0,
+    ) -> None:
+        self.access = access
+        self.limiter = limiter or get_rate_limiter()
+        self.session = requests.Session()
+        self.session.headers.update(
+            {"User-Agent": "furniture-rental-console/1.0", "Accept": "application/json"}
+        )
+        self.timeout = (settings.AMOCRM_CONNECT_TIMEOUT, settings.AMOCRM_READ_TIMEOUT)
+        self.max_retries = max_retries
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.retry_after_cap = retry_after_cap
+        self.calls = 0
+
+    def _redact(self, text: str) -> str:
+        return redact(text, self.access.secrets())
+
+    @staticmethod
+    def _url(base_url: str, path: str) -> str:
+        """An absolute URL on the account host; ``_links`` URLs keep only path and query (never the host)."""
+        if path.startswith(("http://", "https://")):
+            parts = urlsplit(path)
+            path = parts.path + (f"?{parts.query}" if parts.query else "")
+        if not path.startswith("/"):
+            path = f"/api/v4/{path}"
+        return base_url.rstrip("/") + path
+
+    def _backoff(self, attempt: int) -> float:
+        """Exponential backoff with "equal jitter": half the step fixed, half random (0.5-1 s, 1-2 s, ...)."""
+        step = min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
+        return step / 2 + random.uniform(0, step / 2)
+
+    def _trip(self, error: CircuitOpen) -> CircuitOpen:
+        self.access.circuit_open(error)
+        return error
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+        create: bool = False,
+    ) -> Any:
+        """Send one API request and return the decoded body (``None`` for 204/empty). See the module doc."""
+        refreshed = False
+        attempt = 0
+        credentials = self.access.credentials()
+        while True:
+            url = self._url(credentials.base_url, path)
+            short = urlsplit(url).path
+            self.limiter.acquire()
+            self.calls += 1
+            started = time.monotonic()
+            try:
+                response = self.session.request(
+                    method,
+                    url,
+                    params=params,
+                    json=json,
+                    headers={"Authorization": f"Bearer {credentials.access_token}"},
+                    timeout=self.timeout,
+                )
+            except requests.RequestException as exc:
+                error = self._transport_error(exc, method, short, create)
+                attempt += 1
+                if isinstance(error, UnknownOutcome) or attempt > self.max_retries:
+                    raise error from None
+                self._wait(self._backoff(attempt), method, short, error.title, attempt)
+                credentials = self.access.credentials()
+                continue
+            status = response.status_code
+            request_id = response.headers.get("X-Request-Id", "")
+            logger.debug(
+                "AmoCRM %s %s -> %s in %.0f ms (request id %s)",
+                method,
+                short,
+                status,
+                (time.monotonic() - started) * 1000,
+                request_id,
+            )
+            if status < 300:
+                return self._decode(response, method, short, create)
+            error = error_from_response(
+                status=status,
+                text=response.text,
+                content_type=response.headers.get("Content-Type", ""),
+                request_id=request_id,
+                method=method,
+                path=short,
+                redact_fn=self._redact,
+            )
+            if status == 401 and not credentials.long_lived and not refreshed:
+                refreshed = True
+                credentials = self.access.refresh(rejected_token=credentials.access_token)
+                continue
+            if status == 401 and credentials.long_lived:
+                raise self._trip(
+                    CircuitOpen(
+                        title=REVOKED_LONG_LIVED,
+                        state="revoked",
+                        method=method,
+                        path=short,
+                        status=status,
+                        request_id=request_id,
+                        excerpt=error.excerpt,
+                    )
+                )
+            if isinstance(error, CircuitOpen):
+                raise self._trip(error)
+            if isinstance(error, AuthError):
+                self.access.auth_failed(error.title)
+                raise error
+            attempt += 1
+            delay = self._retry_delay(error, attempt, create)
+            self._wait(delay, method, short, f"{status}", attempt)
+            credentials = self.access.credentials()
+
+    def _retry_delay(self, error: AmoCRMError, attempt: int, create: bool) -> float:
+        """How long to wait before repeating a request that got ``error``; raises when it must not repeat."""
+        if isinstance(error, RateLimited):
+            wait = error.retry_after if error.retry_after is not None else self._backoff(attempt)
+            if attempt > self.max_retries or wait > self.retry_after_cap:
+                raise error
+            return wait
+        if isinstance(error, TransientError):
+            if create:
+                raise self._unknown(error)
+            if attempt > self.max_retries:
+                raise error
+            return self._backoff(attempt)
+        raise error
+
+    @staticmethod
+    def _wait(delay: float, method: str, path: str, why: str, attempt: int) -> None:
+        """amoCRM asks clients to back off before repeating a refused or failed request."""
+        logger.warning("AmoCRM %s %s: %s; retry %s in %.2fs", method, path, why, attempt, delay)
+        time.sleep(delay)
+
+    @staticmethod
+    def _unknown(error: AmoCRMError) -> UnknownOutcome:
+        return UnknownOutcome(
+            method=error.method,
+            path=error.path,
+            status=error.status,
+            request_id=error.request_id,
+            excerpt=error.excerpt,
+        )
+
+    def _transport_error(self, exc: Exception, method: str, path: str, create: bool) -> TransientError:
+        """A timeout or a connection failure as a typed error (``UnknownOutcome``: a create may exist)."""
+        # Refused or timed out while connecting: the request never left. Anything else may have arrived.
+        reason = getattr(exc.args[0], "reason", None) if exc.args else None
+        not_sent = isinstance(exc, requests.ConnectTimeout) or isinstance(reason, ConnectTimeoutError)
+        error = TransientError(
+            title=f"AmoCRM did not answer ({type(exc).__name__})",
+            method=method,
+            path=path,
+            excerpt=self._redact(str(exc))[:300],
+        )
+        if create and not not_sent:
+            return self._unknown(error)
+        return error
+
+    def _decode(self, response: requests.Response, method: str, path: str, create: bool) -> Any:
+        self.access.succeeded()
+        if response.status_code == 204 or not response.content.strip():
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            error = TransientError(
+                title="AmoCRM answered with a body that is not JSON",
+                method=method,
+                path=path,
+                status=response.status_code,
+                request_id=response.headers.get("X-Request-Id", ""),
+                excerpt=self._redact(response.text[:300]),
+            )
+            raise (self._unknown(error) if create else error) from None
+
+    def _paginate(
+        self, path: str, key: str, params: dict[str, Any] | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Every item of a list endpoint, following ``_links.next`` until it is absent or a page is 204."""
+        next_path: str | None = path
+        next_params = params
+        while next_path:
+            body = self._request("GET", next_path, params=next_params)
+            yield from embedded(body, key)
+            links = (body.get("_links") or {}) if isinstance(body, dict) else {}
+            href = (links.get("next") or {}).get("href")
+            next_path, next_params = (href, None) if href else (None, None)
+
+    def _create_batches(
+        self, path: str, key: str, items: list[dict[str, Any]], batch: int = BATCH_SIZE
+    ) -> list[int]:
+        """POST ``items`` in batches; the created ids in input order, matched by the echoed ``request_id``."""
+        ids: list[int] = []
+        for start in range(0, len(items), batch):
+            chunk = [
+                {**item, "request_id": str(item.get("request_id") or start + i)}
+                for i, item in enumerate(items[start : start + batch])
+            ]
+            try:
+                body = self._request("POST", path, json=chunk, create=True)
+            except UnknownOutcome as exc:
+                exc.created_ids = list(ids)
+                raise
+            created = embedded(body, key)
+            by_request = {str(e.get("request_id")): e.get("id") for e in created}
+            for i, item in enumerate(chunk):
+                ids.append(
+                    by_request.get(item["request_id"]) or (created[i].get("id") if i < len(created) else None)
+                )
+        return ids
+
+    def _update_batches(self, path: str, key: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """PATCH ``items`` (each carrying its ``id``) in batches; the entities as amoCRM echoes them."""
+        result: list[dict[str, Any]] = []
+        for start in range(0, len(items), BATCH_SIZE):
+            body = self._request("PATCH", path, json=items[start : start + BATCH_SIZE])
+            result.extend(embedded(body, key))
+        return result

@@ -1,0 +1,315 @@
+"""The webhook inbox: every authenticated delivery stored raw, then processed in the cluster.
+
+- :func:`inbox_store` (the intake view calls it): one row per delivery; a delivery with the same items as an
+  earlier one is stored as ``duplicate`` and not processed. The first delivery of a burst enqueues one
+  processing task when it commits; deliveries that arrive while it is queued or running ride along (the
+  ``inbox:processing`` counter says whether one is, as ``OrderSync.task_pending`` does for order syncs).
+  One task at a time keeps the cluster's share of the CPU and of SQLite's single write lock small while
+  amoCRM waits for answers, and spares the broker a task per delivery.
+- :func:`inbox_process_pending` (that task): the pending deliveries, oldest first, each by
+  :func:`inbox_process`: each item of the body by the lead rules (``inbound.rules``); the outcome, the
+  reason and one result per item land on the row. A row is claimed first, so two workers never both
+  process it. After ``PROCESS_SLICE`` rows the task hands over to a successor, so it never nears the
+  cluster's task timeout. :func:`inbox_replay` processes a row again on demand.
+- :func:`inbox_requeue_pending` (with the reconciliation) and :func:`inbox_prune` (daily) keep it tidy.
+
+Webhook events amoCRM sends: https://www.amocrm.ru/developers/content/crm_platform/webhooks-format
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from console.amocrm import queue
+from console.amocrm.api.redaction import redact
+from console.amocrm.inbound.formparse import FormParseError, parse_form
+from console.amocrm.inbound.items import STATE_ACTIONS, WebhookItem, as_int, fingerprint, webhook_items
+from console.amocrm.inbound.rules import ItemResult, LeadObservation, lead_mark_deleted, lead_observe
+from console.amocrm.models import SyncLog, WebhookCounter, WebhookInbox
+
+logger = logging.getLogger(__name__)
+
+Outcome = WebhookInbox.Outcome
+PROCESS_TASK = "console.amocrm.tasks.webhook_process_pending_task"
+REPLAY_TASK = "console.amocrm.tasks.webhook_replay_task"
+# 0 while no processing task is queued or running, else when one was (unix seconds, refreshed as it works).
+PROCESSING_KEY = "inbox:processing"
+PROCESS_SLICE = 500  # rows per task (about 10 s of work); then a successor takes over
+INBOX_RETENTION = timedelta(days=90)
+INBOX_PRUNE_BATCH = 500
+# Outcome of a body with several items: the most telling item outcome wins.
+_OUTCOME_RANK = [
+    Outcome.FAILED,
+    Outcome.APPLIED,
+    Outcome.STALE,
+    Outcome.ECHO,
+    Outcome.IGNORED,
+    Outcome.INVALID,
+]
+
+
+def _processing_lost_after() -> timedelta:
+    """A processing task silent for longer than the cluster's task timeout was lost with its worker."""
+    return timedelta(seconds=float(settings.Q_CLUSTER.get("timeout") or 120) + 60)
+
+
+def _processing_mark(value: int) -> int:
+    now = timezone.now()
+    return WebhookCounter.objects.filter(key=PROCESSING_KEY).update(value=value, updated_at=now)
+
+
+def _processing_claim() -> bool:
+    """Mark a processing task as queued unless one is (compare-and-set); True when the caller queues it."""
+    now = timezone.now()
+    lost = int((now - _processing_lost_after()).timestamp())
+    idle = WebhookCounter.objects.filter(key=PROCESSING_KEY).filter(Q(value=0) | Q(value__lt=lost))
+    if idle.update(value=int(now.timestamp()), updated_at=now):
+        return True
+    try:
+        with transaction.atomic():
+            WebhookCounter.objects.create(key=PROCESSING_KEY, value=int(now.timestamp()))
+    except IntegrityError:  # it exists: a task is queued or running
+        return False
+    return True
+
+
+def _processing_options() -> dict[str, Any]:
+    # save=False: the outcomes live on the inbox rows; no django-q result row per task.
+    return {"group": "amocrm-webhooks", "save": False}
+
+
+def counter_increment(*, key: str, by: int = 1) -> None:
+    """Add ``by`` to the counter ``key`` with one atomic UPDATE (the row is created on first use)."""
+    if WebhookCounter.objects.filter(key=key).update(value=F("value") + by, updated_at=timezone.now()):
+        return
+    try:
+        with transaction.atomic():
+            WebhookCounter.objects.create(key=key, value=by)
+    except IntegrityError:  # created by a concurrent request in between
+        WebhookCounter.objects.filter(key=key).update(value=F("value") + by, updated_at=timezone.now())
+
+
+def inbox_store(
+    *,
+    body: bytes,
+    headers: dict[str, str],
+    remote_addr: str | None,
+    account: dict[str, Any],
+    items: list[WebhookItem],
+    invalid_reason: str = "",
+) -> WebhookInbox:
+    """Store one authenticated delivery and enqueue its processing after commit.
+
+    ``invalid_reason`` stores the row as ``invalid`` (processed, nothing enqueued). A delivery whose
+    fingerprint was seen before is stored as ``duplicate`` of the first row and not enqueued.
+    """
+    now = timezone.now()
+    row = WebhookInbox(
+        received_at=now,
+        body=body,
+        headers=headers,
+        remote_addr=remote_addr,
+        account_id=as_int(account.get("id")),
+        account_subdomain=str(account.get("subdomain") or "")[:255],
+        events=", ".join(dict.fromkeys(f"{i.entity}[{i.action}]" for i in items))[:255],
+        entity_ids=",".join(dict.fromkeys(str(i.id) for i in items if i.id is not None))[:255],
+        item_count=len(items),
+    )
+    if invalid_reason:
+        row.outcome, row.reason, row.processed_at = Outcome.INVALID, invalid_reason, now
+        row.save()
+        return row
+    row.fingerprint = row.dedup_key = fingerprint(account, items)
+    try:
+        with transaction.atomic():
+            row.save()
+            if _processing_claim():
+                queue.enqueue_on_commit(PROCESS_TASK, **_processing_options())
+    except IntegrityError:
+        row.pk, row.dedup_key = None, None
+        row.duplicate_of = WebhookInbox.objects.filter(dedup_key=row.fingerprint).first()
+        row.outcome, row.processed_at = Outcome.DUPLICATE, now
+        row.reason = f"same content as delivery #{row.duplicate_of_id}"
+        row.save()
+    return row
+
+
+def item_process(item: WebhookItem, *, client_factory: Callable[[], Any] | None = None) -> ItemResult:
+    """Dispatch one webhook item by entity and action; only leads change anything."""
+    if item.entity != "leads":
+        result = ItemResult(outcome=Outcome.IGNORED, reason=f"{item.entity} events are not synced")
+    elif item.id is None:
+        result = ItemResult(outcome=Outcome.INVALID, reason="the item has no lead id")
+    elif item.action in ("delete", "restore"):
+        result = lead_mark_deleted(lead_id=item.id, deleted=item.action == "delete")
+        if item.action == "restore" and item.status_id and item.pipeline_id:
+            result = _observe_item(item, client_factory)
+    elif item.action not in STATE_ACTIONS:
+        result = ItemResult(outcome=Outcome.IGNORED, reason=f"leads[{item.action}] events are not synced")
+    elif item.status_id is None or item.pipeline_id is None:
+        result = ItemResult(outcome=Outcome.IGNORED, reason="the item carries no pipeline/stage")
+    else:
+        result = _observe_item(item, client_factory)
+    result.entity, result.action, result.id = item.entity, item.action, item.id
+    return result
+
+
+def _observe_item(item: WebhookItem, client_factory: Callable[[], Any] | None) -> ItemResult:
+    obs = LeadObservation(
+        lead_id=int(item.id or 0),
+        pipeline_id=int(item.pipeline_id or 0),
+        status_id=int(item.status_id or 0),
+        modified=item.last_modified,
+        source="webhook",
+    )
+    return lead_observe(obs, client_factory=client_factory)
+
+
+def _summarise(results: list[ItemResult]) -> tuple[str, str, int | None]:
+    if not results:
+        return Outcome.INVALID, "no entity items in the body", None
+    best = min(results, key=lambda r: _OUTCOME_RANK.index(r.outcome) if r.outcome in _OUTCOME_RANK else 99)
+    touched = next((r.order_id for r in results if r.outcome == Outcome.APPLIED and r.order_id), None)
+    order_id = touched or next((r.order_id for r in results if r.order_id), None)
+    if len(results) == 1:
+        return best.outcome, best.reason, order_id
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[r.outcome] = counts.get(r.outcome, 0) + 1
+    return best.outcome, "; ".join(f"{n} {o}" for o, n in counts.items()), order_id
+
+
+def _log_applied(row: WebhookInbox, results: list[ItemResult], started: float) -> None:
+    for r in results:
+        if r.outcome == Outcome.APPLIED and r.order_id and r.action != "delete":
+            SyncLog.objects.create(
+                order_id=r.order_id,
+                event="webhook",
+                action=f"amocrm_{r.action}"[:40],
+                trigger="webhook",
+                duration_ms=int((time.monotonic() - started) * 1000),
+                outcome=SyncLog.Outcome.OK,
+                http_calls=r.http_calls,
+                lead_id=r.id,
+            )
+
+
+def _claim(row: WebhookInbox, *, replay: bool) -> bool:
+    """Count this attempt on the row; without ``replay`` only while it is pending and nobody else took it."""
+    rows = WebhookInbox.objects.filter(pk=row.pk)
+    if not replay:
+        rows = rows.filter(outcome=Outcome.PENDING, attempts=row.attempts)
+    return bool(rows.update(attempts=F("attempts") + 1))
+
+
+def inbox_process(
+    *, inbox_id: int, replay: bool = False, client_factory: Callable[[], Any] | None = None
+) -> WebhookInbox:
+    """Process one stored delivery and record its outcome; a row is processed once, by one worker.
+
+    ``replay=True`` processes the row again whatever it holds (a duplicate, invalid or failed row too); the
+    rules make a replay of an applied row an ``echo``. An unexpected error ends as ``failed`` with the
+    (redacted) reason, never as an exception for the cluster.
+    """
+    row = WebhookInbox.objects.get(pk=inbox_id)
+    if (row.outcome != Outcome.PENDING and not replay) or not _claim(row, replay=replay):
+        row.refresh_from_db()
+        return row
+    started = time.monotonic()
+    results: list[ItemResult] = []
+    try:
+        items = webhook_items(parse_form(bytes(row.body)))
+        results = [item_process(item, client_factory=client_factory) for item in items]
+        outcome, reason, order_id = _summarise(results)
+    except FormParseError as exc:
+        outcome, reason, order_id = Outcome.INVALID, f"unparseable body: {exc}", None
+    except Exception as exc:
+        logger.exception("webhook #%s failed", inbox_id)
+        outcome, reason = Outcome.FAILED, redact(f"{type(exc).__name__}: {exc}")[:2000]
+        order_id = next((r.order_id for r in results if r.order_id), None)
+    with transaction.atomic():
+        _log_applied(row, results, started)
+        WebhookInbox.objects.filter(pk=inbox_id).update(
+            outcome=outcome,
+            reason=reason,
+            results=[r.as_dict() for r in results],
+            order_id=order_id,
+            processed_at=timezone.now(),
+        )
+    row.refresh_from_db()
+    return row
+
+
+def _pending_ids(limit: int) -> list[int]:
+    pending = WebhookInbox.objects.filter(outcome=Outcome.PENDING).order_by("id")
+    return list(pending.values_list("id", flat=True)[:limit])
+
+
+def inbox_process_pending(*, limit: int = PROCESS_SLICE) -> int:
+    """The processing task: up to ``limit`` pending deliveries, oldest first; returns how many it processed.
+
+    With more waiting it queues its successor and ends (the mark stays). With none left it clears the mark,
+    then looks once more: a delivery stored in between either saw the mark cleared (and queued a new task)
+    or is found here (and this task takes the mark back and goes on).
+    """
+    done = 0
+    while True:
+        ids = _pending_ids(min(100, limit - done))
+        if not ids:
+            _processing_mark(0)
+            if not _pending_ids(1) or not _processing_claim():
+                return done
+            continue
+        _processing_mark(int(timezone.now().timestamp()))
+        for inbox_id in ids:
+            inbox_process(inbox_id=inbox_id)
+        done += len(ids)
+        if done >= limit:
+            queue.enqueue(PROCESS_TASK, **_processing_options())
+            return done
+
+
+def inbox_requeue_pending(*, older_than: timedelta = timedelta(minutes=5)) -> int:
+    """Queue a processing task when deliveries are still ``pending`` after ``older_than`` (their task was
+    lost with its broker or worker); returns how many wait. Each row is processed once however many tasks
+    reach it."""
+    cutoff = timezone.now() - older_than
+    waiting = WebhookInbox.objects.filter(outcome=Outcome.PENDING, received_at__lt=cutoff).count()
+    if waiting:
+        _processing_mark(int(timezone.now().timestamp()))
+        queue.enqueue(PROCESS_TASK, **_processing_options())
+    return waiting
+
+
+def inbox_replay(*, inbox_id: int) -> WebhookInbox:
+    """Process a stored delivery again now, whatever it holds (the replay task)."""
+    return inbox_process(inbox_id=inbox_id, replay=True)
+
+
+def inbox_replay_request(*, inbox_id: int) -> None:
+    """Support's "replay" button: process the delivery again in the cluster (it may read amoCRM)."""
+    queue.enqueue_on_commit(REPLAY_TASK, inbox_id, group="amocrm-webhooks", save=False)
+
+
+def inbox_prune(*, older_than: timedelta = INBOX_RETENTION, batch: int = INBOX_PRUNE_BATCH) -> int:
+    """Delete deliveries received more than ``older_than`` ago, except ``failed`` ones (support has not dealt
+    with them) and ``pending`` ones; returns how many. Each batch of ``batch`` rows is its own short write,
+    so deliveries arriving meanwhile wait for one batch at most, not for the whole prune."""
+    cutoff = timezone.now() - older_than
+    old = WebhookInbox.objects.filter(received_at__lt=cutoff).exclude(
+        outcome__in=(Outcome.FAILED, Outcome.PENDING)
+    )
+    deleted = 0
+    while ids := list(old.order_by("received_at", "id").values_list("id", flat=True)[:batch]):
+        count, _ = WebhookInbox.objects.filter(pk__in=ids).delete()
+        deleted += count
+    return deleted

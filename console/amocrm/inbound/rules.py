@@ -1,0 +1,246 @@
+"""The lead rules: what amoCRM says about a deal's stage, and whether it changes the order's status.
+
+Webhook deliveries (``inbound.inbox``) and the reconciliation (``inbound.reconcile``) feed the same rules
+(:func:`lead_observe`): echoes of our own pushes, stale or superseded reports and local changes not pushed
+yet are told apart from a manager's real stage move in amoCRM, which sets the mapped order status.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from console.amocrm.account.access import account_client
+from console.amocrm.inbound.items import as_int
+from console.amocrm.models import OrderSync, WebhookInbox
+from console.amocrm.stagemap import StageMap
+from console.orders.models import Order, OrderStatusChange
+from console.orders.services import order_set_status
+
+Outcome = WebhookInbox.Outcome
+ACTOR = "amocrm"
+# Seconds of clock difference tolerated between amoCRM and us when a hook's time is compared with our push.
+CLOCK_SKEW = 1
+
+
+@dataclass
+class ItemResult:
+    """What processing made of one item (stored in ``WebhookInbox.results``)."""
+
+    outcome: str
+    reason: str
+    entity: str = "leads"
+    action: str = ""
+    id: int | None = None
+    order_id: int | None = None
+    http_calls: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class LeadObservation:
+    """A lead's stage as amoCRM reported it: by a webhook (as of ``modified``) or read from the API now."""
+
+    lead_id: int
+    pipeline_id: int
+    status_id: int
+    modified: int | None  # the lead's last_modified / updated_at, unix seconds
+    source: str  # "webhook" | "api"
+    fetched_at: float | None = None  # for "api": when we read it (unix, our clock)
+
+
+class _VerifyNeeded(Exception):
+    """The observation may predate our own push or tie with the last applied change: re-read the lead."""
+
+
+def _unix(moment: datetime | None) -> float | None:
+    return moment.timestamp() if moment is not None else None
+
+
+def _local_status_changed_at(order: Order) -> float | None:
+    """When the order's status last changed by anyone but amoCRM (a manager, the storefront, the system)."""
+    change = (
+        OrderStatusChange.objects.filter(order=order)
+        .exclude(origin="amocrm")
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    return _unix(change.created_at) if change else None
+
+
+def _push_in_flight(sync: OrderSync) -> bool:
+    if sync.state != OrderSync.State.SYNCING or sync.claimed_at is None:
+        return False
+    lease = float(settings.Q_CLUSTER.get("timeout") or 120)
+    return (timezone.now() - sync.claimed_at).total_seconds() < lease
+
+
+def _local_change_wins(sync: OrderSync, obs: LeadObservation) -> bool:
+    """A status change made here and not pushed yet, no older than the observation (within the skew)."""
+    local_at = _local_status_changed_at(sync.order)
+    if local_at is None:
+        return False
+    pushed_at = _unix(sync.last_synced_at)
+    if pushed_at is not None and pushed_at >= local_at:
+        return False  # already pushed: an amoCRM stage differing from it is judged by rule 5
+    return obs.modified is None or obs.modified <= local_at + CLOCK_SKEW
+
+
+def _needs_verification(sync: OrderSync, obs: LeadObservation) -> bool:
+    if obs.source == "api":
+        pushed_at = _unix(sync.last_synced_at)
+        return pushed_at is not None and obs.fetched_at is not None and obs.fetched_at < pushed_at
+    if obs.modified is None:
+        return True
+    if sync.last_amo_modified is not None and obs.modified == sync.last_amo_modified:
+        return True
+    pushed_at = _unix(sync.last_synced_at)
+    return pushed_at is not None and obs.modified <= pushed_at + CLOCK_SKEW
+
+
+def _bump_modified(sync: OrderSync, modified: int | None, **fields: Any) -> None:
+    if modified is not None and (sync.last_amo_modified is None or modified > sync.last_amo_modified):
+        fields["last_amo_modified"] = modified
+    if fields:
+        OrderSync.objects.filter(pk=sync.pk).update(**fields)
+
+
+def _decide_locked(sync: OrderSync, obs: LeadObservation, *, verified: bool) -> ItemResult:
+    """The rules, in order, for a lead linked to ``sync`` (row locked by the caller)."""
+    order = sync.order
+    result = ItemResult(outcome=Outcome.IGNORED, reason="", id=obs.lead_id, order_id=order.pk)
+    if not order.is_active:
+        result.reason = "the order is deleted"
+        return result
+    if (
+        obs.modified is not None
+        and sync.last_amo_modified is not None
+        and obs.modified < sync.last_amo_modified
+    ):
+        result.outcome = Outcome.STALE
+        result.reason = f"last_modified {obs.modified} is older than {sync.last_amo_modified} already applied"
+        return result
+    if (obs.pipeline_id, obs.status_id) == (sync.pushed_pipeline_id, sync.pushed_status_id):
+        _bump_modified(sync, obs.modified)
+        result.outcome = Outcome.ECHO
+        result.reason = f"stage {obs.pipeline_id}/{obs.status_id} is the one we pushed last"
+        return result
+    if _push_in_flight(sync):
+        result.outcome = Outcome.STALE
+        result.reason = (
+            "a push of this order was in flight and overwrites the stage; reconciliation re-checks"
+        )
+        return result
+    if _local_change_wins(sync, obs):
+        result.outcome = Outcome.STALE
+        result.reason = "the order's status was changed here after this amoCRM change; our push wins"
+        return result
+    if not verified and _needs_verification(sync, obs):
+        raise _VerifyNeeded
+    status, why = StageMap.load().status_for(obs.pipeline_id, obs.status_id)
+    if status is None:
+        result.reason = why
+        return result
+    stage_fields = {"pushed_pipeline_id": obs.pipeline_id, "pushed_status_id": obs.status_id}
+    if order.status == status:
+        _bump_modified(sync, obs.modified, **stage_fields)
+        result.outcome = Outcome.ECHO
+        result.reason = f"the order already has status {status}"
+        return result
+    order_set_status(order=order, status=status, origin="amocrm", actor=ACTOR)
+    # Recorded as pushed: the sync engine then sees nothing to send back for this stage.
+    _bump_modified(sync, obs.modified, **stage_fields)
+    result.outcome = Outcome.APPLIED
+    result.reason = f"status {status} from stage {obs.pipeline_id}/{obs.status_id}"
+    return result
+
+
+def _observe_once(obs: LeadObservation, *, verified: bool) -> ItemResult:
+    with transaction.atomic():
+        syncs = list(
+            OrderSync.objects.select_for_update().select_related("order").filter(lead_id=obs.lead_id)[:2]
+        )
+        if not syncs:
+            return ItemResult(
+                outcome=Outcome.IGNORED, reason="no order is linked to this lead", id=obs.lead_id
+            )
+        if len(syncs) > 1:
+            return ItemResult(
+                outcome=Outcome.IGNORED, reason="several orders are linked to this lead", id=obs.lead_id
+            )
+        return _decide_locked(syncs[0], obs, verified=verified)
+
+
+def _fetch_observation(lead_id: int, client_factory: Callable[[], Any]) -> LeadObservation | None:
+    fetched_at = time.time()
+    lead = client_factory().get_lead(lead_id)
+    if not lead:
+        return None
+    return LeadObservation(
+        lead_id=lead_id,
+        pipeline_id=int(lead["pipeline_id"]),
+        status_id=int(lead["status_id"]),
+        modified=as_int(lead.get("updated_at")),
+        source="api",
+        fetched_at=fetched_at,
+    )
+
+
+def lead_observe(obs: LeadObservation, *, client_factory: Callable[[], Any] | None = None) -> ItemResult:
+    """Apply what amoCRM says about a lead's stage to its order, by these rules in order:
+
+    1. no order linked to the lead, or the order is deleted -> ``ignored``;
+    2. ``modified`` older than ``OrderSync.last_amo_modified`` (newest change applied or seen) -> ``stale``;
+    3. the stage is the one recorded as pushed (our push, or a stage applied from amoCRM) -> ``echo``;
+       ``last_amo_modified`` moves forward, nothing else changes;
+    4. a push of the order is in flight (the sync engine claimed it) -> ``stale``: the push overwrites the
+       stage in amoCRM, and a push without a stage bumps the lead so the reconciliation re-checks it;
+       likewise when the order's status was changed here (not by amoCRM), not pushed yet, and not older
+       than ``modified`` (within the skew): our change is newer and the sync engine pushes it;
+    5. the observation may predate our last push (a hook no later than ``last_synced_at`` + skew, one without
+       a time, one tying with the last applied time; an API read made before our last push) -> the lead is
+       re-read once from amoCRM and the fresh read is judged instead; if it shows the pushed stage, the hook
+       was superseded by our push -> ``stale``;
+    6. the stage maps to no status, to several, or only by a disabled row -> ``ignored`` with the reason;
+    7. the order already has that status -> ``echo`` (the stage is recorded as pushed);
+    8. otherwise the status is applied with ``order_set_status(origin="amocrm")`` and the stage recorded as
+       pushed with ``last_amo_modified`` -> ``applied``. Nothing is pushed back: the sync receivers skip
+       amoCRM-origin status changes, and the recorded stage makes any later push a no-op for the stage.
+    """
+    try:
+        return _observe_once(obs, verified=obs.source == "api" and obs.fetched_at is None)
+    except _VerifyNeeded:
+        pass
+    fresh = _fetch_observation(obs.lead_id, client_factory or account_client)
+    if fresh is None:
+        return ItemResult(
+            outcome=Outcome.IGNORED, reason="the lead no longer exists in amoCRM", id=obs.lead_id
+        )
+    result = _observe_once(fresh, verified=True)
+    result.http_calls += 1
+    if result.outcome == Outcome.ECHO and obs.source == "webhook":
+        result.outcome = Outcome.STALE
+        result.reason = "superseded by our later push: amoCRM shows the stage we pushed"
+    elif result.outcome == Outcome.APPLIED:
+        result.reason += " (confirmed by re-reading the lead)"
+    return result
+
+
+def lead_mark_deleted(*, lead_id: int, deleted: bool = True) -> ItemResult:
+    """``delete_lead``: the order's sync state records that the deal was deleted in amoCRM (nothing else)."""
+    now = timezone.now() if deleted else None
+    sync = OrderSync.objects.filter(lead_id=lead_id).first()
+    if sync is None:
+        return ItemResult(outcome=Outcome.IGNORED, reason="no order is linked to this lead", id=lead_id)
+    OrderSync.objects.filter(pk=sync.pk).update(lead_deleted_at=now)
+    reason = "the deal was deleted in amoCRM" if deleted else "the deal was restored in amoCRM"
+    return ItemResult(outcome=Outcome.APPLIED, reason=reason, id=lead_id, order_id=sync.order_id)

@@ -1,0 +1,25 @@
+"""Models of the AmoCRM integration, one module per area (tables keep their ``amocrm_*`` names)."""
+
+from console.amocrm.models.account import (
+    AmoConnection,
+    Pipeline,
+    PipelineStatus,
+    StageMapping,
+    new_webhook_secret,
+)
+from console.amocrm.models.inbound import WebhookCounter, WebhookInbox
+from console.amocrm.models.outbound import CatalogElementLink, CustomerAmoLink, OrderSync, SyncLog
+
+__all__ = [
+    "AmoConnection",
+    "CatalogElementLink",
+    "CustomerAmoLink",
+    "OrderSync",
+    "Pipeline",
+    "PipelineStatus",
+    "StageMapping",
+    "SyncLog",
+    "WebhookCounter",
+    "WebhookInbox",
+    "new_webhook_secret",
+]

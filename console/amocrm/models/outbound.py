@@ -1,0 +1,170 @@
+"""Orders -> deals: where each order stands in amoCRM, the contact and company of each customer, the catalog
+element of each product, and the sync log."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from console.orders.models import Order
+
+
+class OrderSync(models.Model):
+    """Where one order stands in amoCRM: the linked lead/contact/company, the state and the last error.
+
+    Concurrency: a worker *claims* the row by a compare-and-set to ``syncing`` (see
+    ``console.amocrm.outbound.engine``);
+    ``task_pending`` says a sync task is already enqueued (bursts collapse into it) and ``change_seq`` counts
+    changes so a change that arrives during a sync queues one more sync of the latest state.
+    """
+
+    class State(models.TextChoices):
+        NOT_SYNCED = "not_synced", _("Not synced")
+        QUEUED = "queued", _("Queued")
+        SYNCING = "syncing", _("Syncing")
+        SYNCED = "synced", _("Synced")
+        FAILED = "failed", _("Failed")
+        SKIPPED = "skipped", _("Skipped")
+        UNLINKED = "unlinked", _("Unlinked")
+
+    order = models.OneToOneField(
+        Order, on_delete=models.CASCADE, related_name="amo_sync", verbose_name=_("order")
+    )
+    lead_id = models.BigIntegerField(_("lead id"), null=True, blank=True, db_index=True)
+    contact_id = models.BigIntegerField(_("contact id"), null=True, blank=True)
+    company_id = models.BigIntegerField(_("company id"), null=True, blank=True)
+    state = models.CharField(
+        _("sync state"), max_length=20, choices=State.choices, default=State.NOT_SYNCED, db_index=True
+    )
+    last_synced_at = models.DateTimeField(_("last synced"), null=True, blank=True)
+    pushed_pipeline_id = models.BigIntegerField(_("pipeline pushed"), null=True, blank=True)
+    pushed_status_id = models.BigIntegerField(_("stage pushed"), null=True, blank=True)
+    payload_hash = models.CharField(_("hash of the last pushed payload"), max_length=64, blank=True)
+    pushed_lead_hash = models.CharField(
+        max_length=64, blank=True, help_text=_("hash of the lead fields pushed")
+    )
+    pushed_products = models.JSONField(
+        default=dict, blank=True, help_text=_("catalog element id -> quantity")
+    )
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    next_retry_at = models.DateTimeField(_("next retry at"), null=True, blank=True, db_index=True)
+    last_error_title = models.CharField(_("last error"), max_length=500, blank=True)
+    last_error_detail = models.TextField(_("last error detail"), blank=True)
+    last_error_status = models.IntegerField(_("last error HTTP status"), null=True, blank=True)
+    last_error_request_id = models.CharField(_("AmoCRM request id"), max_length=100, blank=True)
+    lead_deleted_at = models.DateTimeField(_("lead deleted in AmoCRM"), null=True, blank=True)
+    last_amo_modified = models.BigIntegerField(_("last AmoCRM change applied (unix)"), null=True, blank=True)
+    task_pending = models.BooleanField(default=False, help_text=_("a sync task is enqueued"))
+    change_seq = models.PositiveIntegerField(default=0, help_text=_("changes seen since the row was created"))
+    synced_seq = models.PositiveIntegerField(
+        default=0, help_text=_("change_seq the running/last sync started at")
+    )
+    pending_trigger = models.CharField(
+        max_length=160, blank=True, help_text=_("who asked for the queued sync")
+    )
+    pending_event = models.CharField(max_length=40, blank=True, help_text=_("what happened to the order"))
+    claimed_at = models.DateTimeField(null=True, blank=True, help_text=_("when a worker started syncing"))
+    create_pending = models.BooleanField(
+        default=False, help_text=_("a lead create was sent without a confirmed answer: look it up first")
+    )
+    note_added = models.BooleanField(default=False, help_text=_("the creation note is on the lead"))
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("order sync")
+        verbose_name_plural = _("order syncs")
+        ordering = ["-updated_at"]
+
+    def __str__(self) -> str:
+        return f"{self.order_id}: {self.state}"
+
+    @property
+    def is_retry_scheduled(self) -> bool:
+        return self.state == self.State.QUEUED and self.next_retry_at is not None
+
+
+class CustomerAmoLink(models.Model):
+    """The amoCRM contact (and company) of a customer, remembered so repeat customers need no search.
+
+    ``locked_until`` is a short lease taken while one worker finds or creates the contact, so two orders of a
+    new customer synced at once never create two contacts.
+    """
+
+    customer = models.OneToOneField(
+        "customers.Customer", on_delete=models.CASCADE, related_name="amo_link", verbose_name=_("customer")
+    )
+    contact_id = models.BigIntegerField(_("contact id"), null=True, blank=True, db_index=True)
+    company_id = models.BigIntegerField(_("company id"), null=True, blank=True)
+    contact_hash = models.CharField(max_length=64, blank=True)
+    locked_until = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("customer link")
+        verbose_name_plural = _("customer links")
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} -> {self.contact_id}"
+
+
+class CatalogElementLink(models.Model):
+    """A product's element in the amoCRM products catalog, by SKU, with the hash of what was pushed."""
+
+    sku = models.CharField(_("SKU"), max_length=64, unique=True)
+    catalog_id = models.BigIntegerField(_("catalog id"))
+    element_id = models.BigIntegerField(_("element id"))
+    payload_hash = models.CharField(max_length=64, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("catalog element")
+        verbose_name_plural = _("catalog elements")
+
+    def __str__(self) -> str:
+        return f"{self.sku} -> {self.element_id}"
+
+
+class SyncLog(models.Model):
+    """One sync attempt (or one scheduled run): what started it, how long, how many calls, what came out."""
+
+    class Outcome(models.TextChoices):
+        OK = "ok", _("OK")
+        FAILED = "failed", _("Failed")
+        RETRY = "retry", _("Will retry")
+        SKIPPED = "skipped", _("Skipped")
+        NOOP = "noop", _("Nothing to do")
+
+    order = models.ForeignKey(
+        Order,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="amo_sync_log",
+        verbose_name=_("order"),
+    )
+    event = models.CharField(_("event"), max_length=40, blank=True)
+    action = models.CharField(_("action"), max_length=40, blank=True)
+    trigger = models.CharField(_("trigger"), max_length=160, blank=True)
+    started_at = models.DateTimeField(_("started"), default=timezone.now, db_index=True)
+    duration_ms = models.PositiveIntegerField(_("duration, ms"), default=0)
+    outcome = models.CharField(_("outcome"), max_length=10, choices=Outcome.choices, db_index=True)
+    http_calls = models.PositiveIntegerField(_("HTTP calls"), default=0)
+    lead_id = models.BigIntegerField(_("lead id"), null=True, blank=True)
+    contact_id = models.BigIntegerField(_("contact id"), null=True, blank=True)
+    company_id = models.BigIntegerField(_("company id"), null=True, blank=True)
+    error_title = models.CharField(_("error"), max_length=500, blank=True)
+    error_detail = models.TextField(_("error detail"), blank=True)
+    error_status = models.IntegerField(_("HTTP status"), null=True, blank=True)
+    request_id = models.CharField(_("AmoCRM request id"), max_length=100, blank=True)
+    resolved = models.BooleanField(_("resolved"), default=False)
+
+    class Meta:
+        verbose_name = _("sync log entry")
+        verbose_name_plural = _("sync log")
+        ordering = ["-started_at", "-id"]
+        indexes = [models.Index(fields=["outcome", "resolved"])]
+
+    def __str__(self) -> str:
+        return f"{self.started_at:%Y-%m-%d %H:%M:%S} {self.action} {self.outcome}"

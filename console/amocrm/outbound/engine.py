@@ -1,0 +1,188 @@
+"""The sync engine: makes each claimed order's amoCRM deal true to the order, in a few explicit steps.
+
+A run (one task) takes a set of orders and, sharing batch calls between them:
+
+1. claims each order (a compare-and-set of its ``OrderSync`` row to ``syncing``; a claim older than
+   ``CLAIM_TIMEOUT`` may be taken over: its worker died), so two workers never push one order at once;
+2. computes each order's target (what its deal should be) and finishes at once what has nothing to send
+   (the stored hash equals the target's), what must not be pushed (a cancelled order that never had a deal)
+   and a deal deleted in amoCRM;
+3. products: the catalog elements of every SKU (``outbound.products``);
+4. customers: each customer's contact and company, found or created (``outbound.customers``);
+5. deals: adopt an unconfirmed create, create the missing deals, update the changed ones (``outbound.leads``);
+6. notes: the creation note on each new deal (``outbound.notes``);
+7. links: products with quantities, contact and company on each deal (``outbound.products``);
+8. releases each claim with its outcome and writes the sync log (``outbound.outcomes``).
+
+What was pushed is remembered (lead-field hash, stage, ``{element: quantity}``, contact/company, overall
+hash): a save that changes nothing mapped makes no call, a status change makes one PATCH.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from django.db.models import F, Q
+from django.utils import timezone
+
+from console.amocrm.account.access import account_client
+from console.amocrm.api.errors import AmoCRMError
+from console.amocrm.models import AmoConnection, CustomerAmoLink, OrderSync, SyncLog
+from console.amocrm.outbound import payloads
+from console.amocrm.outbound.customers import customers_resolve
+from console.amocrm.outbound.job import Job, Run, Target, sync_record_error
+from console.amocrm.outbound.leads import leads_adopt, leads_create, leads_update
+from console.amocrm.outbound.notes import notes_add
+from console.amocrm.outbound.outcomes import job_release, job_succeed, jobs_fail
+from console.amocrm.outbound.products import elements_ensure, links_sync, pushed_products_reread
+from console.amocrm.outbound.retries import CLAIM_TIMEOUT
+from console.amocrm.stagemap import StageMap
+from console.orders.models import Order
+
+logger = logging.getLogger(__name__)
+
+State = OrderSync.State
+Outcome = SyncLog.Outcome
+CLAIMABLE = (State.NOT_SYNCED, State.QUEUED, State.SYNCED, State.FAILED)
+DELETED_DEAL = "The deal was deleted in AmoCRM: unlink the order to create a new deal, or link another"
+
+
+def order_sync_run(*, order_id: int, trigger: str = "") -> str | None:
+    """Task body: sync one order now (if it can be claimed). Returns the outcome, or None when not claimed."""
+    return orders_sync_run(order_ids=[order_id], trigger=trigger).get(order_id)
+
+
+def orders_sync_run(*, order_ids: Iterable[int], trigger: str = "") -> dict[int, str]:
+    """Task body: claim and sync many orders together (batch calls). Returns ``{order_id: outcome}``."""
+    jobs = _claim(list(order_ids), trigger)
+    if not jobs:
+        return {}
+    _execute(jobs)
+    outcomes = {job.order.pk: job.outcome for job in jobs}
+    # amoCRM rejects a whole batch for one bad item: sync the orders a permanent batch error failed one by
+    # one, so only the bad one ends failed (its batch attempt is not counted).
+    alone = [job.order.pk for job in jobs if job.batch_failed]
+    if alone:
+        OrderSync.objects.filter(order_id__in=alone, attempts__gt=0).update(attempts=F("attempts") - 1)
+        for order_id in alone:
+            outcomes[order_id] = order_sync_run(order_id=order_id, trigger=trigger) or outcomes[order_id]
+    return outcomes
+
+
+def _claim(order_ids: list[int], trigger: str) -> list[Job]:
+    """Compare-and-set each order's row to ``syncing``; returns the jobs this worker owns."""
+    now = timezone.now()
+    claimable = Q(state__in=CLAIMABLE) | Q(state=State.SYNCING, claimed_at__lt=now - CLAIM_TIMEOUT)
+    due = Q(next_retry_at__isnull=True) | Q(next_retry_at__lte=now) | Q(task_pending=True)
+    jobs = []
+    for order_id in order_ids:
+        taken = (
+            OrderSync.objects.filter(claimable, order_id=order_id)
+            .filter(due)
+            .update(
+                state=State.SYNCING,
+                task_pending=False,
+                claimed_at=now,
+                synced_seq=F("change_seq"),
+                updated_at=now,
+            )
+        )
+        if not taken:
+            continue
+        sync = OrderSync.objects.get(order_id=order_id)
+        order = (
+            Order.objects.select_related("customer", "customer__company")
+            .prefetch_related("items__product")
+            .get(pk=order_id)
+        )
+        jobs.append(
+            Job(
+                sync=sync,
+                order=order,
+                trigger=sync.pending_trigger or trigger,
+                event=sync.pending_event or "sync",
+                claimed_seq=sync.synced_seq,
+            )
+        )
+    return jobs
+
+
+def _target(run: Run, order: Order) -> Target:
+    """What ``order``'s deal should be in amoCRM, with the hashes that tell whether anything changed."""
+    lines = list(order.items.all())
+    stage = run.stage_map.stage_for(order.status, deleted=not order.is_active)
+    fields = payloads.lead_fields(order, run.field_ids)
+    products = payloads.order_products(lines)
+    lead_hash = payloads.stable_hash(fields)
+    full_hash = payloads.stable_hash(
+        {
+            "lead": lead_hash,
+            "stage": [stage.pipeline_id, stage.status_id] if stage else None,
+            "products": products,
+            "prices": {i.product.sku: str(i.product.unit_price) for i in lines},
+            "customer": order.customer_id,
+            "company": order.customer.company_id,
+            "contact": payloads.stable_hash(payloads.contact_payload(order.customer)),
+        }
+    )
+    return Target(lines, stage, fields, products, lead_hash, full_hash)
+
+
+def _prepare(run: Run, jobs: list[Job]) -> None:
+    """Compute each order's target; finish the no-ops and the orders that must not be pushed."""
+    for job in jobs:
+        order, sync = job.order, job.sync
+        if not sync.lead_id and (not order.is_active or order.status == Order.Status.CANCELLED):
+            job.finish(Outcome.SKIPPED, "none")
+            continue
+        if sync.lead_id and sync.lead_deleted_at:
+            sync_record_error(sync, None, DELETED_DEAL)
+            job.finish(Outcome.FAILED, "none")
+            continue
+        job.target = _target(run, order)
+        if sync.lead_id and sync.payload_hash == job.target.full_hash and not sync.create_pending:
+            job.finish(Outcome.NOOP, "none")
+
+
+def _push(run: Run, jobs: list[Job]) -> None:
+    """Steps 3-7 for the jobs that have something to send; each finished job is marked synced."""
+    elements_ensure(run, jobs)
+    jobs = customers_resolve(run, jobs)
+    leads_adopt(run, [j for j in jobs if not j.sync.lead_id and j.sync.create_pending])
+    leads_create(run, [j for j in jobs if not j.sync.lead_id])
+    leads_update(run, [j for j in jobs if j.sync.lead_id and not j.new_lead])
+    pushed_products_reread(run, jobs)
+    notes_add(run, [j for j in jobs if j.sync.lead_id and not j.sync.note_added])
+    links_sync(run, jobs)
+    for job in jobs:
+        if not job.done:
+            job_succeed(job)
+
+
+def _execute(jobs: list[Job]) -> None:
+    run = Run(connection=AmoConnection.get_solo(), stage_map=StageMap.load())
+    _prepare(run, jobs)
+    pending = [j for j in jobs if not j.done]
+    if pending:
+        try:
+            run.client = account_client(run.connection)
+            _push(run, pending)
+        except AmoCRMError as exc:
+            jobs_fail(jobs, exc)
+        except Exception as exc:  # noqa: BLE001 -- any bug must still release the claims
+            logger.exception("sync run crashed")
+            jobs_fail(jobs, exc)
+        finally:
+            # A failed find-or-create gives its leases back: the next attempt searches again at once.
+            CustomerAmoLink.objects.filter(pk__in=run.leased).update(locked_until=None)
+    _share_calls(jobs, run.client.calls if run.client is not None else 0)
+    for job in jobs:
+        job_release(job)
+
+
+def _share_calls(jobs: list[Job], calls: int) -> None:
+    """Spread the run's HTTP calls over the jobs that did work (for the sync log)."""
+    working = [j for j in jobs if j.outcome not in (Outcome.NOOP, Outcome.SKIPPED)] or jobs
+    for job in working:
+        job.calls = calls // len(working) + (1 if job is working[0] and calls % len(working) else 0)

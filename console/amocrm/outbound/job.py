@@ -1,0 +1,140 @@
+"""What one sync run works on: each claimed order (a :class:`Job`) and what the run shares (a :class:`Run`).
+
+A job holds three things: the claim (which sync row, who asked, the change counter it started from), the
+target (what the deal should look like, computed once from the order), and how far it got (the contact and
+company it resolved to, what was done, the outcome). The steps in ``customers``, ``leads``, ``products``
+and ``notes`` read the target, call amoCRM and write the sync row column by column.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.utils import timezone
+
+from console.amocrm.api.client import AmoCRMClient
+from console.amocrm.api.errors import AmoCRMError, error_detail
+from console.amocrm.api.redaction import redact
+from console.amocrm.models import AmoConnection, OrderSync, SyncLog
+from console.amocrm.stagemap import Stage, StageMap
+from console.orders.models import Order
+
+BATCH = 50  # amoCRM's batch size for add, update and link requests
+
+
+@dataclass(frozen=True)
+class Target:
+    """What an order's deal should be in amoCRM: lead fields, stage, products, and their hashes."""
+
+    lines: list[Any]
+    stage: Stage | None
+    fields: dict[str, Any]
+    products: dict[str, int]  # sku -> quantity
+    lead_hash: str  # of ``fields``
+    full_hash: str  # of everything pushed: a sync whose hash equals the stored one has nothing to send
+
+
+@dataclass
+class Job:
+    """One claimed order inside a run."""
+
+    sync: OrderSync
+    order: Order
+    trigger: str
+    event: str
+    claimed_seq: int
+    started: float = field(default_factory=time.monotonic)
+    started_at: datetime = field(default_factory=timezone.now)
+    target: Target | None = None
+    contact_id: int | None = None
+    company_id: int | None = None
+    new_contact: dict[str, Any] | None = None  # a contact created together with the lead (/leads/complex)
+    new_lead: bool = False
+    action: str = ""
+    outcome: str = ""
+    batch_failed: bool = False
+    calls: int = 0
+
+    @property
+    def done(self) -> bool:
+        return bool(self.outcome)
+
+    def finish(self, outcome: str, action: str = "") -> None:
+        self.outcome = outcome
+        self.action = self.action or action
+
+
+@dataclass
+class Run:
+    """What the jobs of one run share: the client, the connection's ids, the stage map, catalog elements."""
+
+    connection: AmoConnection
+    stage_map: StageMap
+    client: AmoCRMClient | None = None
+    elements: dict[str, int] = field(default_factory=dict)  # sku -> catalog element id
+    leased: list[int] = field(default_factory=list)  # CustomerAmoLink pks whose lease this run holds
+
+    @property
+    def field_ids(self) -> dict[str, int]:
+        return {k: int(v) for k, v in (self.connection.lead_field_ids or {}).items() if v}
+
+    @property
+    def amo(self) -> AmoCRMClient:
+        """The client (made when the first job needs amoCRM)."""
+        assert self.client is not None
+        return self.client
+
+
+def sync_save(sync: OrderSync, *names: str) -> None:
+    """Write only ``names`` of ``sync`` (never a full save: receivers update other columns concurrently)."""
+    OrderSync.objects.filter(pk=sync.pk).update(**{name: getattr(sync, name) for name in names})
+
+
+def sync_record_error(
+    sync: OrderSync, error: AmoCRMError | None, title: str, exc: Exception | None = None
+) -> None:
+    """Put an error's title, detail, HTTP status and request id on ``sync`` (not saved)."""
+    sync.last_error_title = redact(title)[:500]
+    sync.last_error_detail = error_detail(error or exc)
+    sync.last_error_status = getattr(error, "status", None)
+    sync.last_error_request_id = (getattr(error, "request_id", "") or "")[:100]
+
+
+def control_log(order_id: int, action: str, trigger: str, sync: OrderSync, calls: int = 0) -> None:
+    """One sync log row for a manager's control (skip, unskip, unlink, link)."""
+    SyncLog.objects.create(
+        order_id=order_id,
+        event="manager",
+        action=action,
+        trigger=trigger[:160],
+        outcome=SyncLog.Outcome.OK,
+        http_calls=calls,
+        lead_id=sync.lead_id,
+        contact_id=sync.contact_id,
+        company_id=sync.company_id,
+    )
+
+
+def mass_link(lead_id: int, item: dict[str, Any]) -> dict[str, Any]:
+    """A link item of lead ``lead_id`` for the mass link/unlink endpoints."""
+    return {"entity_id": int(lead_id), "entity_type": "leads", **item}
+
+
+def id_of(value: Any) -> int | None:
+    """An entity id from whatever the client returned: an int, a dict with ``id``, or None."""
+    if value is None or value == []:
+        return None
+    if isinstance(value, dict):
+        value = value.get("id")
+    if isinstance(value, (list, tuple)):
+        return id_of(value[0])
+    return int(value) if value else None
+
+
+def ids_of(values: Any) -> list[int]:
+    if isinstance(values, dict):
+        values = (values.get("_embedded") or {}).get("leads") or values.get("ids") or []
+    return [int(id_of(v)) for v in values]

@@ -1,0 +1,337 @@
+"""Pure functions from our orders and customers to amoCRM v4 payloads (leads, contacts, companies, notes,
+products).
+
+Nothing here touches the database or the network: every function takes the objects (or plain values) it
+needs and returns plain data, so the sync engine can hash, batch and diff the result. JSON shapes:
+https://www.amocrm.ru/developers/content/crm_platform/leads-api and its sibling pages. Field ids of the lead
+custom fields are passed in as a mapping ``{key: field_id}`` with the keys of ``LEAD_FIELD_KEYS``; a key
+whose id is unknown (setup not run yet) is simply left out of the payload.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+if TYPE_CHECKING:
+    from console.amocrm.stagemap import Stage
+
+# Keys of the lead custom fields the sync fills (ids are stored by the account setup).
+LEAD_FIELD_KEYS = (
+    "order_number",
+    "installation_date",
+    "dismantle_date",
+    "delivery_method",
+    "delivery_address",
+    "source",
+)
+
+SOURCE_LABELS = {"storefront": "сайт", "manager": "менеджер"}
+DELIVERY_LABELS = {
+    "pickup": "Самовывоз",
+    "delivery": "Доставка",
+    "delivery_installation": "Доставка и монтаж",
+}
+BUSINESS_TAG = "юрлицо"
+DEFAULT_TIMEZONE = "Europe/Moscow"
+
+
+# --- small conversions -------------------------------------------------------------------------
+
+
+def whole_roubles(amount: Decimal | int | float | str | None) -> int:
+    """``amount`` rounded half-up to whole roubles as an int (amoCRM's ``price`` must be an int)."""
+    if amount is None:
+        return 0
+    return int(Decimal(str(amount)).quantize(Decimal("1"), rounding=ROUND_HALF_UP))
+
+
+def date_to_unix(value: dt.date | None, tz: str = DEFAULT_TIMEZONE) -> int | None:
+    """Unix seconds of local midnight of ``value`` in ``tz`` (how amoCRM stores a date field), or None."""
+    if value is None:
+        return None
+    return int(dt.datetime(value.year, value.month, value.day, tzinfo=ZoneInfo(tz)).timestamp())
+
+
+def format_date(value: dt.date | None) -> str:
+    """``value`` as DD.MM.YYYY for humans, or an empty string."""
+    return value.strftime("%d.%m.%Y") if value else ""
+
+
+def format_money(amount: Decimal | int | None) -> str:
+    """A money amount for a note: "12 345,50" (space between thousands, no kopecks when whole)."""
+    value = Decimal(str(amount or 0)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    whole, _, frac = f"{value:,.2f}".partition(".")
+    whole = whole.replace(",", " ")
+    return whole if frac == "00" else f"{whole},{frac}"
+
+
+def stable_hash(data: Any) -> str:
+    """A stable sha256 of JSON-able ``data`` (keys sorted), used to detect "nothing changed"."""
+    encoded = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.sha256(encoded.encode()).hexdigest()
+
+
+def _cf(field_id: int | None, value: Any) -> dict | None:
+    """One ``custom_fields_values`` item, or None when the field id is unknown."""
+    if not field_id:
+        return None
+    if value is None or value == "":
+        return {"field_id": int(field_id), "values": None}
+    return {"field_id": int(field_id), "values": [{"value": value}]}
+
+
+def _multitext(code: str, value: str, enum_code: str = "WORK") -> dict | None:
+    return {"field_code": code, "values": [{"value": value, "enum_code": enum_code}]} if value else None
+
+
+def _tags(names: Iterable[str]) -> list[dict]:
+    seen: list[str] = []
+    for name in names:
+        name = (name or "").strip()
+        if name and name not in seen:
+            seen.append(name)
+    return [{"name": name} for name in seen]
+
+
+# --- contact and company -----------------------------------------------------------------------
+
+
+def contact_name(customer: Any) -> str:
+    """The contact's display name: first and last name, else the customer's display name."""
+    full = " ".join(p for p in (customer.first_name, customer.last_name) if p)
+    return full or customer.name
+
+
+def contact_payload(customer: Any) -> dict:
+    """A contact for ``customer``: name, first/last name, PHONE and EMAIL (work), the customer's tags.
+
+    The phone is sent in E.164 when we have it normalised (so amoCRM's search finds it however it was typed).
+    """
+    fields = [
+        _multitext("PHONE", customer.phone_normalized or customer.phone),
+        _multitext("EMAIL", customer.email),
+    ]
+    payload: dict[str, Any] = {
+        "name": contact_name(customer),
+        "first_name": customer.first_name or "",
+        "last_name": customer.last_name or "",
+        "custom_fields_values": [f for f in fields if f],
+    }
+    tags = _tags(customer.tags or [])
+    if tags:
+        payload["_embedded"] = {"tags": tags}
+    return payload
+
+
+def company_requisites(company: Any) -> str:
+    """The company's requisites on one line each (legal name, INN, KPP, OGRN, legal address)."""
+    rows = [
+        ("Юр. название", company.legal_name),
+        ("ИНН", company.inn),
+        ("КПП", company.kpp),
+        ("ОГРН", company.ogrn),
+        ("Юр. адрес", company.legal_address),
+    ]
+    return "\n".join(f"{label}: {value}" for label, value in rows if value)
+
+
+def company_payload(company: Any, field_ids: Mapping[str, int] | None = None) -> dict:
+    """A company for ``company``: name, PHONE, EMAIL and the requisites.
+
+    Requisites go to the company custom fields whose ids are known (keys ``company_inn``, ``company_kpp``,
+    ``company_ogrn``, ``company_legal_name``, ``company_legal_address``); the standard ``ADDRESS`` field is
+    not used because accounts rename it freely.
+    """
+    ids = field_ids or {}
+    fields = [
+        _multitext("PHONE", company.phone),
+        _multitext("EMAIL", company.email),
+        _cf(ids.get("company_inn"), company.inn or None) if company.inn else None,
+        _cf(ids.get("company_kpp"), company.kpp or None) if company.kpp else None,
+        _cf(ids.get("company_ogrn"), company.ogrn or None) if company.ogrn else None,
+        _cf(ids.get("company_legal_name"), company.legal_name or None) if company.legal_name else None,
+        _cf(ids.get("company_legal_address"), company.legal_address or None)
+        if company.legal_address
+        else None,
+    ]
+    return {"name": company.name, "custom_fields_values": [f for f in fields if f]}
+
+
+# --- lead ---------------------------------------------------------------------------------------
+
+
+def lead_name(order: Any) -> str:
+    """ "Заказ R-000123 — Иван Петров" (the number, else the id, and the customer's name)."""
+    number = order.number or f"#{order.pk}"
+    return f"Заказ {number} — {contact_name(order.customer)}"
+
+
+def source_label(order: Any) -> str:
+    """ "сайт" for a storefront order, "менеджер" otherwise."""
+    return SOURCE_LABELS.get(order.source, SOURCE_LABELS["manager"])
+
+
+def lead_custom_fields(order: Any, field_ids: Mapping[str, int], tz: str = DEFAULT_TIMEZONE) -> list[dict]:
+    """``custom_fields_values`` of the lead: number, dates (Unix seconds), delivery method/address, source.
+
+    An empty value is sent as ``values: null`` so a cleared address is cleared in amoCRM too.
+    """
+    delivering = order.delivery_method != "pickup"
+    values = {
+        "order_number": order.number or str(order.pk),
+        "installation_date": date_to_unix(order.installation_date, tz),
+        "dismantle_date": date_to_unix(order.dismantle_date, tz),
+        "delivery_method": DELIVERY_LABELS.get(order.delivery_method, order.delivery_method),
+        "delivery_address": (order.delivery_address or "") if delivering else "",
+        "source": source_label(order),
+    }
+    return [cf for key in LEAD_FIELD_KEYS if (cf := _cf(field_ids.get(key), values[key]))]
+
+
+def lead_tags(order: Any) -> list[dict]:
+    """Tags of the lead: the source ("сайт"/"менеджер") and "юрлицо" for a business customer."""
+    names = [source_label(order)]
+    if order.customer.customer_type == "business":
+        names.append(BUSINESS_TAG)
+    return _tags(names)
+
+
+def lead_fields(order: Any, field_ids: Mapping[str, int], tz: str = DEFAULT_TIMEZONE) -> dict:
+    """The lead fields we own (no stage, no links): name, price in whole roubles, custom fields, tags."""
+    return {
+        "name": lead_name(order),
+        "price": whole_roubles(order.total_amount),
+        "custom_fields_values": lead_custom_fields(order, field_ids, tz),
+        "_embedded": {"tags": lead_tags(order)},
+    }
+
+
+def lead_payload(
+    order: Any,
+    *,
+    field_ids: Mapping[str, int],
+    stage: Stage | None,
+    contact_id: int | None = None,
+    company_id: int | None = None,
+    tz: str = DEFAULT_TIMEZONE,
+) -> dict:
+    """A complete lead for a create: our fields, the stage (if mapped) and the contact/company attached."""
+    payload = lead_fields(order, field_ids, tz)
+    if stage is not None:
+        payload["pipeline_id"] = stage.pipeline_id
+        payload["status_id"] = stage.status_id
+    if contact_id:
+        payload["_embedded"]["contacts"] = [{"id": int(contact_id), "is_main": True}]
+    if company_id:
+        payload["_embedded"]["companies"] = [{"id": int(company_id)}]
+    return payload
+
+
+def lead_update_payload(
+    lead_id: int,
+    *,
+    fields: Mapping[str, Any] | None = None,
+    stage: Stage | None = None,
+) -> dict:
+    """A PATCH body for one lead: only what changed (``fields`` and/or ``stage``), with its id."""
+    payload: dict[str, Any] = {"id": int(lead_id)}
+    if fields:
+        payload.update(fields)
+    if stage is not None:
+        payload["pipeline_id"] = stage.pipeline_id
+        payload["status_id"] = stage.status_id
+    return payload
+
+
+# --- note ---------------------------------------------------------------------------------------
+
+
+def note_text(order: Any, lines: Sequence[Any] | None = None) -> str:
+    """The creation note: lines with quantities and sums, dates, delivery, comment, total and the source."""
+    lines = list(order.items.all()) if lines is None else list(lines)
+    days = max(1, (order.dismantle_date - order.installation_date).days)
+    out = [f"Заказ {order.number or '#' + str(order.pk)}", "", "Позиции:"]
+    for n, item in enumerate(lines, start=1):
+        out.append(
+            f"{n}. {item.product.name} ({item.product.sku}) — {item.quantity} шт. × "
+            f"{format_money(item.unit_price)} ₽/сут. = {format_money(item.line_total)} ₽"
+        )
+    if not lines:
+        out.append("—")
+    out += [
+        "",
+        f"Монтаж: {format_date(order.installation_date)}",
+        f"Демонтаж: {format_date(order.dismantle_date)} (суток аренды: {days})",
+        f"Доставка: {DELIVERY_LABELS.get(order.delivery_method, order.delivery_method)}",
+    ]
+    if order.delivery_method != "pickup" and order.delivery_address:
+        out.append(f"Адрес: {order.delivery_address}")
+    if order.comment:
+        out.append(f"Комментарий: {order.comment}")
+    out += [f"Итого: {format_money(order.total_amount)} ₽", f"Источник: {source_label(order)}"]
+    return "\n".join(out)
+
+
+def note_payload(lead_id: int, text: str) -> dict:
+    """A common note on lead ``lead_id``."""
+    return {"entity_id": int(lead_id), "note_type": "common", "params": {"text": text}}
+
+
+# --- products -----------------------------------------------------------------------------------
+
+
+def catalog_product(product: Any, price: Decimal | None = None) -> dict:
+    """A products-catalog element for ``product``: SKU, name and price per day in whole roubles."""
+    return {
+        "sku": product.sku,
+        "name": product.name,
+        "price": whole_roubles(product.unit_price if price is None else price),
+    }
+
+
+def order_products(lines: Iterable[Any]) -> dict[str, int]:
+    """``{sku: quantity}`` of the order lines (a product appears at most once per order)."""
+    result: dict[str, int] = {}
+    for item in lines:
+        result[item.product.sku] = result.get(item.product.sku, 0) + int(item.quantity)
+    return result
+
+
+def product_link(element_id: int, quantity: int, *, catalog_id: int, price_id: int | None = None) -> dict:
+    """A link item (for ``/leads/{id}/link``) attaching a catalog element with its quantity (and price id)."""
+    metadata: dict[str, Any] = {"quantity": int(quantity), "catalog_id": int(catalog_id)}
+    if price_id:
+        metadata["price_id"] = int(price_id)
+    return {"to_entity_id": int(element_id), "to_entity_type": "catalog_elements", "metadata": metadata}
+
+
+@dataclass(frozen=True)
+class ProductsDiff:
+    """What to do to the lead's product links: link (new or changed quantity) and unlink (gone)."""
+
+    link: dict[int, int]
+    unlink: list[int]
+
+    @property
+    def empty(self) -> bool:
+        return not self.link and not self.unlink
+
+
+def products_diff(current: Mapping[int, int], wanted: Mapping[int, int]) -> ProductsDiff:
+    """Link/unlink operations taking the lead's ``{element_id: quantity}`` from ``current`` to ``wanted``.
+
+    A changed quantity is an unlink plus a link, so the result is exact whatever the server does with a
+    repeated link (amoCRM keeps the first quantity on some accounts).
+    """
+    current = {int(k): int(v) for k, v in current.items()}
+    wanted = {int(k): int(v) for k, v in wanted.items()}
+    link = {k: v for k, v in wanted.items() if current.get(k) != v}
+    unlink = sorted(k for k, v in current.items() if k not in wanted or wanted[k] != v)
+    return ProductsDiff(link=link, unlink=unlink)

@@ -1,0 +1,52 @@
+"""The account and its users: https://www.amocrm.ru/developers/content/crm_platform/account-info and
+https://www.amocrm.ru/developers/content/crm_platform/users-api."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ..http import Request, Response, json_response
+from .common import links, paginate
+
+if TYPE_CHECKING:
+    from ..app import Sandbox
+
+
+def account(sb: Sandbox, req: Request) -> Response:
+    """GET /api/v4/account"""
+    cfg = sb.config
+    body: dict[str, Any] = {
+        "id": cfg["account_id"],
+        "name": cfg["account_name"],
+        "subdomain": cfg["subdomain"],
+        "created_at": sb.started_at,
+        "created_by": 0,
+        "updated_at": sb.started_at,
+        "updated_by": 0,
+        "current_user_id": sb.admin_user_id,
+        "country": "RU",
+        "currency": "RUB",
+        "currency_symbol": "₽",
+        "customers_mode": "disabled",
+        "is_unsorted_on": True,
+        "mobile_feature_version": 0,
+        "is_loss_reason_enabled": True,
+        "is_helpbot_enabled": False,
+        "is_technical_account": True,
+        "contact_name_display_order": 1,
+    }
+    with_ = set((req.arg("with") or "").split(","))
+    if "amojo_id" in with_:
+        body["amojo_id"] = sb.amojo_id
+    if "uuid" in with_:
+        body["uuid"] = sb.amojo_id
+    if "version" in with_:
+        body["version"] = 20260101
+    body["_links"] = links(req, "/api/v4/account")
+    return json_response(200, body)
+
+
+def users(sb: Sandbox, req: Request) -> Response:
+    """GET /api/v4/users"""
+    items = [dict(u, _links=links(req, f"/api/v4/users/{u['id']}")) for u in sb.users]
+    return paginate(req, items, "users", total=True)

@@ -1,0 +1,251 @@
+"""Failures against the sandbox's fault injection: transient errors retry on our schedule, permanent ones
+fail at once with readable text, an open circuit pauses everything, and nothing is ever duplicated."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from console.amocrm.models import AmoConnection, OrderSync, SyncLog
+from console.amocrm.outbound import retries
+from console.orders.models import Order
+from tests.fixtures.sync import committed, entities, lead_of, notes_of, products_of, stage, state
+
+
+def run_due_retries() -> int:
+    """Make every waiting retry due now and run the schedule's task (sync mode runs the syncs inline)."""
+    OrderSync.objects.filter(state=OrderSync.State.QUEUED).update(
+        next_retry_at=timezone.now() - timedelta(seconds=1)
+    )
+    with committed():
+        return retries.sync_due_retries()
+
+
+@pytest.fixture
+def fast_client(settings: Any) -> None:
+    """Short read timeout so the sandbox's "slow" fault is a timeout."""
+    settings.AMOCRM_READ_TIMEOUT = 0.5
+
+
+@pytest.mark.django_db
+def test_a_5xx_on_an_update_is_retried_by_the_client_and_the_order_ends_synced(
+    amo: Any, make_order: Callable[..., Order]
+) -> None:
+    from console.orders.services import order_set_status
+
+    with committed():
+        order = make_order()
+    amo.fault(kind="500", method="PATCH", times=2)
+    with committed():
+        order_set_status(order=order, status="reserved", origin="manager", actor="m")
+
+    assert state(order).state == OrderSync.State.SYNCED
+    assert lead_of(amo, order)["status_id"] == stage("reserved")[1]
+
+
+@pytest.mark.django_db
+def test_429s_are_waited_out(amo: Any, make_order: Callable[..., Order]) -> None:
+    amo.fault(kind="429", times=3, retry_after=0)
+    with committed():
+        order = make_order()
+
+    assert state(order).state == OrderSync.State.SYNCED
+    assert len(entities(amo, "leads")) == 1
+
+
+@pytest.mark.django_db
+def test_a_5xx_on_the_lead_create_schedules_a_retry_that_looks_up_before_creating(
+    amo: Any, make_order: Callable[..., Order]
+) -> None:
+    amo.fault(kind="502", method="POST", path="/api/v4/leads", times=1)
+    with committed():
+        order = make_order()
+
+    row = state(order)
+    assert (row.state, row.attempts, row.create_pending) == (OrderSync.State.QUEUED, 1, True)
+    assert timezone.now() + timedelta(seconds=20) < row.next_retry_at < timezone.now() + timedelta(seconds=40)
+    assert row.last_error_status == 502 and row.last_error_title
+    log = SyncLog.objects.get(order=order)
+    assert (log.outcome, log.error_status) == ("retry", 502)
+
+    assert run_due_retries() == 1
+
+    row = state(order)
+    assert (row.state, row.attempts, row.create_pending) == (OrderSync.State.SYNCED, 0, False)
+    assert len(entities(amo, "leads")) == 1
+    assert SyncLog.objects.get(pk=log.pk).resolved
+
+
+@pytest.mark.django_db
+def test_a_connection_dropped_after_the_lead_was_created_adopts_that_lead(
+    amo: Any, make_order: Callable[..., Order]
+) -> None:
+    amo.fault(kind="drop_after", method="POST", path="/api/v4/leads", times=1)
+    with committed():
+        order = make_order()
+    assert state(order).state == OrderSync.State.QUEUED
+    assert len(entities(amo, "leads")) == 1
+
+    run_due_retries()
+
+    assert state(order).state == OrderSync.State.SYNCED
+    leads = entities(amo, "leads")
+    assert [lead["id"] for lead in leads] == [state(order).lead_id]
+    assert products_of(amo, leads[0]["id"]) and len(notes_of(amo, leads[0]["id"])) == 1
+
+
+@pytest.mark.django_db
+def test_a_timeout_on_the_lead_create_never_duplicates_it(
+    amo: Any, make_order: Callable[..., Order], fast_client: None
+) -> None:
+    amo.fault(kind="slow", seconds=1.5, method="POST", path="/api/v4/leads", times=1)
+    with committed():
+        order = make_order()
+
+    run_due_retries()
+
+    assert state(order).state == OrderSync.State.SYNCED
+    assert len(entities(amo, "leads")) == 1
+
+
+@pytest.mark.django_db
+def test_an_expired_access_token_is_refreshed_and_the_sync_goes_on(
+    amo: Any, make_order: Callable[..., Order]
+) -> None:
+    amo.fault(kind="401", times=1)
+    with committed():
+        order = make_order()
+
+    assert state(order).state == OrderSync.State.SYNCED
+    AmoConnection.objects.filter(pk=1).update(expires_at=timezone.now() - timedelta(minutes=1))
+    from console.orders.services import order_set_status
+
+    with committed():
+        order_set_status(order=order, status="reserved", origin="manager", actor="m")
+    assert state(order).state == OrderSync.State.SYNCED
+    assert AmoConnection.get_solo().expires_at > timezone.now()
+
+
+def test_a_401_even_after_a_refresh_is_retried_later_not_failed(
+    amo: Any, make_order: Callable[..., Order]
+) -> None:
+    amo.fault(kind="401", times=2)
+    with committed():
+        order = make_order()
+    sync = state(order)
+    assert sync.state == OrderSync.State.QUEUED and sync.next_retry_at is not None
+    assert sync.last_error_title == "AmoCRM rejected our access token (Invalid user name or password)"
+    run_due_retries()
+    assert state(order).state == OrderSync.State.SYNCED
+
+
+@pytest.mark.django_db
+def test_a_validation_error_fails_at_once_with_readable_text_and_no_secret(
+    amo: Any, make_order: Callable[..., Order]
+) -> None:
+    connection = AmoConnection.get_solo()
+    AmoConnection.objects.filter(pk=1).update(lead_field_ids={**connection.lead_field_ids, "source": 424242})
+    with committed():
+        order = make_order()
+
+    row = state(order)
+    assert (row.state, row.next_retry_at, row.attempts) == (OrderSync.State.FAILED, None, 1)
+    assert row.last_error_status == 400
+    assert "custom_fields_values" in row.last_error_title + row.last_error_detail
+    for secret in (connection.access_token, connection.refresh_token, connection.client_secret):
+        assert secret not in row.last_error_detail
+    assert SyncLog.objects.get(order=order).outcome == "failed"
+    assert run_due_retries() == 0
+
+
+@pytest.mark.django_db
+def test_the_eighth_failed_attempt_gives_up(amo: Any, make_order: Callable[..., Order]) -> None:
+    from console.orders.services import order_set_status
+
+    with committed():
+        order = make_order()
+    OrderSync.objects.filter(order=order).update(attempts=retries.MAX_ATTEMPTS - 1)
+    amo.fault(kind="500", method="PATCH", times=10)
+    with committed():
+        order_set_status(order=order, status="reserved", origin="manager", actor="m")
+
+    row = state(order)
+    assert (row.state, row.attempts, row.next_retry_at) == (
+        OrderSync.State.FAILED,
+        retries.MAX_ATTEMPTS,
+        None,
+    )
+
+
+@pytest.mark.django_db
+def test_an_open_circuit_pauses_the_order_and_it_resumes_when_the_connection_is_healthy(
+    amo: Any, make_order: Callable[..., Order]
+) -> None:
+    from console.amocrm.account.connection import connection_resume
+
+    amo.fault(kind="blocked", times=1)
+    with committed():
+        order = make_order()
+    row = state(order)
+    assert (row.state, row.attempts) == (OrderSync.State.QUEUED, 0)
+    assert row.next_retry_at is not None
+    assert AmoConnection.get_solo().state == AmoConnection.State.BLOCKED
+    assert run_due_retries() == 0
+
+    connection_resume(connection_id=1)
+    assert run_due_retries() == 1
+
+    assert state(order).state == OrderSync.State.SYNCED
+    assert len(entities(amo, "leads")) == 1
+
+
+@pytest.mark.django_db
+def test_under_random_faults_every_order_ends_synced_with_one_lead_each_and_one_contact_per_customer(
+    amo: Any,
+    make_order: Callable[..., Order],
+    make_customer: Callable[..., Any],
+    products: list,
+    fast_client: None,
+) -> None:
+    from console.orders.services import order_set_status
+
+    customers = [make_customer() for _ in range(4)]
+    rng = random.Random(5)
+    for kind in ("429", "500", "502", "drop", "drop_after"):
+        amo.fault(kind=kind, probability=0.08, times=6, retry_after=0)
+    amo.fault(kind="slow", seconds=1, probability=0.03, times=2)
+    amo.fault(kind="401", probability=0.05, times=2)
+    orders = []
+    for n in range(12):
+        with committed():
+            order = make_order(customer=customers[n % 4], items=[(products[n % 3], 1 + n % 4)])
+        orders.append(order)
+        if rng.random() < 0.5:
+            with committed():
+                order_set_status(order=order, status="reserved", origin="manager", actor="m")
+
+    for _round in range(20):
+        if not OrderSync.objects.exclude(state=OrderSync.State.SYNCED).exists():
+            break
+        # Our retries wait 30 s; forced early here, they must still let a slow create finish on the server.
+        time.sleep(1.2)
+        run_due_retries()
+    amo.clear_faults()
+    run_due_retries()
+
+    unsynced = OrderSync.objects.exclude(state=OrderSync.State.SYNCED)
+    assert (
+        list(unsynced.values("order_id", "state", "attempts", "last_error_title", "last_error_detail")) == []
+    )
+    leads = entities(amo, "leads")
+    assert sorted(lead["id"] for lead in leads) == sorted(state(o).lead_id for o in orders)
+    assert len(entities(amo, "contacts")) == 4
+    for order in orders:
+        order.refresh_from_db()
+        assert lead_of(amo, order)["status_id"] == stage(order.status)[1]
