@@ -7,7 +7,9 @@
 - The default pipeline, one rule for both directions (:func:`default_pipeline`): ``AMO_PIPELINE_ID`` when
   set, else the pipeline of the "new" row, else that of the first active row in order-status order.
 - Seeding (:func:`stage_map_seed`, run by account setup): ``AMO_PIPELINE_ID`` / ``AMO_STATUS_*`` first, else
-  the main pipeline's ordinary stages by position, 142/143 for archived/cancelled; never overwrites a row.
+  the main pipeline's ordinary stages by position, 142/143 for archived/cancelled; only what is unambiguous
+  (a pipeline with fewer ordinary stages than statuses leaves the rest unmapped, with a warning); never
+  overwrites a row.
 - Validation (:func:`stage_map_update`, the admin's editor): a status maps to at most one stage and a stage
   to at most one active status; only stages in the pipeline cache can be chosen.
 
@@ -222,9 +224,10 @@ def stage_defaults() -> dict[str, tuple[int, int]]:
             defaults[status] = env_stage
         elif main is not None and status in FIXED_STATUSES:
             defaults[status] = (main.amo_id, FIXED_STATUSES[status])
-        elif main is not None and ordinary and status in POSITIONAL_STATUSES:
-            index = min(POSITIONAL_STATUSES.index(status), len(ordinary) - 1)
-            defaults[status] = (main.amo_id, ordinary[index])
+        elif main is not None and status in POSITIONAL_STATUSES:
+            index = POSITIONAL_STATUSES.index(status)
+            if index < len(ordinary):  # one stage per status: two statuses on one stage mean nothing back
+                defaults[status] = (main.amo_id, ordinary[index])
     return defaults
 
 
@@ -233,10 +236,17 @@ def stage_map_seed() -> SeedReport:
     unless its stage disappeared from amoCRM (then it is disabled)."""
     report = SeedReport()
     existing = {m.order_status: m for m in StageMapping.objects.all()}
-    for status, (pipeline_id, status_id) in stage_defaults().items():
+    defaults = stage_defaults()
+    for status, (pipeline_id, status_id) in defaults.items():
         if status not in existing:
             StageMapping.objects.create(order_status=status, pipeline_id=pipeline_id, status_id=status_id)
             report.created.append(status)
+    left = [s for s in Order.Status.values if s not in defaults and s not in existing]
+    if left and Pipeline.objects.exists():
+        report.notes.append(
+            "not mapped (no stage of its own in the main pipeline): " + ", ".join(left) + "; map them on the "
+            "stage map page"
+        )
     if not Pipeline.objects.exists():
         return report
     for status, mapping in existing.items():

@@ -6,8 +6,9 @@ the schedules of ``console.amocrm.schedules``.
 
 from __future__ import annotations
 
+from console.amocrm import queue
 from console.amocrm.account.oauth import token_refresh_if_due
-from console.amocrm.account.setup import account_setup
+from console.amocrm.account.setup import account_disconnect_finish, account_setup
 from console.amocrm.inbound.inbox import (
     inbox_process_pending,
     inbox_prune,
@@ -15,7 +16,7 @@ from console.amocrm.inbound.inbox import (
     inbox_requeue_pending,
 )
 from console.amocrm.inbound.reconcile import leads_reconcile
-from console.amocrm.outbound import retries
+from console.amocrm.outbound import contacts, detached, retries
 from console.amocrm.outbound.controls import order_link_run
 from console.amocrm.outbound.engine import order_sync_run, orders_sync_run
 
@@ -30,6 +31,11 @@ def refresh_token_task(connection_id: int = 1) -> bool:
 def account_setup_task(connection_id: int = 1) -> str:
     """Fields, catalog, pipelines, stage map and webhook (``account.setup.account_setup``)."""
     return account_setup(connection_id=connection_id).summary()
+
+
+def account_disconnect_task(connection_id: int = 1) -> str:
+    """After a disconnect: remove our webhook from amoCRM, then forget the tokens."""
+    return account_disconnect_finish(connection_id=connection_id)
 
 
 # --- orders -> deals ----------------------------------------------------------------------------------------
@@ -51,8 +57,23 @@ def order_link_task(order_id: int, lead_id: int, trigger: str = "") -> str:
 
 
 def sync_due_retries() -> int:
-    """Every minute: enqueue the orders whose retry is due."""
+    """Every minute: enqueue the orders whose retry is due (and detached deals, pending contact edits)."""
+    if retries.connection_is_healthy():
+        if detached.detached_leads_due():
+            queue.enqueue(detached.DETACHED_TASK)
+        if contacts.contacts_pending():
+            queue.enqueue(contacts.CONTACTS_TASK)
     return retries.sync_due_retries()
+
+
+def contacts_sync_task() -> int:
+    """Push the pending customer and company edits to their amoCRM contacts and companies."""
+    return contacts.contacts_sync_run()
+
+
+def detached_leads_task() -> int:
+    """Tell amoCRM about deals whose order was deleted outright or unlinked."""
+    return detached.detached_leads_run()
 
 
 def prune_sync_log() -> int:

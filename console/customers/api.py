@@ -27,6 +27,11 @@ from console.customers.services import (
 from console.orders.api_errors import ApiViewMixin
 
 
+def _who(request: Request) -> dict[str, str]:
+    """``origin`` and ``actor`` of a write by the signed-in staff user (the endpoints are staff only)."""
+    return {"origin": "manager", "actor": request.user.get_username()}
+
+
 @extend_schema_view(
     create=extend_schema(request=CustomerInputSerializer, responses={201: CustomerOutputSerializer}),
     update=extend_schema(request=CustomerInputSerializer, responses={200: CustomerOutputSerializer}),
@@ -46,18 +51,18 @@ class CustomerViewSet(ApiViewMixin, viewsets.ModelViewSet):
     def create(self, request: Request, *args, **kwargs) -> Response:  # noqa: ANN002, ANN003
         serializer = CustomerInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        customer = customer_create(data=serializer.validated_data)
+        customer = customer_create(data=serializer.validated_data, **_who(request))
         return Response(CustomerOutputSerializer(customer).data, status=status.HTTP_201_CREATED)
 
     def update(self, request: Request, *args, **kwargs) -> Response:  # noqa: ANN002, ANN003
         customer = self.get_object()
         serializer = CustomerInputSerializer(data=request.data, partial=kwargs.get("partial", False))
         serializer.is_valid(raise_exception=True)
-        customer = customer_update(customer=customer, data=serializer.validated_data)
+        customer = customer_update(customer=customer, data=serializer.validated_data, **_who(request))
         return Response(CustomerOutputSerializer(customer).data)
 
     def destroy(self, request: Request, *args, **kwargs) -> Response:  # noqa: ANN002, ANN003
-        customer_deactivate(customer=self.get_object())
+        customer_deactivate(customer=self.get_object(), **_who(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -79,14 +84,14 @@ class CompanyViewSet(ApiViewMixin, viewsets.ModelViewSet):
     def create(self, request: Request, *args, **kwargs) -> Response:  # noqa: ANN002, ANN003
         serializer = CompanyInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        company = company_create(data=serializer.validated_data)
+        company = company_create(data=serializer.validated_data, **_who(request))
         return Response(CompanyOutputSerializer(company).data, status=status.HTTP_201_CREATED)
 
     def update(self, request: Request, *args, **kwargs) -> Response:  # noqa: ANN002, ANN003
         company = self.get_object()
         serializer = CompanyInputSerializer(data=request.data, partial=kwargs.get("partial", False))
         serializer.is_valid(raise_exception=True)
-        company = company_update(company=company, data=serializer.validated_data)
+        company = company_update(company=company, data=serializer.validated_data, **_who(request))
         return Response(CompanyOutputSerializer(company).data)
 
     def destroy(self, request: Request, *args, **kwargs) -> Response:  # noqa: ANN002, ANN003

@@ -8,6 +8,9 @@ from django.utils.translation import gettext_lazy as _
 
 from console.customers.normalize import validate_inn, validate_kpp, validate_ogrn
 
+# The fields of a company that services write (and listeners hear about), in display order.
+COMPANY_FIELDS = ("name", "legal_name", "inn", "kpp", "ogrn", "legal_address", "email", "phone")
+
 
 class Company(models.Model):
     name = models.CharField(_("name"), max_length=255)

@@ -4,19 +4,28 @@ Every service takes keyword-only arguments, validates the resulting row (``full_
 ``ValidationError`` with a field -> messages dict on bad input; the API turns that into a 400. Phones are
 stored as entered plus ``phone_normalized`` (E.164); e-mails are stored lower-cased. Duplicates (phone,
 e-mail, INN) are reported with a message naming the existing row.
+
+Writes take ``origin`` ("storefront" | "manager" | "amocrm" | "system") and ``actor`` (who) and send
+``customer_changed`` / ``company_changed`` (``console.customers.signals``) once, after commit, when something
+changed; a write that changes nothing saves and sends nothing.
 """
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
+from django.dispatch import Signal
 from django.utils.translation import gettext as _
 
-from console.customers.models import Company, Customer
+from console.customers.models import COMPANY_FIELDS, Company, Customer
 from console.customers.normalize import normalize_email, normalize_phone
+from console.customers.selectors import CONTACT_FIELDS, contact_clean, contact_differences
+from console.customers.signals import company_changed, customer_changed
 
+ORIGINS = frozenset({"storefront", "manager", "amocrm", "system"})
 CUSTOMER_FIELDS = (
     "customer_type",
     "first_name",
@@ -28,7 +37,34 @@ CUSTOMER_FIELDS = (
     "company",
     "is_active",
 )
-COMPANY_FIELDS = ("name", "legal_name", "inn", "kpp", "ogrn", "legal_address", "email", "phone")
+
+
+# --- Shared helpers ------------------------------------------------------------------------------------
+
+
+def _check_origin(origin: str) -> None:
+    if origin not in ORIGINS:
+        raise ValueError(f"unknown origin {origin!r}")
+
+
+def _values(row: models.Model, fields: tuple[str, ...]) -> dict[str, Any]:
+    """The fields' current values (a foreign key by its id), to tell afterwards what changed."""
+    return {field: getattr(row, row._meta.get_field(field).attname) for field in fields}
+
+
+def _changed(row: models.Model, before: dict[str, Any]) -> frozenset[str]:
+    return frozenset(field for field, value in _values(row, tuple(before)).items() if value != before[field])
+
+
+def _notify(signal: Signal, row: models.Model, *, action: str, changed: frozenset[str], **who: str) -> None:
+    """Send ``signal`` for ``row`` after the surrounding transaction commits (``who``: origin, actor)."""
+    sender = type(row)
+    ids = {f"{sender._meta.model_name}_id": row.pk}
+
+    def send() -> None:
+        signal.send(sender=sender, action=action, changed=changed, **ids, **who)
+
+    transaction.on_commit(send)
 
 
 # --- Companies ---------------------------------------------------------------------------------------
@@ -56,27 +92,51 @@ def _company_apply(company: Company, data: dict[str, Any]) -> None:
         company.phone = _phone_or_error(company.phone)
 
 
-def company_create(*, data: dict[str, Any]) -> Company:
-    """Create a company from ``data`` (keys of ``COMPANY_FIELDS``; ``name`` required). INN must be unique."""
-    company = Company()
-    _company_apply(company, data)
-    _company_check_inn_unique(inn=company.inn)
-    company.full_clean(validate_constraints=False)
-    company.save()
-    return company
-
-
-def company_update(*, company: Company, data: dict[str, Any]) -> Company:
-    """Change the given fields of ``company``; the INN stays unique."""
-    _company_apply(company, data)
+def _company_validate(company: Company) -> None:
     _company_check_inn_unique(inn=company.inn, exclude_pk=company.pk)
     company.full_clean(validate_constraints=False)
+
+
+def company_check(*, data: dict[str, Any], company: Company | None = None) -> None:
+    """Raise the ``ValidationError`` that ``company_create`` (no ``company``) or ``company_update`` would
+    raise for ``data``; writes nothing and leaves ``company`` as it is."""
+    candidate = copy.copy(company) if company is not None else Company()
+    _company_apply(candidate, data)
+    _company_validate(candidate)
+
+
+def company_create(*, data: dict[str, Any], origin: str = "system", actor: str = "") -> Company:
+    """Create a company from ``data`` (keys of ``COMPANY_FIELDS``; ``name`` required). INN must be unique."""
+    _check_origin(origin)
+    company = Company()
+    _company_apply(company, data)
+    _company_validate(company)
     company.save()
+    changed = frozenset(COMPANY_FIELDS)
+    _notify(company_changed, company, action="created", changed=changed, origin=origin, actor=actor)
     return company
 
 
-def company_find_or_create(*, data: dict[str, Any]) -> tuple[Company, bool]:
-    """The company with ``data["inn"]`` (its blanks filled from ``data``) or a new one: (company, created).
+def company_update(
+    *, company: Company, data: dict[str, Any], origin: str = "system", actor: str = ""
+) -> Company:
+    """Change the given fields of ``company``; the INN stays unique. No change: nothing saved or sent."""
+    _check_origin(origin)
+    before = _values(company, COMPANY_FIELDS)
+    _company_apply(company, data)
+    _company_validate(company)
+    changed = _changed(company, before)
+    if changed:
+        company.save()
+        _notify(company_changed, company, action="updated", changed=changed, origin=origin, actor=actor)
+    return company
+
+
+def company_find_or_create(
+    *, data: dict[str, Any], fill_blanks: bool = True, origin: str = "system", actor: str = ""
+) -> tuple[Company, bool]:
+    """The company with ``data["inn"]`` or a new one: (company, created). The existing company's empty
+    fields are filled from ``data`` unless ``fill_blanks`` is false (then it is returned untouched).
 
     Without an INN a new company is always created: a name alone does not identify a legal entity.
     """
@@ -85,10 +145,17 @@ def company_find_or_create(*, data: dict[str, Any]) -> tuple[Company, bool]:
         existing = Company.objects.filter(inn=inn).first()
         if existing is not None:
             blanks = {k: v for k, v in data.items() if k in COMPANY_FIELDS and v and not getattr(existing, k)}
-            if blanks:
-                company_update(company=existing, data=blanks)
+            if blanks and fill_blanks:
+                company_update(company=existing, data=blanks, origin=origin, actor=actor)
             return existing, False
-    return company_create(data=data), True
+    return company_create(data=data, origin=origin, actor=actor), True
+
+
+def company_delete(*, company: Company) -> None:
+    """Delete a company that no customer belongs to; otherwise a ``ValidationError``."""
+    if company.customers.exists():
+        raise ValidationError(_("This company still has customers; move or deactivate them first."))
+    company.delete()
 
 
 # --- Customers ---------------------------------------------------------------------------------------
@@ -162,31 +229,53 @@ def _customer_save(customer: Customer) -> None:
         raise
 
 
-def customer_create(*, data: dict[str, Any]) -> Customer:
+def customer_check(*, data: dict[str, Any], customer: Customer | None = None) -> None:
+    """Raise the ``ValidationError`` that ``customer_create`` (no ``customer``) or ``customer_update`` would
+    raise for ``data``; writes nothing and leaves ``customer`` as it is."""
+    candidate = copy.copy(customer) if customer is not None else Customer()
+    _customer_apply(candidate, data)
+    _customer_validate(candidate)
+
+
+def customer_create(*, data: dict[str, Any], origin: str = "system", actor: str = "") -> Customer:
     """Create a customer. ``data`` holds ``CUSTOMER_FIELDS`` (``company`` is a Company or None).
 
     Needs a name and a phone or e-mail; phone and e-mail are unique across customers.
     """
+    _check_origin(origin)
     customer = Customer()
     _customer_apply(customer, data)
     _customer_validate(customer)
     _customer_save(customer)
+    changed = frozenset(CUSTOMER_FIELDS)
+    _notify(customer_changed, customer, action="created", changed=changed, origin=origin, actor=actor)
     return customer
 
 
-def customer_update(*, customer: Customer, data: dict[str, Any]) -> Customer:
-    """Change the given fields of ``customer`` under the same rules as ``customer_create``."""
+def customer_update(
+    *, customer: Customer, data: dict[str, Any], origin: str = "system", actor: str = ""
+) -> Customer:
+    """Change the given fields of ``customer`` under the same rules as ``customer_create``. Nothing changed:
+    nothing saved or sent."""
+    _check_origin(origin)
+    before = _values(customer, CUSTOMER_FIELDS)
     _customer_apply(customer, data)
     _customer_validate(customer)
-    _customer_save(customer)
+    changed = _changed(customer, before)
+    if changed:
+        _customer_save(customer)
+        _notify(customer_changed, customer, action="updated", changed=changed, origin=origin, actor=actor)
     return customer
 
 
-def customer_deactivate(*, customer: Customer) -> Customer:
+def customer_deactivate(*, customer: Customer, origin: str = "system", actor: str = "") -> Customer:
     """Soft delete: the customer stays (orders keep pointing at it) but is marked inactive."""
+    _check_origin(origin)
     if customer.is_active:
         customer.is_active = False
         customer.save(update_fields=["is_active", "updated_at"])
+        changed = frozenset({"is_active"})
+        _notify(customer_changed, customer, action="deactivated", changed=changed, origin=origin, actor=actor)
     return customer
 
 
@@ -203,7 +292,7 @@ def customer_find(*, phone: str = "", email: str = "") -> Customer | None:
     return None
 
 
-def _customer_fill_blanks(customer: Customer, data: dict[str, Any]) -> None:
+def _customer_fill_blanks(customer: Customer, data: dict[str, Any], **who: str) -> None:
     """Fill the existing customer's empty fields from ``data``; never overwrite what is known."""
     changes: dict[str, Any] = {}
     for field in ("first_name", "last_name", "display_name", "phone", "email", "company"):
@@ -214,32 +303,39 @@ def _customer_fill_blanks(customer: Customer, data: dict[str, Any]) -> None:
         return
     try:
         with transaction.atomic():
-            customer_update(customer=customer, data=changes)
+            customer_update(customer=customer, data=changes, **who)
     except ValidationError:
         # The new phone/e-mail belongs to someone else: keep the match and drop the extra contact.
         customer.refresh_from_db()
 
 
-def customer_find_or_create(*, data: dict[str, Any]) -> tuple[Customer, bool]:
-    """The storefront's inline customer, found by phone, then e-mail, or created: (customer, created).
+def customer_find_or_create(
+    *, data: dict[str, Any], fill_blanks: bool = True, origin: str = "system", actor: str = ""
+) -> tuple[Customer, bool]:
+    """The inline customer of an order, found by phone, then e-mail, or created: (customer, created).
 
     ``data`` holds customer fields and optionally ``company_data`` (dict of company fields: the company is
-    found by INN or created). An existing customer keeps its data; only its empty fields are filled in.
+    found by INN or created). An existing customer keeps its data; only its empty fields (and its company's)
+    are filled in, and not even those when ``fill_blanks`` is false: then an existing customer is returned
+    untouched and company details only serve a customer that is created.
     """
     data = dict(data)
     company_data = data.pop("company_data", None)
-    if company_data:
-        data["company"], _created = company_find_or_create(data=company_data)
     phone = (data.get("phone") or "").strip()
     if phone:
         _phone_or_error(phone)
     existing = customer_find(phone=phone, email=data.get("email") or "")
+    if existing is not None and not fill_blanks:
+        return existing, False
+    who = {"origin": origin, "actor": actor}
+    if company_data:
+        data["company"], _created = company_find_or_create(data=company_data, fill_blanks=fill_blanks, **who)
     if existing is not None:
-        _customer_fill_blanks(existing, data)
+        _customer_fill_blanks(existing, data, **who)
         return existing, False
     try:
         with transaction.atomic():
-            return customer_create(data=data), True
+            return customer_create(data=data, **who), True
     except ValidationError:
         # Lost a race with a concurrent checkout of the same person: that row is the answer.
         existing = customer_find(phone=phone, email=data.get("email") or "")
@@ -248,8 +344,31 @@ def customer_find_or_create(*, data: dict[str, Any]) -> tuple[Customer, bool]:
         return existing, False
 
 
-def company_delete(*, company: Company) -> None:
-    """Delete a company that no customer belongs to; otherwise a ``ValidationError``."""
-    if company.customers.exists():
-        raise ValidationError(_("This company still has customers; move or deactivate them first."))
-    company.delete()
+# --- Checkout details ----------------------------------------------------------------------------------
+
+
+def _contact_company(customer: Customer, typed: dict[str, str], **who: str) -> Company:
+    """The customer's company made to match the typed company details: its own company when the INN is the
+    same (or none was typed), else the company with the typed INN, found or created."""
+    company = customer.company
+    if company is None or typed.get("inn", company.inn) != company.inn:
+        company, _created = company_find_or_create(data=typed, fill_blanks=False, **who)
+    return company_update(company=company, data=typed, **who)
+
+
+def customer_apply_contact(
+    *, customer: Customer, contact: Any, origin: str = "system", actor: str = ""
+) -> Customer:
+    """Make ``customer`` match ``contact`` (an order's ``checkout_contact``, see
+    ``console.customers.selectors``) wherever ``contact_differences`` finds them apart, through
+    ``customer_update`` (and ``company_update`` for company details). All or nothing: a ``ValidationError``
+    (e.g. the typed phone belongs to another customer) writes nothing."""
+    differences = contact_differences(customer=customer, contact=contact)
+    if not differences:
+        return customer
+    contact = contact_clean(contact)
+    data: dict[str, Any] = {d.field: contact[d.field] for d in differences if d.field in CONTACT_FIELDS}
+    with transaction.atomic():
+        if any(d.field.startswith("company.") for d in differences):
+            data["company"] = _contact_company(customer, contact["company"], origin=origin, actor=actor)
+        return customer_update(customer=customer, data=data, origin=origin, actor=actor)

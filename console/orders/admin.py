@@ -1,11 +1,15 @@
 """Admin of the catalog and orders. Orders are read-mostly here: writes that must reach AmoCRM go through the
-services (the API and the console); the admin shows lines and status history read-only."""
+services (the API and the console); the admin shows lines and status history read-only, and deleting an
+order (one or "delete selected") is the soft delete of ``order_soft_delete``."""
 
 from __future__ import annotations
 
 from django.contrib import admin
+from django.http import HttpRequest
 
+from console.customers.admin import SoftDeleteAdmin, who
 from console.orders.models import Order, OrderItem, OrderStatusChange, Product
+from console.orders.services import order_soft_delete
 
 
 @admin.register(Product)
@@ -39,7 +43,7 @@ class OrderStatusChangeInline(admin.TabularInline):
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(SoftDeleteAdmin):
     list_display = [
         "number",
         "customer",
@@ -47,12 +51,21 @@ class OrderAdmin(admin.ModelAdmin):
         "installation_date",
         "dismantle_date",
         "total_amount",
+        "payment_status",
         "source",
         "sync_disabled",
         "is_active",
         "created_at",
     ]
-    list_filter = ["status", "source", "delivery_method", "is_active", "sync_disabled", "installation_date"]
+    list_filter = [
+        "status",
+        "payment_status",
+        "source",
+        "delivery_method",
+        "is_active",
+        "sync_disabled",
+        "installation_date",
+    ]
     search_fields = [
         "number",
         "customer__first_name",
@@ -68,7 +81,11 @@ class OrderAdmin(admin.ModelAdmin):
         "customer",
         "status",
         "total_amount",
+        "paid_amount",
+        "payment_status",
         "source",
+        "tracking_token",
+        "checkout_contact",
         "created_by",
         "created_at",
         "updated_at",
@@ -81,9 +98,12 @@ class OrderAdmin(admin.ModelAdmin):
         ("delivery_method", "delivery_address"),
         "comment",
         "total_amount",
+        ("paid_amount", "payment_status"),
         "source",
         "sync_disabled",
         "is_active",
+        "tracking_token",
+        "checkout_contact",
         "created_by",
         ("created_at", "updated_at"),
     ]
@@ -94,6 +114,9 @@ class OrderAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:  # noqa: ANN001
         return False
+
+    def soft_delete(self, request: HttpRequest, obj: Order) -> None:
+        order_soft_delete(order=obj, **who(request))
 
 
 @admin.register(OrderStatusChange)

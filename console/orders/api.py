@@ -1,14 +1,17 @@
-"""REST endpoint /api/v1/orders/: the storefront checkout (anonymous POST) and the manager cabinet (staff).
+"""REST endpoint /api/v1/orders/: the storefront checkout (anonymous POST), the order tracking link
+(anonymous GET /api/v1/orders/track/<token>/) and the manager cabinet (staff).
 
-Anonymous callers may only create (throttled with the "storefront" scope); everything else needs a staff user
-(session or token). Writes go through ``console.orders.services``; DELETE is a soft delete.
+Anonymous callers may only create and track (throttled with the "storefront" scope); everything else needs a
+staff user (session or token). Writes go through ``console.orders.services``; DELETE is a soft delete.
 """
 
 from __future__ import annotations
 
 from django.contrib.auth.models import AnonymousUser
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
 from rest_framework.permissions import AllowAny, BasePermission, IsAdminUser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -20,6 +23,7 @@ from console.orders.models import Order
 from console.orders.serializers import (
     OrderInputSerializer,
     OrderOutputSerializer,
+    OrderTrackingSerializer,
     StorefrontOrderInputSerializer,
     StorefrontOrderOutputSerializer,
 )
@@ -33,6 +37,9 @@ def is_staff(request: Request) -> bool:
 
 def actor_of(request: Request) -> str:
     return request.user.get_username() if is_staff(request) else "storefront"
+
+
+STOREFRONT_ACTIONS = frozenset({"create", "track"})
 
 
 class OrderViewSet(ApiViewMixin, viewsets.ModelViewSet):
@@ -56,12 +63,12 @@ class OrderViewSet(ApiViewMixin, viewsets.ModelViewSet):
     throttle_scope = "storefront"
 
     def get_permissions(self) -> list[BasePermission]:
-        if self.action == "create":
+        if self.action in STOREFRONT_ACTIONS:
             return [AllowAny()]
         return [IsAdminUser()]
 
     def get_throttles(self) -> list[BaseThrottle]:
-        if self.action == "create" and not is_staff(self.request):
+        if self.action in STOREFRONT_ACTIONS and not is_staff(self.request):
             return [ScopedRateThrottle()]
         return []
 
@@ -74,7 +81,8 @@ class OrderViewSet(ApiViewMixin, viewsets.ModelViewSet):
         request=OrderInputSerializer,
         responses={201: OrderOutputSerializer},
         description="Storefront checkout (anonymous: the customer inline, source forced to storefront, "
-        "throttled) or a manager's order (staff).",
+        "payment and sync_to_crm not theirs, throttled; the answer carries the order's tracking_token) "
+        "or a manager's order (staff).",
     )
     def create(self, request: Request, *args, **kwargs) -> Response:  # noqa: ANN002, ANN003
         staff = is_staff(request)
@@ -101,6 +109,24 @@ class OrderViewSet(ApiViewMixin, viewsets.ModelViewSet):
     @extend_schema(request=OrderInputSerializer(partial=True), responses={200: OrderOutputSerializer})
     def partial_update(self, request: Request, *args, **kwargs) -> Response:  # noqa: ANN002, ANN003
         return super().partial_update(request, *args, **kwargs)
+
+    @extend_schema(
+        summary="Track an order",
+        description="The storefront's tracking link (anonymous, throttled): the progress of the order with "
+        "this tracking_token (given in the checkout's answer), nothing about the customer.",
+        parameters=[OpenApiParameter("token", str, OpenApiParameter.PATH, description="tracking_token")],
+        responses={
+            200: OrderTrackingSerializer,
+            404: OpenApiResponse(description="No order has this token."),
+        },
+    )
+    @action(detail=False, methods=["get"], url_path=r"track/(?P<token>[A-Za-z0-9_\-]{1,64})")
+    def track(self, request: Request, token: str) -> Response:
+        """The public view of the active order with this tracking token; otherwise a JSON 404."""
+        order = Order.objects.filter(tracking_token=token, is_active=True).first()
+        if order is None:
+            raise NotFound
+        return Response(OrderTrackingSerializer(order).data)
 
     @extend_schema(description="Soft delete: sets is_active=false.", responses={204: None})
     def destroy(self, request: Request, *args, **kwargs) -> Response:  # noqa: ANN002, ANN003

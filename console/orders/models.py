@@ -6,6 +6,7 @@ installation date (at least 1); line total = quantity x unit price x rental days
 
 from __future__ import annotations
 
+import secrets
 from decimal import Decimal
 
 from django.conf import settings
@@ -16,6 +17,11 @@ from django.utils.translation import gettext_lazy as _
 from console.customers.models import Customer
 
 MAX_QUANTITY = 10_000
+
+
+def new_tracking_token() -> str:
+    """A fresh, unguessable token for the storefront's order tracking link (22 URL-safe characters)."""
+    return secrets.token_urlsafe(16)
 
 
 class Product(models.Model):
@@ -64,6 +70,11 @@ class Order(models.Model):
         STOREFRONT = "storefront", _("Storefront")
         MANAGER = "manager", _("Manager")
 
+    class PaymentStatus(models.TextChoices):
+        NOT_PAID = "not_paid", _("Not paid")
+        PREPAID = "prepaid", _("Prepaid")
+        PAID = "paid", _("Paid")
+
     DELIVERING_METHODS = frozenset({DeliveryMethod.DELIVERY, DeliveryMethod.DELIVERY_INSTALLATION})
 
     number = models.CharField(_("number"), max_length=32, unique=True, null=True, blank=True, editable=False)
@@ -81,7 +92,27 @@ class Order(models.Model):
     delivery_address = models.CharField(_("delivery address"), max_length=500, blank=True)
     comment = models.TextField(_("comment"), blank=True)
     total_amount = models.DecimalField(_("total, RUB"), max_digits=14, decimal_places=2, default=Decimal("0"))
+    paid_amount = models.DecimalField(
+        _("paid, RUB"),
+        max_digits=14,
+        decimal_places=2,
+        default=Decimal("0"),
+        validators=[MinValueValidator(0)],
+    )
+    payment_status = models.CharField(
+        _("payment status"), max_length=20, choices=PaymentStatus.choices, default=PaymentStatus.NOT_PAID
+    )
     source = models.CharField(_("source"), max_length=20, choices=Source.choices, default=Source.MANAGER)
+    tracking_token = models.CharField(
+        _("tracking token"), max_length=64, unique=True, default=new_tracking_token, editable=False
+    )
+    checkout_contact = models.JSONField(
+        _("checkout contact details"),
+        default=dict,
+        blank=True,
+        editable=False,
+        help_text=_("What the storefront checkout typed: name, phone, e-mail, company."),
+    )
     sync_disabled = models.BooleanField(
         _("do not sync to CRM"), default=False, help_text=_("Keep this order (a draft) out of AmoCRM.")
     )

@@ -6,6 +6,7 @@ The domain rules (dates, delivery address, one line per product, active products
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.db.models import Q
@@ -21,6 +22,7 @@ from console.customers.serializers import (
     TextField,
 )
 from console.orders.models import MAX_QUANTITY, Order, OrderItem, Product
+from console.orders.services import MAX_TOTAL
 
 MAX_LINES = 200
 
@@ -124,6 +126,10 @@ class OrderInputSerializer(serializers.Serializer):
     comment = TextField(max_length=5000)
     source = serializers.ChoiceField(choices=Order.Source.choices, required=False)
     sync_to_crm = serializers.BooleanField(required=False)
+    paid_amount = serializers.DecimalField(
+        max_digits=14, decimal_places=2, min_value=Decimal("0"), max_value=MAX_TOTAL, required=False
+    )
+    payment_status = serializers.ChoiceField(choices=Order.PaymentStatus.choices, required=False)
     items = OrderItemInputSerializer(many=True, allow_empty=False, max_length=MAX_LINES)
 
     def validate_items(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -139,13 +145,18 @@ class OrderInputSerializer(serializers.Serializer):
 
 
 class StorefrontOrderInputSerializer(OrderInputSerializer):
-    """An anonymous checkout: the customer inline only; status and source are not theirs.
+    """An anonymous checkout: the customer inline only; status, source and payment are not theirs (ignored).
 
-    ``sync_to_crm: false`` is honoured (the storefront sends it for test and draft checkouts)."""
+    ``sync_to_crm`` is a manager's decision: sent by the storefront it is a 400 on that field."""
 
     customer = CustomerRefField(allow_id=False)
     status = None
     source = None
+    paid_amount = None
+    payment_status = None
+
+    def validate_sync_to_crm(self, value: bool) -> bool:
+        raise serializers.ValidationError(_("Only a manager may decide whether an order goes to the CRM."))
 
 
 class OrderItemOutputSerializer(serializers.ModelSerializer):
@@ -173,6 +184,8 @@ class OrderOutputSerializer(serializers.ModelSerializer):
             "items",
             "rental_days",
             "total_amount",
+            "paid_amount",
+            "payment_status",
             "installation_date",
             "dismantle_date",
             "delivery_method",
@@ -180,6 +193,8 @@ class OrderOutputSerializer(serializers.ModelSerializer):
             "comment",
             "source",
             "sync_to_crm",
+            "tracking_token",
+            "checkout_contact",
             "is_active",
             "created_at",
             "updated_at",
@@ -191,9 +206,28 @@ class OrderOutputSerializer(serializers.ModelSerializer):
 
 class StorefrontOrderOutputSerializer(OrderOutputSerializer):
     """What an anonymous checkout gets back: the order without the customer record (found by phone, it may
-    hold data the caller did not send)."""
+    hold data the caller did not send), with the token of its tracking link."""
 
     customer = None
 
     class Meta(OrderOutputSerializer.Meta):
-        fields = [f for f in OrderOutputSerializer.Meta.fields if f != "customer"]
+        fields = [f for f in OrderOutputSerializer.Meta.fields if f not in {"customer", "checkout_contact"}]
+
+
+class OrderTrackingSerializer(serializers.ModelSerializer):
+    """The public view of an order behind its tracking token: its progress, nothing about the customer."""
+
+    status_display = serializers.CharField(source="get_status_display", read_only=True)
+
+    class Meta:
+        model = Order
+        fields = [
+            "number",
+            "status",
+            "status_display",
+            "installation_date",
+            "dismantle_date",
+            "total_amount",
+            "payment_status",
+        ]
+        read_only_fields = fields

@@ -11,6 +11,9 @@ Every service:
   nothing), with ``sender=Order`` and the fields in ``changed`` ("items" stands for the order lines);
 - writes an ``OrderStatusChange`` row for each status change (including the initial status on create).
 
+A storefront checkout (origin "storefront") is matched to an existing customer without changing that
+customer at all; what it typed is kept on the order (``checkout_contact``) for a manager to apply.
+
 Prices: a line gets the current catalog price when it is written (added, or its quantity changed); an
 unchanged line keeps the price it was sold at, even when the catalog price moved since.
 """
@@ -18,7 +21,7 @@ unchanged line keeps the price it was sold at, even when the catalog price moved
 from __future__ import annotations
 
 import datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -28,6 +31,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from console.customers.models import Customer
+from console.customers.selectors import contact_from_data
 from console.customers.services import customer_find_or_create
 from console.orders.models import MAX_QUANTITY, Order, OrderItem, OrderStatusChange, Product, rental_days
 from console.orders.signals import order_changed
@@ -36,7 +40,7 @@ ORIGINS = frozenset({"storefront", "manager", "amocrm", "system"})
 MIN_DATE = datetime.date(2000, 1, 1)
 MAX_DATE = datetime.date(2100, 12, 31)
 MAX_RENTAL_DAYS = 366
-MAX_TOTAL = Decimal("999999999999.99")  # Order.total_amount: max_digits=14, decimal_places=2
+MAX_TOTAL = Decimal("999999999999.99")  # Order.total_amount and paid_amount: max_digits=14, decimal_places=2
 CENT = Decimal("0.01")
 
 SIMPLE_FIELDS = (
@@ -48,7 +52,10 @@ SIMPLE_FIELDS = (
     "source",
     "sync_disabled",
 )
-CREATED_FIELDS = frozenset({"number", "customer", "status", "items", "total_amount", *SIMPLE_FIELDS})
+PAYMENT_FIELDS = ("paid_amount", "payment_status")
+CREATED_FIELDS = frozenset(
+    {"number", "customer", "status", "items", "total_amount", *SIMPLE_FIELDS, *PAYMENT_FIELDS}
+)
 
 
 def line_total(*, quantity: int, unit_price: Decimal, days: int) -> Decimal:
@@ -129,6 +136,38 @@ def _validate_order(order: Order, *, origin: str, errors: dict[str, list[str]]) 
         raise ValidationError(errors)
 
 
+def _money(value: Any) -> Decimal | None:
+    """``value`` (Decimal, int, float or text) as an amount in 0..MAX_TOTAL with at most two decimal places,
+    or None when it is none (bool, NaN, infinity, out of range, fractions of a kopeck, not a number)."""
+    if isinstance(value, bool) or not isinstance(value, Decimal | int | float | str):
+        return None
+    try:
+        amount = Decimal(str(value).strip())
+    except InvalidOperation:
+        return None
+    if not amount.is_finite() or not 0 <= amount <= MAX_TOTAL or amount != amount.quantize(CENT):
+        return None
+    return abs(amount.quantize(CENT))  # abs: "-0" is 0.00
+
+
+def _apply_payment(order: Order, data: dict[str, Any], errors: dict[str, list[str]]) -> None:
+    """Set ``paid_amount`` and ``payment_status`` from ``data`` where present and valid, else note errors."""
+    if "paid_amount" in data:
+        amount = _money(data["paid_amount"])
+        if amount is None:
+            errors["paid_amount"] = [
+                _("Enter an amount from 0 to %(max)s with at most two decimal places.") % {"max": MAX_TOTAL}
+            ]
+        else:
+            order.paid_amount = amount
+    if "payment_status" in data:
+        status = data["payment_status"]
+        if isinstance(status, str) and status in Order.PaymentStatus.values:
+            order.payment_status = status
+        else:
+            errors["payment_status"] = [_("Unknown payment status %(s)r.") % {"s": status}]
+
+
 def _check_total(total: Decimal) -> None:
     if total > MAX_TOTAL:
         raise ValidationError({"items": [_("The order total is too large.")]})
@@ -142,16 +181,21 @@ def _check_origin(origin: str) -> None:
         raise ValueError(f"unknown origin {origin!r}")
 
 
-def _resolve_customer(data: dict[str, Any], errors: dict[str, list[str]]) -> Customer | None:
+def _resolve_customer(
+    data: dict[str, Any], errors: dict[str, list[str]], *, origin: str, actor: str
+) -> Customer | None:
     """The customer named by ``data``: ``customer`` (a row) or ``customer_data`` (inline: find or create).
 
+    The storefront never changes an existing customer (``fill_blanks=False``); others fill its blanks.
     Problems with the inline customer land in ``errors["customer"]`` as "field: message" strings.
     """
     if data.get("customer") is not None:
         return data["customer"]
     if data.get("customer_data"):
         try:
-            customer, _created = customer_find_or_create(data=data["customer_data"])
+            customer, _created = customer_find_or_create(
+                data=data["customer_data"], fill_blanks=origin != "storefront", origin=origin, actor=actor
+            )
         except ValidationError as exc:
             errors["customer"] = [
                 f"{field}: {msg}" for field, msgs in exc.message_dict.items() for msg in msgs
@@ -191,7 +235,8 @@ def order_create(
     ``data``: ``customer`` (Customer) or ``customer_data`` (dict for ``customer_find_or_create``), ``items``
     (list of ``{"product": Product, "quantity": int}``), ``installation_date``, ``dismantle_date`` and
     optionally ``status``, ``delivery_method``, ``delivery_address``, ``comment``, ``source``,
-    ``sync_disabled``. The storefront origin always gives ``source="storefront"``.
+    ``sync_disabled``, ``paid_amount``, ``payment_status``. The storefront origin always gives
+    ``source="storefront"`` and keeps the inline customer's details in ``checkout_contact``.
     """
     _check_origin(origin)
     with transaction.atomic():
@@ -201,12 +246,14 @@ def order_create(
                 setattr(order, field, data[field])
         if origin == "storefront":
             order.source = Order.Source.STOREFRONT
+            order.checkout_contact = contact_from_data(data.get("customer_data") or {})
         lines = list(data.get("items") or [])
         errors: dict[str, list[str]] = {}
+        _apply_payment(order, data, errors)
         line_errors = _validate_lines(lines, written={line["product"].pk for line in lines})
         if line_errors:
             errors["items"] = line_errors
-        customer = _resolve_customer(data, errors)
+        customer = _resolve_customer(data, errors, origin=origin, actor=actor)
         _validate_order(order, origin=origin, errors=errors)
         order.customer = customer
         days = rental_days(order.installation_date, order.dismantle_date)
@@ -296,18 +343,20 @@ def order_update(*, order: Order, data: dict[str, Any], origin: str, actor: str)
         order = Order.objects.select_for_update().select_related("customer").get(pk=order.pk)
         if not order.is_active:
             raise ValidationError(_("This order is deleted and cannot be changed."))
-        before = {field: getattr(order, field) for field in (*SIMPLE_FIELDS, "status", "customer_id")}
+        tracked = (*SIMPLE_FIELDS, *PAYMENT_FIELDS, "status", "customer_id")
+        before = {field: getattr(order, field) for field in tracked}
         for field in (*SIMPLE_FIELDS, "status"):
             if field in data:
                 setattr(order, field, data[field])
         errors: dict[str, list[str]] = {}
+        _apply_payment(order, data, errors)
         lines = list(data["items"]) if "items" in data else None
         if lines is not None:
             line_errors = _validate_lines(lines, written=_written_products(order, lines))
             if line_errors:
                 errors["items"] = line_errors
         if "customer" in data or "customer_data" in data:
-            customer = _resolve_customer(data, errors)
+            customer = _resolve_customer(data, errors, origin=origin, actor=actor)
             if customer is not None:
                 order.customer = customer
         _validate_order(order, origin=origin, errors=errors)
@@ -340,6 +389,24 @@ def order_set_status(*, order: Order, status: str, origin: str, actor: str) -> O
     if status not in Order.Status.values:
         raise ValidationError({"status": [_("Unknown status %(s)r.") % {"s": status}]})
     return order_update(order=order, data={"status": status}, origin=origin, actor=actor)
+
+
+def order_set_payment(
+    *, order: Order, paid_amount: Decimal | int | str, payment_status: str, origin: str, actor: str
+) -> Order:
+    """Record what the customer paid: ``paid_amount`` (0..999 999 999 999.99, at most two decimal places)
+    and ``payment_status`` (an ``Order.PaymentStatus`` value).
+
+    Bad values raise ``ValidationError`` naming the field; a deleted order cannot be changed. The same
+    values again are a no-op (nothing saved, no signal); otherwise ``order_changed`` goes out once after
+    commit with ``action="updated"`` and ``changed`` within {"paid_amount", "payment_status"}.
+    """
+    return order_update(
+        order=order,
+        data={"paid_amount": paid_amount, "payment_status": payment_status},
+        origin=origin,
+        actor=actor,
+    )
 
 
 def order_cancel(*, order: Order, origin: str, actor: str) -> Order:

@@ -42,6 +42,7 @@ DEFAULT_REDIRECT_URI = "http://127.0.0.1:8000/amocrm/oauth/callback/"
 
 DEFAULT_CONFIG: dict[str, Any] = {
     "subdomain": "demo",
+    "domain": "",
     "account_id": 31000001,
     "account_name": "Аренда мебели (песочница)",
     "rate_limit": 7,
@@ -302,6 +303,9 @@ class Sandbox:
 
     def _dispatch(self, req: Request) -> Response:
         path = req.path
+        moved = oauth.moved_answer(self, req)
+        if moved is not None:
+            return moved
         if path.startswith("/api/v4/"):
             record = oauth.authenticate(self, req)
             req.client_id = record["client_id"]
@@ -378,16 +382,16 @@ class Sandbox:
         webhook_events.emit_changes(self, entity, [(None, doc)])
         return doc
 
-    def delete_lead(self, lead_id: int) -> bool:
-        """A manager deletes a lead (fires delete_lead); False when it does not exist."""
+    def delete_entity(self, entity: str, eid: int, deleted: bool = True) -> bool:
+        """A manager deletes a lead, contact or company (``deleted=False``: restores it from the trash),
+        firing ``delete_*``/``restore_*``; False when there is no such entity in that state."""
         with self.store.atomic():
-            doc = self.store.get("leads", lead_id)
-            if doc is None or doc["is_deleted"]:
+            doc = self.store.get(entity, eid)
+            if doc is None or doc["is_deleted"] == deleted:
                 return False
-            doc.update(is_deleted=True, updated_at=stamp(doc["updated_at"]), updated_by=MANAGER_ID)
-            self.store.put("leads", lead_id, doc)
-        item = {"id": doc["id"], "status_id": doc["status_id"], "pipeline_id": doc["pipeline_id"]}
-        self.hooks.emit("delete_lead", "leads", "delete", [item])
+            doc.update(is_deleted=deleted, updated_at=stamp(doc["updated_at"]), updated_by=MANAGER_ID)
+            self.store.put(entity, eid, doc)
+        webhook_events.emit_removal(self, entity, doc, "delete" if deleted else "restore")
         return True
 
     # ------------------------------------------------------------ control + UI

@@ -3,9 +3,14 @@
 - ``GET /_sandbox/health`` -> ``{"ok": true}``; ``POST /_sandbox/reset`` -> ``{"ok": true}`` (seeded state,
   CLI defaults; drops data, tokens, codes, faults, the request log, queued and delivered webhooks, the block).
 - ``GET /_sandbox/config`` / ``POST /_sandbox/config {key: value, ...}`` -> the whole config. Keys: subdomain,
-  account_id, account_name, rate_limit (0 = off), retry_after, block_after, block_window, token_lifetime,
-  refresh_lifetime, code_lifetime, unpaid, blocked, webhooks_enabled, webhook_timeout, webhook_retry_delays
-  (list of seconds), webhook_disable_after, webhook_disable_window. Unknown keys -> 400.
+  domain, account_id, account_name, rate_limit (0 = off), retry_after, block_after, block_window,
+  token_lifetime, refresh_lifetime, code_lifetime, unpaid, blocked, webhooks_enabled, webhook_timeout,
+  webhook_retry_delays (list of seconds), webhook_disable_after, webhook_disable_window. Unknown keys -> 400.
+  ``domain`` (default ``""``: any ``Host`` is the account's) is the ``host[:port]`` the account lives on; once
+  set, a request with another ``Host`` gets what amoCRM answers on the old host of a moved account: 401
+  "Invalid user name or password" on ``/api/v4/...`` and 404 "Account not found" on
+  ``/oauth2/access_token``. ``GET /oauth2/account/current/subdomain`` with ``X-Refresh-Token`` answers on
+  every host, and its ``domain`` is this key (else the request's ``Host``).
 - ``GET /_sandbox/state`` -> counts: leads, deleted_leads, contacts, companies, notes, links, link_rows,
   catalogs, catalog_elements, webhooks, pending_webhooks, deliveries, blocked, unpaid.
 - ``GET|POST /_sandbox/integrations {client_id?, client_secret?, redirect_uri, name?}`` -> the integration
@@ -27,7 +32,8 @@
 - ``GET /_sandbox/webhooks`` -> ``{deliveries[{id, destination, event, attempt, request_id, body, status,
   answer, error, ok, sent_at, duration}], pending, subscriptions}``; ``POST /_sandbox/webhooks/clear``.
 - Manager actions (fire webhooks like amoCRM's UI): ``POST /_sandbox/leads/<id>/move {status_id,
-  pipeline_id?}``, ``POST /_sandbox/leads/<id>/delete``, ``POST /_sandbox/{leads|contacts|companies}/<id>/edit
+  pipeline_id?}``, ``POST /_sandbox/{leads|contacts|companies}/<id>/delete`` and ``.../<id>/restore``
+  (404 when there is nothing to delete or restore), ``POST /_sandbox/{leads|contacts|companies}/<id>/edit
   {v4 fields}``, ``POST /_sandbox/{leads|contacts|companies} {v4 fields}`` (create). Invalid input gets
   amoCRM's 400 ``validation-errors`` body.
 """
@@ -213,9 +219,9 @@ def _move(sb: Sandbox, req: Request, lead_id: str) -> Response:
     return ok(_lead_view(lead))
 
 
-def _delete(sb: Sandbox, req: Request, lead_id: str) -> Response:
-    if not sb.delete_lead(int(lead_id)):
-        raise bad("lead not found", 404)
+def _delete_or_restore(sb: Sandbox, req: Request, entity: str, eid: str, action: str) -> Response:
+    if not sb.delete_entity(entity, int(eid), deleted=action == "delete"):
+        raise bad(f"no {entity} {eid} to {action}", 404)
     return ok()
 
 
@@ -243,7 +249,7 @@ ROUTES: list[tuple[str, dict[str, Any]]] = [
     ("/_sandbox/webhooks", {"GET": _webhooks}),
     ("/_sandbox/webhooks/clear", {"POST": _webhooks_clear}),
     (r"/_sandbox/leads/(\d+)/move", {"POST": _move}),
-    (r"/_sandbox/leads/(\d+)/delete", {"POST": _delete}),
+    (r"/_sandbox/(leads|contacts|companies)/(\d+)/(delete|restore)", {"POST": _delete_or_restore}),
     (r"/_sandbox/(leads|contacts|companies)/(\d+)/edit", {"POST": _edit}),
     (r"/_sandbox/(leads|contacts|companies)", {"POST": _create}),
 ]

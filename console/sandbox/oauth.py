@@ -33,6 +33,17 @@ def oauth_error(status: int, hint: str) -> HttpError:
     return HttpError(json_response(status, body, PROBLEM))
 
 
+def invalid_client() -> HttpError:
+    """401 for a wrong ``client_id`` or ``client_secret``: "Некорректный клиент", no ``hint``."""
+    body = {
+        "title": "Некорректный клиент",
+        "type": OAUTH_TYPE,
+        "status": 401,
+        "detail": "Авторизация клиента не прошла",
+    }
+    return HttpError(json_response(401, body, PROBLEM))
+
+
 def unauthorized() -> HttpError:
     """The 401 body for a bad, expired or revoked bearer token."""
     return HttpError(problem(401, "Invalid user name or password"))
@@ -158,10 +169,8 @@ def token_endpoint(sb: Sandbox, req: Request) -> Response:
     if grant not in ("authorization_code", "refresh_token"):
         raise oauth_error(400, "Check the `grant_type` parameter")
     integration = sb.store.get("integration", client_id) if client_id else None
-    if integration is None:
-        raise oauth_error(400, "Check the `client_id` parameter")
-    if data.get("client_secret") != integration["client_secret"]:
-        raise oauth_error(400, "Check the `client_secret` parameter")
+    if integration is None or data.get("client_secret") != integration["client_secret"]:
+        raise invalid_client()
     if data.get("redirect_uri") != integration["redirect_uri"]:
         raise oauth_error(400, "Check the `redirect_uri` parameter")
     with sb.store.atomic():
@@ -218,16 +227,34 @@ def authenticate(sb: Sandbox, req: Request) -> dict[str, Any]:
     return record
 
 
+def moved_answer(sb: Sandbox, req: Request) -> Response | None:
+    """amoCRM's answer on a host the account no longer lives on (``config["domain"]`` set, ``Host`` another):
+    401 for the API, 404 "Account not found" for the token endpoint; None when the host is right."""
+    domain = str(sb.config["domain"] or "")
+    if not domain or req.host.lower() == domain.lower():
+        return None
+    if req.path.startswith("/api/v4/"):
+        return unauthorized().response
+    if req.path == "/oauth2/access_token":
+        return problem(404, "Account not found")
+    return None
+
+
 def subdomain_endpoint(sb: Sandbox, req: Request) -> Response:
-    """``GET /oauth2/account/current/subdomain`` with ``X-Refresh-Token`` (the SDK's domain recovery)."""
+    """``GET /oauth2/account/current/subdomain`` with ``X-Refresh-Token``: where the account lives now.
+
+    The SDK calls it on the token's ``api_domain`` when a refresh answers 404/401 (the account moved), so it
+    answers on any host: 200 with the account id, subdomain and ``domain`` (``config["domain"]``, else the
+    request's host) for a live refresh token of the account, 401 otherwise.
+    """
     token = req.header("X-Refresh-Token") or ""
     doc = sb.store.get("refresh", token) if token else None
-    if doc is None or doc["revoked"]:
+    if doc is None or doc["revoked"] or time.time() > doc["exp"]:
         raise unauthorized()
     body = {
         "id": sb.config["account_id"],
         "subdomain": sb.config["subdomain"],
-        "domain": req.host,
+        "domain": sb.config["domain"] or req.host,
         "top_level_domain": "ru",
     }
     return json_response(200, body, JSON)

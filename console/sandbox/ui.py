@@ -137,7 +137,7 @@ def handle(sb: Sandbox, req: Request) -> Response:
     if req.method != "POST":
         return page("Метод не поддерживается", "<h1>405</h1>", 405)
     if action == "/delete":
-        sb.delete_lead(lead_id)
+        sb.delete_entity("leads", lead_id)
         return redirect("/_sandbox/board", 303)
     target = req.form().get("target", "")
     pid, _, sid = target.partition(":")

@@ -4,6 +4,8 @@ and delivers them."""
 
 from __future__ import annotations
 
+import json
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from .api.tags import tag_kind
@@ -13,12 +15,25 @@ if TYPE_CHECKING:
 
 SINGULAR = {"leads": "lead", "contacts": "contact", "companies": "company"}
 ELEMENT_TYPE = {"contacts": 1, "leads": 2, "companies": 3}
+# The v2 note type numbers hooks still carry (4 text, 5 file, 10/11 calls, 25 system, 102/103 SMS).
+LEGACY_NOTE_TYPES = {
+    "common": 4,
+    "attachment": 5,
+    "call_in": 10,
+    "call_out": 11,
+    "service_message": 25,
+    "extended_service_message": 25,
+    "sms_in": 102,
+    "sms_out": 103,
+}
+# Note dates in hooks are account-local "Y-m-d H:i:s" strings; the sandbox's account is in Moscow (UTC+3).
+MOSCOW = timezone(timedelta(hours=3))
 
 
 def emit_changes(sb: Sandbox, entity: str, pairs: list[tuple[dict[str, Any] | None, dict[str, Any]]]) -> None:
     """Queue add/update/status/responsible webhooks for written entities (``old`` None = created)."""
     single = SINGULAR[entity]
-    group = "leads" if entity == "leads" else "contacts"
+    group = _group(entity)
     buckets: dict[str, list[dict[str, Any]]] = {}
     for old, new in pairs:
         if old is None:
@@ -43,22 +58,28 @@ def emit_changes(sb: Sandbox, entity: str, pairs: list[tuple[dict[str, Any] | No
 
 
 def hook_item(sb: Sandbox, entity: str, doc: dict[str, Any]) -> dict[str, Any]:
-    """One entity in amoCRM's legacy v2 webhook field names."""
+    """One entity in amoCRM's legacy v2 webhook field names, in the order of the recorded hooks."""
     item: dict[str, Any] = {"id": doc["id"], "name": doc.get("name") or ""}
     if entity == "leads":
-        item.update(status_id=doc["status_id"], price=doc.get("price") or 0)
-    item["responsible_user_id"] = doc["responsible_user_id"]
-    if entity != "leads":
-        item["date_create"] = doc["created_at"]
-    item.update(
-        last_modified=doc["updated_at"],
-        modified_user_id=doc["updated_by"],
-        created_user_id=doc["created_by"],
-    )
-    if entity == "leads":
-        item.update(date_create=doc["created_at"], pipeline_id=doc["pipeline_id"])
+        item.update(
+            status_id=doc["status_id"],
+            price=doc.get("price") or 0,
+            responsible_user_id=doc["responsible_user_id"],
+            last_modified=doc["updated_at"],
+            modified_user_id=doc["updated_by"],
+            created_user_id=doc["created_by"],
+            date_create=doc["created_at"],
+            pipeline_id=doc["pipeline_id"],
+        )
     else:
-        item["type"] = "contact" if entity == "contacts" else "company"
+        item.update(
+            responsible_user_id=doc["responsible_user_id"],
+            date_create=doc["created_at"],
+            last_modified=doc["updated_at"],
+            created_user_id=doc["created_by"],
+            modified_user_id=doc["updated_by"],
+            type=SINGULAR[entity],
+        )
     item["account_id"] = sb.config["account_id"]
     tags = [sb.store.get(tag_kind(entity), t) for t in doc.get("_tags", [])]
     if any(tags):
@@ -84,24 +105,51 @@ def _hook_cf(cf: dict[str, Any]) -> dict[str, Any]:
 
 
 def emit_notes(sb: Sandbox, entity: str, notes: list[dict[str, Any]]) -> None:
-    """Queue ``note_{entity}`` webhooks."""
-    items = []
-    for n in notes:
-        text = (n.get("params") or {}).get("text", "")
-        items.append(
-            {
-                "note": {
-                    "id": n["id"],
-                    "note_type": 4 if n["note_type"] == "common" else 25,
-                    "element_id": n["entity_id"],
-                    "element_type": ELEMENT_TYPE[entity],
-                    "text": text,
-                    "date_create": n["created_at"],
-                    "last_modified": n["updated_at"],
-                    "created_by": n["created_by"],
-                    "responsible_user_id": n["responsible_user_id"],
-                    "account_id": sb.config["account_id"],
-                }
-            }
-        )
-    sb.hooks.emit(f"note_{SINGULAR[entity]}", "leads" if entity == "leads" else "contacts", "note", items)
+    """Queue ``note_{entity}`` webhooks: ``{group}[note][i][note][...]``, the entity id in ``element_id`` and
+    no top-level ``id`` on the item (keys and order as in hooks amoCRM sent in 2020)."""
+    items = [{"note": _hook_note(sb, entity, n)} for n in notes]
+    sb.hooks.emit(f"note_{SINGULAR[entity]}", _group(entity), "note", items)
+
+
+def _hook_note(sb: Sandbox, entity: str, note: dict[str, Any]) -> dict[str, Any]:
+    params = note.get("params") or {}
+    text = params.get("text", "")
+    if note["note_type"] in ("call_in", "call_out"):
+        text = json.dumps({k.upper(): params.get(k) for k in ("uniq", "duration", "source", "link", "phone")})
+    return {
+        "element_type": ELEMENT_TYPE[entity],
+        "element_id": note["entity_id"],
+        "note_type": LEGACY_NOTE_TYPES.get(note["note_type"], 25),
+        "text": text,
+        "account_id": sb.config["account_id"],
+        "date_create": _local(note["created_at"]),
+        "timestamp_x": _local(note["updated_at"]),
+        "created_by": note["created_by"],
+        "modified_by": note["updated_by"],
+        "main_user_id": note["responsible_user_id"],
+        "group_id": note.get("group_id") or 0,
+        "id": note["id"],
+        "created_at": note["created_at"],
+        "updated_at": note["updated_at"],
+    }
+
+
+def _local(stamp: int) -> str:
+    return datetime.fromtimestamp(stamp, MOSCOW).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def emit_removal(sb: Sandbox, entity: str, doc: dict[str, Any], action: str) -> None:
+    """Queue ``delete_{entity}`` (only ``id``, plus ``status_id``/``pipeline_id`` of a lead or ``type`` of a
+    contact/company) or ``restore_{entity}`` (the whole item, as ``add`` carries it)."""
+    if action == "restore":
+        item = hook_item(sb, entity, doc)
+    elif entity == "leads":
+        item = {"id": doc["id"], "status_id": doc["status_id"], "pipeline_id": doc["pipeline_id"]}
+    else:
+        item = {"id": doc["id"], "type": SINGULAR[entity]}
+    sb.hooks.emit(f"{action}_{SINGULAR[entity]}", _group(entity), action, [item])
+
+
+def _group(entity: str) -> str:
+    """Companies arrive under ``contacts[...]`` (with ``type=company``)."""
+    return "leads" if entity == "leads" else "contacts"

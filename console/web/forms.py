@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from console.customers.models import Customer
 from console.orders.models import MAX_QUANTITY, Order, Product
+from console.orders.services import MAX_TOTAL
 
 DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
@@ -106,3 +107,12 @@ def formset_lines(formset: forms.BaseFormSet) -> list[dict[str, Any]]:
 
 class OrderStatusForm(forms.Form):
     status = forms.ChoiceField(choices=Order.Status.choices, label=_("Status"))
+
+
+class OrderPaymentForm(forms.Form):
+    """What the customer paid; ``order_set_payment`` checks the bounds again."""
+
+    paid_amount = forms.DecimalField(
+        label=_("Paid, ₽"), min_value=0, max_value=MAX_TOTAL, max_digits=14, decimal_places=2
+    )
+    payment_status = forms.ChoiceField(choices=Order.PaymentStatus.choices, label=_("Payment status"))

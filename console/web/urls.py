@@ -26,6 +26,7 @@ urlpatterns = [
     path("orders/<int:pk>/", orders.order_detail, name="order_detail"),
     path("orders/<int:pk>/edit/", orders.order_form, name="order_edit"),
     path("orders/<int:pk>/action/", orders.order_action, name="order_action"),
+    path("orders/<int:pk>/apply-contact/", orders.order_apply_contact, name="order_apply_contact"),
     path("webhooks/", webhook_views.webhook_list, name="webhooks"),
     path("webhooks/stages/", webhook_views.webhook_stages, name="webhook_stages"),
     path("webhooks/rotate-secret/", webhook_views.webhook_secret_rotate, name="webhook_secret_rotate"),

@@ -62,3 +62,19 @@ def test_a_stage_two_active_rows_claim_means_nothing_and_a_disabled_one_says_so(
     status, why = stage_map.status_for(1, 142)
     assert status is None and "disabled" in why
     assert stage_map.stage_for("archived") is None  # an inactive row sends nothing
+
+
+@pytest.mark.django_db
+def test_seeding_maps_only_what_is_unambiguous_and_says_what_it_left() -> None:
+    from console.amocrm.models import Pipeline
+    from console.amocrm.stagemap import stage_map_seed
+
+    main = Pipeline.objects.create(amo_id=10, name="Аренда", is_main=True)
+    for status_id, sort in [(11, 10), (12, 20), (142, 30), (143, 40)]:  # two ordinary stages, four statuses
+        main.statuses.create(status_id=status_id, name=str(status_id), sort=sort)
+    report = stage_map_seed()
+    stage = {m.order_status: (m.pipeline_id, m.status_id) for m in StageMapping.objects.all()}
+    assert stage == {"new": (10, 11), "reserved": (10, 12), "archived": (10, 142), "cancelled": (10, 143)}
+    assert "in_rent" in report.notes[0] and "in_progress" in report.notes[0]
+    # every seeded stage means one status, so the map reads back unambiguously
+    assert not StageMap.load().reverse.conflicts

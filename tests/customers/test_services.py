@@ -4,13 +4,16 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from console.customers.models import Company, Customer
+from console.customers.selectors import contact_differences
 from console.customers.services import (
     company_create,
     company_find_or_create,
+    customer_apply_contact,
     customer_create,
     customer_find_or_create,
     customer_update,
 )
+from tests.fixtures.builders import valid_inn
 
 pytestmark = pytest.mark.django_db
 
@@ -129,3 +132,93 @@ def test_company_find_or_create_fills_blank_fields_of_the_existing_company() -> 
     assert (found.pk, created) == (company.pk, False)
     found.refresh_from_db()
     assert (found.name, found.kpp) == ("ООО Ромашка", "770701001")
+
+
+def test_find_or_create_without_filling_blanks_returns_the_match_untouched() -> None:
+    existing = customer_create(data={"first_name": "Анна", "phone": "9991234567"})
+    found, created = customer_find_or_create(
+        data={
+            "first_name": "Другая",
+            "phone": "+7 999 123-45-67",
+            "email": "new@example.com",
+            "customer_type": "business",
+            "company_data": {"name": "ООО Новая", "inn": "7707083893"},
+        },
+        fill_blanks=False,
+    )
+    assert (found.pk, created) == (existing.pk, False)
+    found.refresh_from_db()
+    assert (found.first_name, found.email, found.company_id) == ("Анна", "", None)
+    assert Company.objects.count() == 0
+
+
+def test_company_find_or_create_without_filling_blanks_leaves_the_company_alone() -> None:
+    company = company_create(data={"name": "ООО Ромашка", "inn": "7707083893"})
+    found, created = company_find_or_create(
+        data={"name": "Другое", "inn": "7707083893", "kpp": "770701001"}, fill_blanks=False
+    )
+    assert (found.pk, created) == (company.pk, False)
+    found.refresh_from_db()
+    assert found.kpp == ""
+
+
+# --- Applying a checkout's details ------------------------------------------------------------------------
+
+
+def test_applying_the_contact_leaves_no_difference(make_customer) -> None:
+    customer = make_customer(first_name="Анна", last_name="Смирнова", phone="+79991234567", email="")
+    contact = {"first_name": "Аня", "display_name": "Аня С.", "phone": "8 999 123-45-67", "email": "a@x.ru"}
+    customer_apply_contact(customer=customer, contact=contact, origin="manager", actor="anna")
+    customer.refresh_from_db()
+    assert (customer.first_name, customer.last_name, customer.display_name, customer.email) == (
+        "Аня",
+        "Смирнова",
+        "Аня С.",
+        "a@x.ru",
+    )
+    assert customer.phone == "+79991234567"  # the same number in another spelling is no difference
+    assert contact_differences(customer=customer, contact=contact) == []
+
+
+def test_applying_business_details_attaches_the_company_found_by_inn_and_updates_it(make_customer) -> None:
+    company = company_create(data={"name": "ООО Ромашка", "inn": "7707083893"})
+    customer = make_customer()
+    contact = {
+        "customer_type": "business",
+        "company": {"name": "Ромашка", "inn": "7707083893", "kpp": "770701001"},
+    }
+    customer_apply_contact(customer=customer, contact=contact)
+    customer.refresh_from_db()
+    company.refresh_from_db()
+    assert (customer.customer_type, customer.company_id) == ("business", company.pk)
+    assert (company.name, company.kpp) == ("Ромашка", "770701001")
+    assert contact_differences(customer=customer, contact=contact) == []
+
+
+def test_applying_company_details_without_an_inn_updates_the_customers_company(make_customer) -> None:
+    company = company_create(data={"name": "ООО Ромашка", "inn": valid_inn(5)})
+    customer = make_customer(customer_type="business", company=company)
+    customer_apply_contact(customer=customer, contact={"company": {"name": "ООО Ромашка-2"}})
+    company.refresh_from_db()
+    assert company.name == "ООО Ромашка-2" and Company.objects.count() == 1
+
+
+def test_applying_another_customers_phone_changes_nothing(make_customer) -> None:
+    other = make_customer(phone="+79990000001")
+    customer = make_customer(first_name="Анна", phone="+79990000002")
+    with pytest.raises(ValidationError) as exc:
+        customer_apply_contact(customer=customer, contact={"first_name": "Аня", "phone": other.phone})
+    assert "phone" in exc.value.message_dict
+    customer.refresh_from_db()
+    assert (customer.first_name, customer.phone_normalized) == ("Анна", "+79990000002")
+
+
+def test_a_failing_company_change_rolls_the_whole_apply_back(make_customer) -> None:
+    own = company_create(data={"name": "ООО Своя", "inn": valid_inn(11)})
+    customer = make_customer(first_name="Анна", customer_type="business", company=own)
+    contact = {"first_name": "Аня", "company": {"name": "ООО Своя", "inn": valid_inn(11), "kpp": "bad"}}
+    with pytest.raises(ValidationError):
+        customer_apply_contact(customer=customer, contact=contact)
+    customer.refresh_from_db()
+    own.refresh_from_db()
+    assert (customer.first_name, own.kpp) == ("Анна", "")

@@ -63,10 +63,17 @@ def test_a_stage_move_on_the_amocrm_board_changes_the_order_in_the_console(
 
 
 def test_a_manager_pushes_a_skipped_order_from_the_console(
-    logged_in_page: Any, live_server: Any, sandbox: Any, amo_connection: Any, products: list
+    logged_in_page: Any,
+    live_server: Any,
+    sandbox: Any,
+    amo_connection: Any,
+    products: list,
+    django_user_model,
 ) -> None:
     account_setup(connection_id=amo_connection.pk, webhook_base_url=live_server.url)
-    response = APIClient().post(
+    manager = APIClient()  # only a manager may keep an order out of the CRM (sync_to_crm)
+    manager.force_login(django_user_model.objects.get(username="admin"))
+    response = manager.post(
         "/api/v1/orders/",
         {
             "customer": {"first_name": "Олег", "phone": "+79165550202"},

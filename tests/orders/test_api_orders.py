@@ -122,11 +122,13 @@ def test_the_storefront_cannot_set_status_or_source(api_client, order_payload) -
     assert (order.status, order.source, order.sync_disabled) == ("new", "storefront", False)
 
 
-def test_the_storefront_may_keep_a_checkout_out_of_the_crm(api_client, order_payload) -> None:
-    response = api_client.post(URL, order_payload(sync_to_crm=False), format="json")
-    assert response.status_code == 201
-    assert response.json()["sync_to_crm"] is False
-    assert Order.objects.get().sync_disabled is True
+@pytest.mark.parametrize("value", [False, True])
+def test_the_storefront_may_not_decide_about_crm_sync(api_client, order_payload, value: bool) -> None:
+    # Changed deliberately: sync_to_crm is a manager's decision; the storefront used to be allowed to send it.
+    response = api_client.post(URL, order_payload(sync_to_crm=value), format="json")
+    assert response.status_code == 400
+    assert "sync_to_crm" in response.json()
+    assert counts() == (0, 0, 0, 0, 0)
 
 
 def test_storefront_checkout_is_throttled(api_client, order_payload, monkeypatch) -> None:
@@ -248,6 +250,8 @@ def test_the_order_response_has_the_documented_shape(staff_client, make_order) -
         "items",
         "rental_days",
         "total_amount",
+        "paid_amount",
+        "payment_status",
         "installation_date",
         "dismantle_date",
         "delivery_method",
@@ -255,6 +259,8 @@ def test_the_order_response_has_the_documented_shape(staff_client, make_order) -
         "comment",
         "source",
         "sync_to_crm",
+        "tracking_token",
+        "checkout_contact",
         "is_active",
         "created_at",
         "updated_at",

@@ -2,34 +2,18 @@
 
 from __future__ import annotations
 
-import base64
-import json
 import time
 from urllib.parse import parse_qs, urlsplit
 
 import requests
 
+from tests.sandbox.helpers import claims, token_request
+
 OAUTH_KEYS = {"hint", "title", "type", "status", "detail"}
-
-
-def token_request(sb, **overrides):
-    body = {
-        "client_id": sb.client_id,
-        "client_secret": sb.client_secret,
-        "redirect_uri": sb.redirect_uri,
-        "grant_type": "authorization_code",
-    }
-    body.update(overrides)
-    return requests.post(sb.url + "/oauth2/access_token", json=body, timeout=5)
 
 
 def refresh(sb, token):
     return token_request(sb, grant_type="refresh_token", refresh_token=token)
-
-
-def claims(jwt):
-    payload = jwt.split(".")[1]
-    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
 
 
 def test_the_consent_page_offers_allow_and_decline(sb):
@@ -103,13 +87,28 @@ def test_redirect_uri_must_match_exactly(sb):
     assert resp.json()["detail"] == "В запросе отсутствует ряд параметров или параметры невалидны"
 
 
-def test_unknown_client_and_bad_code_are_rejected(sb):
-    assert (
-        token_request(sb, code=sb.mint_code(), client_id="nope").json()["hint"]
-        == "Check the `client_id` parameter"
+def test_a_wrong_client_id_or_secret_is_401_without_a_hint(sb):
+    expected = {
+        "title": "Некорректный клиент",
+        "type": "https://developers.amocrm.ru/v3/errors/OAuthProblemJson",
+        "status": 401,
+        "detail": "Авторизация клиента не прошла",
+    }
+    for wrong in ({"client_id": "nope"}, {"client_secret": "x"}, {"client_id": ""}):
+        resp = token_request(sb, code=sb.mint_code(), **wrong)
+        assert resp.status_code == 401, wrong
+        assert resp.headers["Content-Type"] == "application/problem+json"
+        assert resp.json() == expected
+    first = sb.exchange_code()
+    assert refresh(sb, first["refresh_token"]).status_code == 200
+    resp = token_request(
+        sb, grant_type="refresh_token", refresh_token=first["refresh_token"], client_secret="x"
     )
+    assert resp.status_code == 401 and resp.json() == expected
+
+
+def test_a_bad_code_is_rejected(sb):
     assert token_request(sb, code="garbage").json()["hint"] == "Cannot decrypt the authorization code"
-    assert token_request(sb, code=sb.mint_code(), client_secret="x").status_code == 400
 
 
 def test_refresh_rotates_and_the_old_token_works_until_the_new_one_is_used(sb):
@@ -191,11 +190,3 @@ def test_extra_integrations_can_be_registered(sb):
         redirect_uri="https://app.example/cb",
     )
     assert resp.status_code == 200
-
-
-def test_the_subdomain_lookup_answers_with_a_refresh_token(sb):
-    first = sb.exchange_code()
-    resp = requests.get(
-        sb.url + "/oauth2/account/current/subdomain", headers={"X-Refresh-Token": first["refresh_token"]}
-    )
-    assert resp.json()["subdomain"] == "demo"

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import datetime
+from decimal import Decimal
 
 import pytest
+from django.contrib.messages import get_messages
 from django.urls import reverse
 
 from console.amocrm.models import OrderSync
 from console.customers.models import Customer
 from console.orders.models import Order, OrderStatusChange, Product
-from console.orders.services import order_create
+from console.orders.services import order_create, order_soft_delete
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("products")]
 
@@ -210,8 +212,6 @@ def test_actions_need_post(admin_client):
 
 
 def test_deleted_orders_are_hidden_unless_asked_for(admin_client):
-    from console.orders.services import order_soft_delete
-
     kept = create_order(phone="+79990000031", first_name="Kept")
     gone = order_soft_delete(
         order=create_order(phone="+79990000032", first_name="Gone"), origin="manager", actor="t"
@@ -220,3 +220,127 @@ def test_deleted_orders_are_hidden_unless_asked_for(admin_client):
     assert kept.number in body and gone.number not in body
     body = admin_client.get(reverse("web:orders"), {"shown": "deleted"}).content.decode()
     assert gone.number in body and kept.number not in body
+
+
+# --- Payment --------------------------------------------------------------------------------------------
+
+
+def test_the_detail_page_shows_the_payment(admin_client):
+    order = create_order()
+    body = admin_client.get(reverse("web:order_detail", args=[order.pk])).content.decode()
+    assert 'id="payment-form"' in body and "Not paid" in body
+
+
+def test_a_manager_records_a_payment(admin_client):
+    order = create_order()
+    url = reverse("web:order_action", args=[order.pk])
+    response = admin_client.post(
+        url, {"action": "payment", "paid_amount": "1500.50", "payment_status": "prepaid"}
+    )
+    assert response.status_code == 302
+    order.refresh_from_db()
+    assert (order.paid_amount, order.payment_status) == (Decimal("1500.50"), "prepaid")
+    page = admin_client.get(reverse("web:order_detail", args=[order.pk])).content.decode()
+    assert "Payment saved." in page and "1500.50" in page and "Prepaid" in page
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        {"paid_amount": "-5", "payment_status": "paid"},
+        {"paid_amount": "много", "payment_status": "paid"},
+        {"paid_amount": "1.234", "payment_status": "paid"},
+        {"paid_amount": "1000000000000", "payment_status": "paid"},
+        {"paid_amount": "10", "payment_status": "refunded"},
+        {},
+    ],
+)
+def test_a_bad_payment_is_a_message_not_an_error(admin_client, form):
+    order = create_order()
+    response = admin_client.post(reverse("web:order_action", args=[order.pk]), {"action": "payment", **form})
+    assert response.status_code == 302
+    order.refresh_from_db()
+    assert (order.paid_amount, order.payment_status) == (Decimal("0"), "not_paid")
+    messages = [str(m) for m in get_messages(response.wsgi_request)]
+    assert len(messages) == 1 and "saved" not in messages[0]
+
+
+def test_a_deleted_order_takes_no_payment_and_says_why(admin_client):
+    order = order_soft_delete(order=create_order(), origin="manager", actor="t")
+    response = admin_client.post(
+        reverse("web:order_action", args=[order.pk]),
+        {"action": "payment", "paid_amount": "10", "payment_status": "paid"},
+    )
+    assert response.status_code == 302
+    assert "deleted" in [str(m) for m in get_messages(response.wsgi_request)][0]
+
+
+# --- The checkout's details -----------------------------------------------------------------------------
+
+
+def checkout(phone: str, **customer) -> Order:  # noqa: ANN003
+    """An order placed by the storefront for a customer typed as ``customer``."""
+    product = Product.objects.filter(is_active=True).order_by("sku").first()
+    data = {
+        "customer_data": {"phone": phone, **customer},
+        "installation_date": TODAY + datetime.timedelta(days=3),
+        "dismantle_date": TODAY + datetime.timedelta(days=5),
+        "items": [{"product": product, "quantity": 1}],
+    }
+    return order_create(data=data, origin="storefront", actor="storefront")
+
+
+def test_the_page_shows_where_the_checkout_differs_and_applying_it_updates_the_customer(
+    admin_client, customer_signals, django_capture_on_commit_callbacks
+):
+    known = create_order(phone="+79991234567", first_name="Ivan").customer
+    order = checkout("8 999 123-45-67", first_name="Ivan", last_name="Sidorov", email="ivan@example.com")
+    assert order.customer_id == known.pk
+    page = admin_client.get(reverse("web:order_detail", args=[order.pk])).content.decode()
+    assert 'id="checkout-contact"' in page and "Apply to the customer" in page
+    assert "Sidorov" in page and "Petrov" in page and "ivan@example.com" in page
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(reverse("web:order_apply_contact", args=[order.pk]))
+    assert response.status_code == 302
+    known.refresh_from_db()
+    assert (known.first_name, known.last_name, known.email) == ("Ivan", "Sidorov", "ivan@example.com")
+    assert [(c["changed"], c["origin"], c["actor"]) for c in customer_signals.calls] == [
+        (frozenset({"last_name", "email"}), "manager", "admin")
+    ]
+    page = admin_client.get(reverse("web:order_detail", args=[order.pk])).content.decode()
+    assert "updated from the checkout" in page
+    assert 'id="checkout-contact"' not in page
+
+
+def test_a_matching_checkout_shows_no_difference(admin_client):
+    create_order(phone="+79991234567", first_name="Ivan")
+    order = checkout("+7 999 123 45 67", first_name="Ivan", last_name="Petrov")
+    page = admin_client.get(reverse("web:order_detail", args=[order.pk])).content.decode()
+    assert 'id="checkout-contact"' not in page
+    response = admin_client.post(reverse("web:order_apply_contact", args=[order.pk]))
+    assert "already matches" in [str(m) for m in get_messages(response.wsgi_request)][0]
+
+
+def test_applying_a_conflicting_detail_is_a_message_and_changes_nothing(admin_client, make_customer):
+    make_customer(email="taken@example.com")
+    known = create_order(phone="+79991234567", first_name="Ivan").customer
+    order = checkout("+79991234567", first_name="Vanya", email="taken@example.com")
+    response = admin_client.post(reverse("web:order_apply_contact", args=[order.pk]))
+    assert response.status_code == 302
+    assert "not changed" in [str(m) for m in get_messages(response.wsgi_request)][0]
+    known.refresh_from_db()
+    assert (known.first_name, known.email) == ("Ivan", "")
+
+
+def test_applying_needs_post_and_staff(client, admin_client, django_user_model):
+    known = create_order(phone="+79991234567", first_name="Ivan").customer
+    order = checkout("+79991234567", first_name="Vanya")
+    url = reverse("web:order_apply_contact", args=[order.pk])
+    assert admin_client.get(url).status_code == 405
+    assert client.post(url)["Location"].startswith(reverse("login"))
+    client.force_login(django_user_model.objects.create_user("clerk", password="pw"))
+    assert client.post(url).status_code == 403
+    assert admin_client.post(reverse("web:order_apply_contact", args=[987654])).status_code == 404
+    known.refresh_from_db()
+    assert known.first_name == "Ivan"

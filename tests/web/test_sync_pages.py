@@ -134,3 +134,29 @@ def test_the_failed_page_lists_failures_and_retry_queues_them(
 
     assert state(order) == "queued"
     assert enqueued == [("orders_sync_bulk_task", [order.pk], "manager:manager")]
+
+
+def test_pushing_an_unlinked_order_asks_new_deal_or_old_one(
+    manager: Client, order: Order, enqueued: list
+) -> None:
+    OrderSync.objects.filter(order=order).update(state="unlinked", lead_id=None, previous_lead_id=4242)
+    url = reverse("web:sync_push", args=[order.pk])
+
+    page = manager.post(url).content.decode()
+    assert "4242" in page and 'value="relink"' in page and 'value="new"' in page
+    assert enqueued == [] and state(order) == "unlinked"
+
+    response = manager.post(url, {"mode": "relink"})
+    assert response.status_code == 302
+    assert enqueued == [("order_link_task", order.pk, 4242, "manager:manager")]
+    manager.post(url, {"mode": "new"})
+    assert enqueued[-1] == ("order_sync_task", order.pk) and state(order) == "queued"
+
+
+def test_pushing_a_cancelled_order_without_a_deal_says_why_nothing_happens(
+    manager: Client, make_order: Callable[..., Order], enqueued: list
+) -> None:
+    order = make_order(status="cancelled")
+    response = manager.post(reverse("web:sync_push", args=[order.pk]), follow=True)
+    assert "no deal is made for it" in response.content.decode()
+    assert enqueued == []

@@ -18,7 +18,7 @@ from console.amocrm.account.connection import (
     connection_set_state,
 )
 from console.amocrm.api.client import AmoCRMClient
-from console.amocrm.api.errors import CircuitOpen
+from console.amocrm.api.errors import AuthError, CircuitOpen
 from console.amocrm.api.transport import Credentials
 from console.amocrm.models import AmoConnection
 
@@ -38,8 +38,11 @@ _ROW_FIELDS = [
 class ConnectionAccess:
     """:class:`console.amocrm.api.transport.AccountAccess` over the installation's ``AmoConnection`` row."""
 
-    def __init__(self, connection: AmoConnection) -> None:
+    def __init__(self, connection: AmoConnection, *, farewell: bool = False) -> None:
+        """``farewell``: the last calls of a disconnected account (removing our webhook): the stored token is
+        used as it is, whatever the state, and never refreshed."""
         self.connection = connection
+        self.farewell = farewell
         self._success_written = 0.0
 
     def _credentials(self) -> Credentials:
@@ -49,6 +52,8 @@ class ConnectionAccess:
     def credentials(self) -> Credentials:
         self.connection.refresh_from_db(fields=_ROW_FIELDS)
         c = self.connection
+        if self.farewell and c.access_token:
+            return self._credentials()
         if c.state != AmoConnection.State.CONNECTED:
             raise CircuitOpen(title=c.state_detail or "AmoCRM is not connected", state=c.state)
         if not c.access_token:
@@ -58,12 +63,16 @@ class ConnectionAccess:
         return self._credentials()
 
     def refresh(self, *, rejected_token: str) -> Credentials:
+        if self.farewell:
+            raise AuthError(title="The token of the disconnected account is no longer accepted")
         self.connection = oauth.token_refresh(
             connection_id=self.connection.pk, expected_access_token=rejected_token
         )
         return self._credentials()
 
     def circuit_open(self, error: CircuitOpen) -> None:
+        if self.farewell:
+            return
         connection_set_state(connection_id=self.connection.pk, state=error.state, detail=error.title)
         self.connection.state = error.state
 
@@ -81,6 +90,9 @@ class ConnectionAccess:
         return [c.access_token, c.refresh_token, c.client_secret, c.webhook_secret]
 
 
-def account_client(connection: AmoConnection | None = None, **options: Any) -> AmoCRMClient:
+def account_client(
+    connection: AmoConnection | None = None, *, farewell: bool = False, **options: Any
+) -> AmoCRMClient:
     """A client for the installation's connection (or ``connection``); ``options`` tune retries for tests."""
-    return AmoCRMClient(ConnectionAccess(connection or AmoConnection.get_solo()), **options)
+    access = ConnectionAccess(connection or AmoConnection.get_solo(), farewell=farewell)
+    return AmoCRMClient(access, **options)

@@ -100,6 +100,8 @@ def connection_resume(*, connection_id: int) -> AmoConnection:
         raise ValueError("There is no token to resume with: connect the account first.")
     if connection.state == AmoConnection.State.REVOKED:
         raise ValueError("Access was revoked: connect the account again instead of resuming.")
+    if connection.state == AmoConnection.State.REJECTED:
+        raise ValueError("The integration's id or secret key was rejected: fix them and connect again.")
     connection_set_state(connection_id=connection_id, state=AmoConnection.State.CONNECTED, detail="")
     connection.refresh_from_db()
     return connection

@@ -22,13 +22,15 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from console.amocrm import queue
 from console.amocrm.account.connection import REAL_HOST_SUFFIXES, connection_set_state, is_real_amocrm
-from console.amocrm.api.errors import AmoCRMError, AuthError, CircuitOpen
-from console.amocrm.api.oauth import token_request
+from console.amocrm.api.errors import AmoCRMError, AuthError, CircuitOpen, NotFound
+from console.amocrm.api.oauth import account_domain, token_request
 from console.amocrm.models import AmoConnection
 
 logger = logging.getLogger(__name__)
 
+DISCONNECT_TASK = "console.amocrm.tasks.account_disconnect_task"
 # Refresh this long before the access token expires.
 REFRESH_MARGIN = timedelta(minutes=5)
 # The scheduled job refreshes when the pair is older than this (refresh tokens die after 3 months unused) ...
@@ -140,13 +142,21 @@ def _store_tokens(*, connection: AmoConnection, data: dict[str, Any], long_lived
 # --- Long-lived token -------------------------------------------------------------------------------------
 
 
-def jwt_expiry(token: str) -> datetime | None:
-    """The ``exp`` claim of a JWT (not verified: amoCRM verifies it), or None when absent/unreadable."""
+def jwt_claims(token: str) -> dict[str, Any]:
+    """The claims of a JWT (not verified: amoCRM verifies it), or ``{}`` when unreadable."""
     try:
         payload = token.split(".")[1]
         claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-        return datetime.fromtimestamp(int(claims["exp"]), tz=UTC)
-    except (IndexError, ValueError, KeyError, TypeError):
+    except (IndexError, ValueError, TypeError):
+        return {}
+    return claims if isinstance(claims, dict) else {}
+
+
+def jwt_expiry(token: str) -> datetime | None:
+    """The ``exp`` claim of a JWT, or None when absent/unreadable."""
+    try:
+        return datetime.fromtimestamp(int(jwt_claims(token)["exp"]), tz=UTC)
+    except (KeyError, ValueError, TypeError):
         return None
 
 
@@ -199,10 +209,7 @@ def token_refresh(
         ):
             return connection
         try:
-            data = _token_post(
-                connection=connection,
-                payload={"grant_type": "refresh_token", "refresh_token": connection.refresh_token},
-            )
+            data = _refresh_grant(connection)
         except CircuitOpen as exc:
             failure = exc
         else:
@@ -224,6 +231,46 @@ def token_refresh(
         connection_set_state(connection_id=connection_id, state=failure.state, detail=failure.title)
         raise failure
     return connection
+
+
+def _refresh_grant(connection: AmoConnection) -> dict[str, Any]:
+    """The refresh_token grant; when the account's host answers 404/401 the account may have moved to another
+    domain (amoCRM ↔ Kommo): the grant is sent once more to where amoCRM says it lives now."""
+    payload = {"grant_type": "refresh_token", "refresh_token": connection.refresh_token}
+    try:
+        return _token_post(connection=connection, payload=payload)
+    except (NotFound, AuthError):
+        if not _follow_moved_account(connection):
+            raise
+    return _token_post(connection=connection, payload=payload)
+
+
+def _follow_moved_account(connection: AmoConnection) -> bool:
+    """Ask amoCRM where the account lives now (the API domain is a claim of our access token); move the
+    connection there. True when it moved."""
+    api_domain = str(jwt_claims(connection.access_token).get("api_domain") or "")
+    if not api_domain:
+        return False
+    scheme = urlsplit(connection.base_url).scheme or "https"
+    try:
+        info = account_domain(
+            api_url=f"{scheme}://{api_domain}",
+            refresh_token=connection.refresh_token,
+            secrets=_secrets_of(connection),
+        )
+    except AmoCRMError as exc:
+        logger.warning("AmoCRM account lookup failed: %s", exc.title)
+        return False
+    domain, subdomain = str(info["domain"]).strip().lower(), str(info.get("subdomain") or "").strip()
+    if subdomain and ":" not in domain and not domain.startswith(f"{subdomain.lower()}."):
+        domain = f"{subdomain.lower()}.{domain}"  # a bare "amocrm.ru" / "kommo.com"
+    base_url = f"{scheme}://{domain}"
+    if base_url == connection.base_url.rstrip("/"):
+        return False
+    logger.warning("AmoCRM account moved from %s to %s", connection.base_url, base_url)
+    connection.base_url, connection.subdomain = base_url, subdomain or connection.subdomain
+    connection.save(update_fields=["base_url", "subdomain", "updated_at"])
+    return True
 
 
 def token_refresh_if_due(*, connection_id: int) -> bool:
@@ -249,17 +296,21 @@ def token_refresh_if_due(*, connection_id: int) -> bool:
 
 
 def disconnect(*, connection_id: int) -> None:
-    """Forget the tokens and stop all calls; credentials, field ids and the stage map stay.
+    """Stop all calls at once; in the cluster, remove our webhook from amoCRM, then forget the tokens.
 
-    The webhook subscription is left in amoCRM; re-running account setup after reconnecting reuses it.
+    Credentials, field ids and the stage map stay (``account.setup.account_disconnect_finish``).
     """
     AmoConnection.objects.filter(pk=connection_id).update(
-        access_token="",
-        refresh_token="",
-        expires_at=None,
-        long_lived=False,
         oauth_state="",
         state=AmoConnection.State.NOT_CONNECTED,
         state_detail="Disconnected by an administrator",
         state_changed_at=timezone.now(),
+    )
+    queue.enqueue_on_commit(DISCONNECT_TASK, connection_id)
+
+
+def tokens_forget(*, connection_id: int) -> None:
+    """Wipe the tokens of a disconnected account (nothing more can be sent with them)."""
+    AmoConnection.objects.filter(pk=connection_id).exclude(state=AmoConnection.State.CONNECTED).update(
+        access_token="", refresh_token="", expires_at=None, long_lived=False
     )

@@ -18,7 +18,9 @@ from django.utils import timezone
 
 from console.amocrm import stagemap
 from console.amocrm.account.access import account_client
+from console.amocrm.account.oauth import tokens_forget
 from console.amocrm.api.client import AmoCRMClient
+from console.amocrm.api.errors import AmoCRMError
 from console.amocrm.models import AmoConnection, Pipeline, PipelineStatus
 
 logger = logging.getLogger(__name__)
@@ -31,8 +33,32 @@ LEAD_FIELDS: dict[str, dict[str, Any]] = {
     "delivery_method": {"name": "Способ доставки", "type": "text", "code": "DELIVERY_METHOD"},
     "delivery_address": {"name": "Адрес доставки", "type": "text", "code": "DELIVERY_ADDRESS"},
     "source": {"name": "Источник заказа", "type": "text", "code": "ORDER_SOURCE"},
+    "comment": {"name": "Комментарий к заказу", "type": "textarea", "code": "ORDER_COMMENT"},
+    "paid_amount": {"name": "Оплачено, ₽", "type": "numeric", "code": "PAID_AMOUNT"},
+    "payment_status": {
+        "name": "Статус оплаты",
+        "type": "select",
+        "code": "PAYMENT_STATUS",
+        "enums": [
+            {"value": "Не оплачено", "sort": 10},
+            {"value": "Предоплата", "sort": 20},
+            {"value": "Оплачено", "sort": 30},
+        ],
+    },
 }
-WEBHOOK_EVENTS = ["add_lead", "update_lead", "status_lead", "delete_lead"]
+# The options of our select fields: our value -> the option's text in amoCRM (found again by text).
+LEAD_FIELD_ENUMS: dict[str, dict[str, str]] = {
+    "payment_status": {"not_paid": "Не оплачено", "prepaid": "Предоплата", "paid": "Оплачено"},
+}
+# A business customer's requisites, as company fields.
+COMPANY_FIELDS: dict[str, dict[str, Any]] = {
+    "company_legal_name": {"name": "Юридическое название", "type": "text", "code": "LEGAL_NAME"},
+    "company_inn": {"name": "ИНН", "type": "text", "code": "INN"},
+    "company_kpp": {"name": "КПП", "type": "text", "code": "KPP"},
+    "company_ogrn": {"name": "ОГРН", "type": "text", "code": "OGRN"},
+    "company_legal_address": {"name": "Юридический адрес", "type": "textarea", "code": "LEGAL_ADDRESS"},
+}
+WEBHOOK_EVENTS = ["add_lead", "update_lead", "status_lead", "delete_lead", "restore_lead"]
 WEBHOOK_PATH = "/amocrm/webhook/{secret}/"
 PRODUCT_FIELDS = [
     ("SKU", {"name": "Артикул", "type": "text", "code": "SKU"}),
@@ -78,7 +104,9 @@ def account_setup(*, connection_id: int = 1, webhook_base_url: str | None = None
     client = account_client(connection)
     report = SetupReport()
     _account_info(client, connection)
-    _lead_fields(client, connection, report)
+    connection.lead_field_ids, existing = _fields_ensure(client, "leads", LEAD_FIELDS, report)
+    connection.lead_field_enums = _enums(existing, connection.lead_field_ids)
+    connection.company_field_ids, _existing = _fields_ensure(client, "companies", COMPANY_FIELDS, report)
     _products_catalog(client, connection, report)
     _pipelines(client, report)
     seeded = stagemap.stage_map_seed()
@@ -92,6 +120,8 @@ def account_setup(*, connection_id: int = 1, webhook_base_url: str | None = None
             "subdomain",
             "account_name",
             "lead_field_ids",
+            "lead_field_enums",
+            "company_field_ids",
             "products_catalog_id",
             "product_sku_field_id",
             "product_price_field_id",
@@ -113,7 +143,11 @@ def _account_info(client: AmoCRMClient, connection: AmoConnection) -> None:
 
 
 # Field types that hold what we write: an admin's "textarea" address works as well as our "text".
-COMPATIBLE_TYPES = {"text": {"text", "textarea"}, "date": {"date", "date_time"}}
+COMPATIBLE_TYPES = {
+    "text": {"text", "textarea"},
+    "textarea": {"textarea", "text"},
+    "date": {"date", "date_time"},
+}
 
 
 def _find_field(existing: list[dict[str, Any]], spec: dict[str, Any]) -> dict[str, Any] | None:
@@ -125,25 +159,45 @@ def _find_field(existing: list[dict[str, Any]], spec: dict[str, Any]) -> dict[st
     return (by_code or by_name or [None])[0]
 
 
-def _lead_fields(client: AmoCRMClient, connection: AmoConnection, report: SetupReport) -> None:
-    existing = client.list_custom_fields("leads")
+def _fields_ensure(
+    client: AmoCRMClient, entity: str, specs: dict[str, dict[str, Any]], report: SetupReport
+) -> tuple[dict[str, int], list[dict[str, Any]]]:
+    # https://www.amocrm.ru/developers/content/crm_platform/custom-fields
+    """``{our key: field id}`` for ``specs`` on ``entity``, creating the missing fields; and the fields as
+    amoCRM lists them (with their enums)."""
+    existing = client.list_custom_fields(entity)
     ids: dict[str, int] = {}
     missing: list[tuple[str, dict[str, Any]]] = []
-    for key, spec in LEAD_FIELDS.items():
+    for key, spec in specs.items():
         found = _find_field(existing, spec)
         if found:
             ids[key] = int(found["id"])
         else:
             missing.append((key, spec))
-    if missing:
-        created = client.create_custom_fields("leads", [spec for _key, spec in missing])
-        for key, spec in missing:
-            found = _find_field(created, spec) or _find_field(client.list_custom_fields("leads"), spec)
-            if found is None:
-                raise RuntimeError(f"AmoCRM did not create the lead field {spec['name']!r}")
-            ids[key] = int(found["id"])
-            report.created_fields.append(key)
-    connection.lead_field_ids = ids
+    if not missing:
+        return ids, existing
+    created = client.create_custom_fields(entity, [spec for _key, spec in missing])
+    existing = client.list_custom_fields(entity)
+    for key, spec in missing:
+        found = _find_field(created, spec) or _find_field(existing, spec)
+        if found is None:
+            raise RuntimeError(f"AmoCRM did not create the {entity} field {spec['name']!r}")
+        ids[key] = int(found["id"])
+        report.created_fields.append(key)
+    return ids, existing
+
+
+def _enums(fields: list[dict[str, Any]], ids: dict[str, int]) -> dict[str, dict[str, int]]:
+    """``{field key: {our value: enum id}}`` for our select fields, matched by the option's text."""
+    by_id = {int(f["id"]): f for f in fields if f.get("id")}
+    result: dict[str, dict[str, int]] = {}
+    for key, options in LEAD_FIELD_ENUMS.items():
+        enums = (by_id.get(ids.get(key, 0)) or {}).get("enums") or []
+        by_text = {str(e.get("value", "")).casefold(): int(e["id"]) for e in enums if e.get("id")}
+        result[key] = {
+            ours: by_text[text.casefold()] for ours, text in options.items() if text.casefold() in by_text
+        }
+    return result
 
 
 def products_catalog_ensure(client: AmoCRMClient, name: str = "Товары") -> dict[str, int]:
@@ -229,3 +283,29 @@ def _webhook(
         client.subscribe_webhook(destination, WEBHOOK_EVENTS)
         report.webhook = "subscribed"
     connection.webhook_destination_hint = prefix + "***/"
+
+
+def account_disconnect_finish(*, connection_id: int = 1) -> str:
+    """After an admin disconnected: remove our webhook subscription from amoCRM with the last token, then
+    forget the tokens. Nothing is done when the account was connected again meanwhile. Returns what it did.
+
+    amoCRM keeps a subscription until it is deleted by destination:
+    https://www.amocrm.ru/developers/content/crm_platform/webhooks-api
+    """
+    connection = AmoConnection.objects.get(pk=connection_id)
+    if connection.state == AmoConnection.State.CONNECTED:
+        return "connected again: nothing to do"
+    prefix = connection.webhook_destination_hint.removesuffix("***/")
+    removed = 0
+    if connection.access_token and prefix:
+        client = account_client(connection, farewell=True)
+        try:
+            for hook in client.list_webhooks():
+                if str(hook.get("destination", "")).startswith(prefix):
+                    client.unsubscribe_webhook(hook["destination"])
+                    removed += 1
+        except AmoCRMError as exc:
+            logger.warning("AmoCRM webhook not removed on disconnect: %s", exc.title)
+    tokens_forget(connection_id=connection_id)
+    AmoConnection.objects.filter(pk=connection_id).update(webhook_destination_hint="")
+    return f"{removed} webhook subscription(s) removed; tokens forgotten"

@@ -107,6 +107,10 @@ class AmoCRMClient(Transport):
         # POST /api/v4/companies
         return self._create_batches("/api/v4/companies", "companies", companies)
 
+    def update_companies(self, companies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        # https://www.amocrm.ru/developers/content/crm_platform/companies-api: PATCH /api/v4/companies
+        return self._update_batches("/api/v4/companies", "companies", companies)
+
     # --- leads -------------------------------------------------------------------------------------------
 
     def create_leads(self, leads: list[dict[str, Any]]) -> list[int]:
@@ -186,6 +190,13 @@ class AmoCRMClient(Transport):
         return [lead for lead in leads if str(value) in cf_values(lead, field_id=int(field_id))]
 
     # --- notes -------------------------------------------------------------------------------------------
+
+    def list_notes(self, entity: str, entity_ids: Iterable[int]) -> list[dict[str, Any]]:
+        # https://www.amocrm.ru/developers/content/crm_platform/events-and-notes
+        # GET /api/v4/{entity}/notes?filter[entity_id][]=... (paginated)
+        """The notes of the given entities (one request per page, however many entities)."""
+        params = {"filter[entity_id][]": [int(i) for i in entity_ids], "limit": PAGE_LIMIT}
+        return list(self._paginate(f"/api/v4/{_entity(entity)}/notes", "notes", params))
 
     def add_notes(self, entity: str, notes: list[dict[str, Any]]) -> list[int]:
         # https://www.amocrm.ru/developers/content/crm_platform/events-and-notes

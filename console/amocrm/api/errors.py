@@ -193,6 +193,10 @@ BLOCKED_TITLE = (
 )
 UNPAID_TITLE = "The amoCRM account is not paid (HTTP 402). Renew the subscription, then press Resume."
 REVOKED_TITLE = "AmoCRM revoked our access (refresh token). Connect the account again on the connection page."
+REJECTED_TITLE = (
+    "AmoCRM rejected the integration's id or secret key (HTTP 401, «Некорректный клиент»). Copy both again "
+    "from the integration's settings in amoCRM, save them on the connection page and connect again."
+)
 
 
 def error_from_response(

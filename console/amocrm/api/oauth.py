@@ -11,11 +11,19 @@ from typing import Any
 import requests
 from django.conf import settings
 
-from console.amocrm.api.errors import REVOKED_TITLE, CircuitOpen, TransientError, error_from_response
+from console.amocrm.api.errors import (
+    REJECTED_TITLE,
+    REVOKED_TITLE,
+    CircuitOpen,
+    TransientError,
+    error_from_response,
+)
 from console.amocrm.api.ratelimit import get_rate_limiter
 from console.amocrm.api.redaction import redact
 
 TOKEN_PATH = "/oauth2/access_token"
+# amoCRM's answer to a wrong client id or secret (a 401 with this title and no hint).
+_CLIENT_REJECTED = "Некорректный клиент"
 # Words of amoCRM's answer to a refresh token that will never work again.
 _REVOKED_HINTS = ("revoked", "invalid refresh token", "refresh token", "expired")
 
@@ -24,7 +32,8 @@ def token_request(*, base_url: str, body: dict[str, str], secrets: list[str]) ->
     """POST ``body`` to the account's token endpoint and return the token answer.
 
     Rate-limited like every call; errors are typed and redacted of ``secrets`` and of the body's values. A
-    refresh grant answered "revoked" raises ``CircuitOpen`` with state ``revoked``.
+    refresh grant answered "revoked" raises ``CircuitOpen`` with state ``revoked``; a wrong client id or
+    secret (any grant) raises ``CircuitOpen`` with state ``rejected``.
     """
     hidden = [*secrets, *body.values()]
     get_rate_limiter().acquire()
@@ -52,14 +61,60 @@ def token_request(*, base_url: str, body: dict[str, str], secrets: list[str]) ->
         path=TOKEN_PATH,
         redact_fn=lambda text: redact(text, hidden),
     )
+    circuit = {k: getattr(error, k) for k in ("method", "path", "status", "request_id", "excerpt")}
+    if response.status_code == 401 and _body_title(response) == _CLIENT_REJECTED:
+        raise CircuitOpen(title=REJECTED_TITLE, state="rejected", **circuit)
     revoked = any(word in error.excerpt.lower() for word in _REVOKED_HINTS)
     if body.get("grant_type") == "refresh_token" and response.status_code in (400, 401) and revoked:
-        raise CircuitOpen(
-            title=REVOKED_TITLE,
-            state="revoked",
-            **{k: getattr(error, k) for k in ("method", "path", "status", "request_id", "excerpt")},
-        )
+        raise CircuitOpen(title=REVOKED_TITLE, state="revoked", **circuit)
     raise error
+
+
+def account_domain(*, api_url: str, refresh_token: str, secrets: list[str]) -> dict[str, Any]:
+    # https://www.amocrm.ru/developers/content/oauth/step-by-step (an account whose domain changed):
+    # GET {api domain}/oauth2/account/current/subdomain with the refresh token in X-Refresh-Token
+    """Where the account lives now: ``{"id", "subdomain", "domain", ...}``; errors typed as for the token."""
+    path = "/oauth2/account/current/subdomain"
+    get_rate_limiter().acquire()
+    try:
+        response = requests.get(
+            f"{api_url.rstrip('/')}{path}",
+            headers={"X-Refresh-Token": refresh_token, "Accept": "application/json"},
+            timeout=(settings.AMOCRM_CONNECT_TIMEOUT, settings.AMOCRM_READ_TIMEOUT),
+        )
+    except requests.RequestException as exc:
+        hidden = [*secrets, refresh_token]
+        raise TransientError(
+            title=f"AmoCRM account lookup unreachable: {type(exc).__name__}",
+            method="GET",
+            path=path,
+            excerpt=redact(str(exc), hidden)[:300],
+        ) from None
+    if response.status_code != 200:
+        raise error_from_response(
+            status=response.status_code,
+            text=response.text,
+            content_type=response.headers.get("Content-Type", ""),
+            request_id=response.headers.get("X-Request-Id", ""),
+            method="GET",
+            path=path,
+            redact_fn=lambda text: redact(text, [*secrets, refresh_token]),
+        )
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict) or not body.get("domain"):
+        raise TransientError(title="AmoCRM account lookup gave an unreadable answer", method="GET", path=path)
+    return body
+
+
+def _body_title(response: requests.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    return str(body.get("title") or "") if isinstance(body, dict) else ""
 
 
 def _token_answer(response: requests.Response) -> dict[str, Any]:

@@ -7,7 +7,7 @@
   One task at a time keeps the cluster's share of the CPU and of SQLite's single write lock small while
   amoCRM waits for answers, and spares the broker a task per delivery.
 - :func:`inbox_process_pending` (that task): the pending deliveries, oldest first, each by
-  :func:`inbox_process`: each item of the body by the lead rules (``inbound.rules``); the outcome, the
+  :func:`inbox_process`: each item of the body by its event's handler (``inbound.events``); the outcome, the
   reason and one result per item land on the row. A row is claimed first, so two workers never both
   process it. After ``PROCESS_SLICE`` rows the task hands over to a successor, so it never nears the
   cluster's task timeout. :func:`inbox_replay` processes a row again on demand.
@@ -31,9 +31,10 @@ from django.utils import timezone
 
 from console.amocrm import queue
 from console.amocrm.api.redaction import redact
+from console.amocrm.inbound.events import item_process
 from console.amocrm.inbound.formparse import FormParseError, parse_form
-from console.amocrm.inbound.items import STATE_ACTIONS, WebhookItem, as_int, fingerprint, webhook_items
-from console.amocrm.inbound.rules import ItemResult, LeadObservation, lead_mark_deleted, lead_observe
+from console.amocrm.inbound.items import WebhookItem, as_int, fingerprint, webhook_items
+from console.amocrm.inbound.rules import ItemResult
 from console.amocrm.models import SyncLog, WebhookCounter, WebhookInbox
 
 logger = logging.getLogger(__name__)
@@ -141,37 +142,6 @@ def inbox_store(
         row.reason = f"same content as delivery #{row.duplicate_of_id}"
         row.save()
     return row
-
-
-def item_process(item: WebhookItem, *, client_factory: Callable[[], Any] | None = None) -> ItemResult:
-    """Dispatch one webhook item by entity and action; only leads change anything."""
-    if item.entity != "leads":
-        result = ItemResult(outcome=Outcome.IGNORED, reason=f"{item.entity} events are not synced")
-    elif item.id is None:
-        result = ItemResult(outcome=Outcome.INVALID, reason="the item has no lead id")
-    elif item.action in ("delete", "restore"):
-        result = lead_mark_deleted(lead_id=item.id, deleted=item.action == "delete")
-        if item.action == "restore" and item.status_id and item.pipeline_id:
-            result = _observe_item(item, client_factory)
-    elif item.action not in STATE_ACTIONS:
-        result = ItemResult(outcome=Outcome.IGNORED, reason=f"leads[{item.action}] events are not synced")
-    elif item.status_id is None or item.pipeline_id is None:
-        result = ItemResult(outcome=Outcome.IGNORED, reason="the item carries no pipeline/stage")
-    else:
-        result = _observe_item(item, client_factory)
-    result.entity, result.action, result.id = item.entity, item.action, item.id
-    return result
-
-
-def _observe_item(item: WebhookItem, client_factory: Callable[[], Any] | None) -> ItemResult:
-    obs = LeadObservation(
-        lead_id=int(item.id or 0),
-        pipeline_id=int(item.pipeline_id or 0),
-        status_id=int(item.status_id or 0),
-        modified=item.last_modified,
-        source="webhook",
-    )
-    return lead_observe(obs, client_factory=client_factory)
 
 
 def _summarise(results: list[ItemResult]) -> tuple[str, str, int | None]:

@@ -2,6 +2,11 @@
 
 The format: https://www.amocrm.ru/developers/content/crm_platform/webhooks-format (PHP-style form keys,
 parsed by ``inbound.formparse``). Two deliveries with the same items have the same :func:`fingerprint`.
+
+Companies arrive under ``contacts`` with ``type=company``. A note event (``leads[note][0][note][...]``) has
+no top-level ``id``: the note sits in ``note`` and names its entity by ``element_id`` and ``element_type``
+(1 contact, 2 lead, 3 company); its item takes the entity's id from ``element_id`` and keeps the note's own
+id in ``note_id``.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from console.amocrm.inbound.formparse import as_list
 
 # Actions that carry the lead's state (its stage): two of them for the same lead and time are one event.
 STATE_ACTIONS = {"add", "update", "status", "responsible"}
+COMPANY_ELEMENT_TYPE = 3  # a note's element_type for a company (1 contact, 2 lead)
 
 
 def as_int(value: Any) -> int | None:
@@ -35,24 +41,55 @@ class WebhookItem:
     pipeline_id: int | None = None
     last_modified: int | None = None
     fields: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    note_id: int | None = None  # a note event: the note's own id (``id`` is the entity it belongs to)
 
     def dedup_part(self) -> list[Any]:
-        """What makes two deliveries the same event: entity, kind of action, id, stage and time."""
+        """What makes two deliveries the same event. A lead: entity, kind of action, id, stage and time (its
+        update and status hooks for one move are one event). A note: the note itself (its id, else its
+        content) and time. Anything else: action, id, time and content (a contact's add and update within
+        one second are two events; amoCRM's retry of either is the same)."""
+        if self.action == "note":
+            return [self.entity, "note", self.id, self.note_id or _digest(self.fields), self.last_modified]
+        if self.entity != "leads":
+            return [self.entity, self.action, self.id, self.last_modified, _digest(self.fields)]
         kind = "state" if self.action in STATE_ACTIONS else self.action
         return [self.entity, kind, self.id, self.pipeline_id, self.status_id, self.last_modified]
 
 
+def _digest(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
+
+
+def _latest_time(raw: dict[str, Any]) -> int | None:
+    """The item's time: ``last_modified`` or ``updated_at``, the later where both are given (a body that
+    claims a future time in either one is judged by that time)."""
+    times = [t for t in (as_int(raw.get("last_modified")), as_int(raw.get("updated_at"))) if t is not None]
+    return max(times) if times else None
+
+
 def _item(entity: str, action: str, raw: dict[str, Any]) -> WebhookItem:
-    if entity == "contacts" and raw.get("type") == "company":
+    note = raw.get("note") if action == "note" and isinstance(raw.get("note"), dict) else None
+    is_company = raw.get("type") == "company"
+    if note is not None:
+        is_company = is_company or as_int(note.get("element_type")) == COMPANY_ELEMENT_TYPE
+    if entity == "contacts" and is_company:
         entity = "companies"
-    modified = raw.get("last_modified") or raw.get("updated_at")
+    if note is not None:
+        return WebhookItem(
+            entity=entity,
+            action=action,
+            id=as_int(raw.get("id")) or as_int(note.get("element_id")),
+            last_modified=_latest_time(note),
+            fields=raw,
+            note_id=as_int(note.get("id")),
+        )
     return WebhookItem(
         entity=entity,
         action=action,
         id=as_int(raw.get("id")),
         status_id=as_int(raw.get("status_id")),
         pipeline_id=as_int(raw.get("pipeline_id")),
-        last_modified=as_int(modified),
+        last_modified=_latest_time(raw),
         fields=raw,
     )
 

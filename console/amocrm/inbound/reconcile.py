@@ -5,6 +5,10 @@ stored watermark (minus an overlap, for leads changed within the same second as 
 every lead linked to an order through :func:`console.amocrm.inbound.rules.lead_observe` as an API
 observation, and moves the watermark to the newest ``updated_at`` seen (amoCRM's clock, never ours).
 Each run writes one ``SyncLog`` row (trigger ``schedule`` or whoever ran it) and one row per order it changed.
+
+A lead whose stored ``OrderSync.last_amo_modified`` lies in the future (written from a forged or clock-skewed
+delivery before the rules checked times) is also re-read by id, changed since the watermark or not: the API
+read is the truth about the deal's stage, and the rules replace that time, so each such lead is read once.
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ from django.db import transaction
 from console.amocrm.account.access import account_client
 from console.amocrm.api.errors import AmoCRMError
 from console.amocrm.api.redaction import redact
-from console.amocrm.inbound.rules import ItemResult, LeadObservation, Outcome, lead_observe
+from console.amocrm.inbound.payments import combine, payment_from_api, payment_observe
+from console.amocrm.inbound.rules import ItemResult, LeadObservation, Outcome, lead_observe, trust_horizon
 from console.amocrm.models import OrderSync, SyncLog, WebhookCounter
 
 logger = logging.getLogger(__name__)
@@ -28,6 +33,7 @@ WATERMARK_KEY = "reconcile:watermark"
 OVERLAP_SECONDS = 60
 FIRST_RUN_LOOKBACK_SECONDS = 24 * 3600
 _BATCH = 250
+REPAIR_LIMIT = 50  # leads with a future last_amo_modified re-read per run (normally none)
 
 
 @dataclass
@@ -77,25 +83,42 @@ def _observation(lead: dict[str, Any], fetched_at: float) -> LeadObservation:
     )
 
 
+def _apply_one(lead: dict[str, Any], report: ReconcileReport, *, client: Any, fetched_at: float) -> None:
+    result = lead_observe(_observation(lead, fetched_at), client_factory=lambda: client)
+    result = combine(result, payment_observe(lead_id=int(lead["id"]), seen=payment_from_api(lead)))
+    report.add(result)
+    if result.outcome == Outcome.APPLIED and result.order_id:
+        SyncLog.objects.create(
+            order_id=result.order_id,
+            event="reconcile",
+            action="amocrm_status",
+            trigger="reconcile",
+            outcome=SyncLog.Outcome.OK,
+            lead_id=result.id,
+        )
+
+
 def _apply_batch(
     leads: list[dict[str, Any]], report: ReconcileReport, *, client: Any, run_started: float
 ) -> None:
     ids = [int(lead["id"]) for lead in leads]
     linked = set(OrderSync.objects.filter(lead_id__in=ids).values_list("lead_id", flat=True))
     for lead in leads:
-        if int(lead["id"]) not in linked:
-            continue
-        result = lead_observe(_observation(lead, run_started), client_factory=lambda: client)
-        report.add(result)
-        if result.outcome == Outcome.APPLIED and result.order_id:
-            SyncLog.objects.create(
-                order_id=result.order_id,
-                event="reconcile",
-                action="amocrm_status",
-                trigger="reconcile",
-                outcome=SyncLog.Outcome.OK,
-                lead_id=result.id,
-            )
+        if int(lead["id"]) in linked:
+            _apply_one(lead, report, client=client, fetched_at=run_started)
+
+
+def _repair_future_times(report: ReconcileReport, *, client: Any) -> None:
+    """Re-read each lead whose stored ``last_amo_modified`` lies in the future and apply it by the rules,
+    which replace that time; where they did not (the lead is gone, or several orders claim it), it is
+    dropped here, so no lead is re-read twice for it."""
+    future = OrderSync.objects.filter(last_amo_modified__gt=trust_horizon(), lead_id__isnull=False)
+    for lead_id in list(future.values_list("lead_id", flat=True)[:REPAIR_LIMIT]):
+        fetched_at = time.time()
+        lead = client.get_lead(lead_id)
+        if lead is not None:
+            _apply_one(lead, report, client=client, fetched_at=fetched_at)
+        future.filter(lead_id=lead_id).update(last_amo_modified=None)
 
 
 def _since(watermark: int | None, run_started: float) -> int:
@@ -148,6 +171,7 @@ def leads_reconcile(*, trigger: str = "schedule", client: Any = None) -> Reconci
                 _apply_batch(batch, report, client=client, run_started=started)
                 batch = []
         _apply_batch(batch, report, client=client, run_started=started)
+        _repair_future_times(report, client=client)
     except AmoCRMError as error:
         exc, report.error = error, f"{type(error).__name__}: {error}"
         logger.warning("reconciliation stopped: %s", redact(report.error))

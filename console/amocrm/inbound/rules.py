@@ -3,13 +3,17 @@
 Webhook deliveries (``inbound.inbox``) and the reconciliation (``inbound.reconcile``) feed the same rules
 (:func:`lead_observe`): echoes of our own pushes, stale or superseded reports and local changes not pushed
 yet are told apart from a manager's real stage move in amoCRM, which sets the mapped order status.
+
+Webhooks carry no signature (https://www.amocrm.ru/developers/content/crm_platform/webhooks-api), so a
+delivery's time is a claim: one more than ``FUTURE_TOLERANCE`` after our clock (forged, or a clock far off)
+is not trusted, and no time later than that is ever stored, so it cannot make later real changes look stale.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -28,6 +32,8 @@ Outcome = WebhookInbox.Outcome
 ACTOR = "amocrm"
 # Seconds of clock difference tolerated between amoCRM and us when a hook's time is compared with our push.
 CLOCK_SKEW = 1
+# Seconds a reported time may lie after our clock and still be trusted (and the latest time ever stored).
+FUTURE_TOLERANCE = 300
 
 
 @dataclass
@@ -66,6 +72,15 @@ def _unix(moment: datetime | None) -> float | None:
     return moment.timestamp() if moment is not None else None
 
 
+def trust_horizon() -> int:
+    """The latest amoCRM time (unix) we trust or store: our clock plus ``FUTURE_TOLERANCE``."""
+    return int(time.time()) + FUTURE_TOLERANCE
+
+
+def _from_future(modified: int | None) -> bool:
+    return modified is not None and modified > trust_horizon()
+
+
 def _local_status_changed_at(order: Order) -> float | None:
     """When the order's status last changed by anyone but amoCRM (a manager, the storefront, the system)."""
     change = (
@@ -95,11 +110,11 @@ def _local_change_wins(sync: OrderSync, obs: LeadObservation) -> bool:
     return obs.modified is None or obs.modified <= local_at + CLOCK_SKEW
 
 
-def _needs_verification(sync: OrderSync, obs: LeadObservation) -> bool:
+def _needs_verification(sync: OrderSync, obs: LeadObservation, *, time_forgotten: bool) -> bool:
     if obs.source == "api":
         pushed_at = _unix(sync.last_synced_at)
         return pushed_at is not None and obs.fetched_at is not None and obs.fetched_at < pushed_at
-    if obs.modified is None:
+    if obs.modified is None or time_forgotten:
         return True
     if sync.last_amo_modified is not None and obs.modified == sync.last_amo_modified:
         return True
@@ -108,16 +123,29 @@ def _needs_verification(sync: OrderSync, obs: LeadObservation) -> bool:
 
 
 def _bump_modified(sync: OrderSync, modified: int | None, **fields: Any) -> None:
-    if modified is not None and (sync.last_amo_modified is None or modified > sync.last_amo_modified):
-        fields["last_amo_modified"] = modified
+    if modified is not None:
+        modified = min(modified, trust_horizon())
+        if sync.last_amo_modified is None or modified > sync.last_amo_modified:
+            fields["last_amo_modified"] = modified
     if fields:
         OrderSync.objects.filter(pk=sync.pk).update(**fields)
+
+
+def _forget_future_modified(sync: OrderSync) -> bool:
+    """Drop a stored ``last_amo_modified`` that lies in the future (written from a forged or skewed delivery
+    before times were checked): it would make every real change look stale. True when one was dropped."""
+    if not _from_future(sync.last_amo_modified):
+        return False
+    OrderSync.objects.filter(pk=sync.pk).update(last_amo_modified=None)
+    sync.last_amo_modified = None
+    return True
 
 
 def _decide_locked(sync: OrderSync, obs: LeadObservation, *, verified: bool) -> ItemResult:
     """The rules, in order, for a lead linked to ``sync`` (row locked by the caller)."""
     order = sync.order
     result = ItemResult(outcome=Outcome.IGNORED, reason="", id=obs.lead_id, order_id=order.pk)
+    time_forgotten = _forget_future_modified(sync)
     if not order.is_active:
         result.reason = "the order is deleted"
         return result
@@ -144,7 +172,7 @@ def _decide_locked(sync: OrderSync, obs: LeadObservation, *, verified: bool) -> 
         result.outcome = Outcome.STALE
         result.reason = "the order's status was changed here after this amoCRM change; our push wins"
         return result
-    if not verified and _needs_verification(sync, obs):
+    if not verified and _needs_verification(sync, obs, time_forgotten=time_forgotten):
         raise _VerifyNeeded
     status, why = StageMap.load().status_for(obs.pipeline_id, obs.status_id)
     if status is None:
@@ -207,15 +235,28 @@ def lead_observe(obs: LeadObservation, *, client_factory: Callable[[], Any] | No
        likewise when the order's status was changed here (not by amoCRM), not pushed yet, and not older
        than ``modified`` (within the skew): our change is newer and the sync engine pushes it;
     5. the observation may predate our last push (a hook no later than ``last_synced_at`` + skew, one without
-       a time, one tying with the last applied time; an API read made before our last push) -> the lead is
-       re-read once from amoCRM and the fresh read is judged instead; if it shows the pushed stage, the hook
-       was superseded by our push -> ``stale``;
+       a time, one tying with the last applied time; an API read made before our last push) or cannot be
+       placed in time (a hook whose time lies more than ``FUTURE_TOLERANCE`` after our clock is judged as
+       one without a time; a stored ``last_amo_modified`` that lies in the future is dropped, and a hook then
+       checked) -> the lead is re-read once from amoCRM and the fresh read is judged instead; if it shows the
+       pushed stage, the hook was superseded by our push -> ``stale``;
     6. the stage maps to no status, to several, or only by a disabled row -> ``ignored`` with the reason;
     7. the order already has that status -> ``echo`` (the stage is recorded as pushed);
     8. otherwise the status is applied with ``order_set_status(origin="amocrm")`` and the stage recorded as
        pushed with ``last_amo_modified`` -> ``applied``. Nothing is pushed back: the sync receivers skip
        amoCRM-origin status changes, and the recorded stage makes any later push a no-op for the stage.
+
+    ``last_amo_modified`` is never set later than our clock plus ``FUTURE_TOLERANCE``.
     """
+    if obs.source == "webhook" and _from_future(obs.modified):
+        result = _observe(replace(obs, modified=None), client_factory)
+        ahead = f"more than {FUTURE_TOLERANCE // 60} minutes after our clock"
+        result.reason = f"last_modified {obs.modified} lies {ahead}, not trusted; {result.reason}"
+        return result
+    return _observe(obs, client_factory)
+
+
+def _observe(obs: LeadObservation, client_factory: Callable[[], Any] | None) -> ItemResult:
     try:
         return _observe_once(obs, verified=obs.source == "api" and obs.fetched_at is None)
     except _VerifyNeeded:

@@ -8,12 +8,19 @@ from console.amocrm.models.account import (
     new_webhook_secret,
 )
 from console.amocrm.models.inbound import WebhookCounter, WebhookInbox
-from console.amocrm.models.outbound import CatalogElementLink, CustomerAmoLink, OrderSync, SyncLog
+from console.amocrm.models.outbound import (
+    CatalogElementLink,
+    CustomerAmoLink,
+    DetachedLead,
+    OrderSync,
+    SyncLog,
+)
 
 __all__ = [
     "AmoConnection",
     "CatalogElementLink",
     "CustomerAmoLink",
+    "DetachedLead",
     "OrderSync",
     "Pipeline",
     "PipelineStatus",

@@ -31,6 +31,7 @@ class AmoConnection(models.Model):
         BLOCKED = "blocked", _("Blocked by AmoCRM")
         UNPAID = "unpaid", _("Account unpaid")
         REVOKED = "revoked", _("Access revoked")
+        REJECTED = "rejected", _("Credentials rejected")
         ERROR = "error", _("Error")
 
     base_url = models.CharField(
@@ -62,6 +63,18 @@ class AmoConnection(models.Model):
 
     lead_field_ids = models.JSONField(
         _("lead custom field ids"), default=dict, blank=True, help_text=_("our field name -> amoCRM field id")
+    )
+    lead_field_enums = models.JSONField(
+        _("lead select options"),
+        default=dict,
+        blank=True,
+        help_text=_("field -> our value -> amoCRM enum id"),
+    )
+    company_field_ids = models.JSONField(
+        _("company custom field ids"),
+        default=dict,
+        blank=True,
+        help_text=_("our field name -> amoCRM field id"),
     )
     products_catalog_id = models.BigIntegerField(_("products catalog id"), null=True, blank=True)
     product_sku_field_id = models.BigIntegerField(_("SKU field id"), null=True, blank=True)

@@ -69,6 +69,27 @@ class OrderSync(models.Model):
         default=False, help_text=_("a lead create was sent without a confirmed answer: look it up first")
     )
     note_added = models.BooleanField(default=False, help_text=_("the creation note is on the lead"))
+    previous_lead_id = models.BigIntegerField(
+        _("deal before unlinking"),
+        null=True,
+        blank=True,
+        help_text=_("the deal this order was unlinked from"),
+    )
+    pending_note = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text=_(
+            "a note sent without a confirmed answer: look for it on the lead before sending it again"
+        ),
+    )
+    pushed_payment = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text=_("the payment the lead's fields last got from us or we took from them"),
+    )
+    pushed_summary = models.JSONField(
+        default=dict, blank=True, help_text=_("the order as the lead's notes last described it")
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -89,7 +110,8 @@ class CustomerAmoLink(models.Model):
     """The amoCRM contact (and company) of a customer, remembered so repeat customers need no search.
 
     ``locked_until`` is a short lease taken while one worker finds or creates the contact, so two orders of a
-    new customer synced at once never create two contacts.
+    new customer synced at once never create two contacts. ``update_pending`` says an edit of the customer or
+    its company waits to be pushed (``update_seq`` counts the edits, so one made during a push is not lost).
     """
 
     customer = models.OneToOneField(
@@ -98,6 +120,9 @@ class CustomerAmoLink(models.Model):
     contact_id = models.BigIntegerField(_("contact id"), null=True, blank=True, db_index=True)
     company_id = models.BigIntegerField(_("company id"), null=True, blank=True)
     contact_hash = models.CharField(max_length=64, blank=True)
+    company_hash = models.CharField(max_length=64, blank=True)
+    update_pending = models.BooleanField(default=False, db_index=True)
+    update_seq = models.PositiveIntegerField(default=0)
     locked_until = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -168,3 +193,34 @@ class SyncLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.started_at:%Y-%m-%d %H:%M:%S} {self.action} {self.outcome}"
+
+
+class DetachedLead(models.Model):
+    """A deal no longer attached to an order, to be told so in amoCRM by the cluster: the order was deleted
+    outright (the deal goes to the "lost" stage, with a note) or unlinked by a manager (a note).
+
+    The order's sync row may be gone by then (a hard delete takes it along), so the deal id and the order's
+    number wait here until the deal is done with; retried on the sync schedule like an order.
+    """
+
+    class Reason(models.TextChoices):
+        DELETED = "deleted", _("Order deleted")
+        UNLINKED = "unlinked", _("Unlinked by a manager")
+
+    lead_id = models.BigIntegerField(_("lead id"))
+    order_number = models.CharField(_("order number"), max_length=32, blank=True)
+    reason = models.CharField(_("reason"), max_length=10, choices=Reason.choices)
+    actor = models.CharField(_("who"), max_length=160, blank=True)
+    requested_at = models.DateTimeField(_("requested"), default=timezone.now)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    next_retry_at = models.DateTimeField(_("next retry at"), null=True, blank=True)
+    done_at = models.DateTimeField(_("done"), null=True, blank=True, db_index=True)
+    last_error = models.TextField(_("last error"), blank=True)
+
+    class Meta:
+        ordering = ["-requested_at"]
+        verbose_name = _("detached deal")
+        verbose_name_plural = _("detached deals")
+
+    def __str__(self) -> str:
+        return f"{self.order_number or '?'} -> {self.lead_id} ({self.reason})"

@@ -1,10 +1,14 @@
 """A manager's controls over an order's sync: push, skip, unskip, unlink, link to an existing deal, and the
 same for many orders at once. Each is logged in the order's sync log; none calls amoCRM in the caller's
-request except :func:`order_link_to_lead`, which runs in the cluster (``order_link_request`` enqueues it)."""
+request except :func:`order_link_to_lead`, which runs in the cluster (``order_link_request`` enqueues it).
+
+"Do not sync" has one home: ``Order.sync_disabled``. Skip and unskip set it (through the orders service),
+and the sync state (``skipped``) follows it."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from enum import StrEnum
 
 from django.db.models import F
 from django.utils import timezone
@@ -14,62 +18,117 @@ from console.amocrm.account.access import account_client
 from console.amocrm.api.errors import AmoCRMError, NotFound, error_detail, error_title
 from console.amocrm.api.redaction import redact
 from console.amocrm.models import OrderSync, SyncLog
+from console.amocrm.outbound.detached import Reason, detached_lead_request
 from console.amocrm.outbound.job import control_log
 from console.amocrm.outbound.products import lead_products
 from console.amocrm.outbound.queueing import enqueue_bulk, order_sync_request, order_sync_state
 from console.orders.models import Order
+from console.orders.services import order_update
 
 State = OrderSync.State
 LINK_TASK = "console.amocrm.tasks.order_link_task"
 
 
-def order_push(*, order_id: int, trigger: str) -> bool:
-    """Push now: a full sync of the order (an unlinked one gets a new deal). Not for skipped orders.
+class PushResult(StrEnum):
+    """What a manager's push did (each one a true message for the console)."""
 
-    Returns True when a sync was queued.
+    QUEUED = "queued"  # a sync is queued (or rides along the one already queued or running)
+    SKIPPED = "skipped"  # the order is marked "do not sync": unskip it first
+    NOTHING = "nothing"  # a cancelled or deleted order that never had a deal: no deal is made for it
+    CHOOSE = "choose"  # unlinked from a deal: create a new deal or link the old one again?
+    RELINKING = "relinking"  # the old deal is being linked again (checked in amoCRM first)
+
+
+def order_push(*, order_id: int, trigger: str, mode: str = "") -> PushResult:
+    """Push now: a full sync of the order.
+
+    An order unlinked from a deal needs ``mode``: "new" (a new deal) or "relink" (the old deal again); without
+    it the answer is ``CHOOSE`` and nothing happens.
     """
-    sync = order_sync_state(order=Order.objects.get(pk=order_id))
+    order = Order.objects.get(pk=order_id)
+    sync = order_sync_state(order=order)
     if sync.state == State.SKIPPED:
-        return False
+        return PushResult.SKIPPED
+    if not sync.lead_id and (not order.is_active or order.status == Order.Status.CANCELLED):
+        return PushResult.NOTHING
+    if sync.state == State.UNLINKED and sync.previous_lead_id:
+        if mode == "relink":
+            order_link_request(order_id=order_id, lead_id=int(sync.previous_lead_id), trigger=trigger)
+            return PushResult.RELINKING
+        if mode != "new":
+            return PushResult.CHOOSE
+        OrderSync.objects.filter(pk=sync.pk).update(previous_lead_id=None)
     # Forget what we believe was pushed: the deal's fields and stage are sent again and its product links
     # are re-read from amoCRM (``products.pushed_products_reread``), so manual edits in amoCRM are put right.
     OrderSync.objects.filter(pk=sync.pk).update(
         attempts=0, pushed_lead_hash="", payload_hash="", pushed_pipeline_id=None, pushed_status_id=None
     )
-    return order_sync_request(order_id=order_id, trigger=trigger, event="push", force=True)
+    order_sync_request(order_id=order_id, trigger=trigger, event="push", force=True)
+    return PushResult.QUEUED
+
+
+def _actor(trigger: str) -> str:
+    return trigger.split(":", 1)[1] if ":" in trigger else trigger
+
+
+def _set_do_not_sync(order: Order, value: bool, trigger: str) -> None:
+    """``Order.sync_disabled`` is the one "do not sync" flag; the sync state follows it."""
+    if order.sync_disabled != value and order.is_active:
+        order_update(order=order, data={"sync_disabled": value}, origin="manager", actor=_actor(trigger))
 
 
 def order_skip(*, order_id: int, trigger: str) -> None:
-    """Never sync this order (until unskipped). The deal, if any, stays as it is in amoCRM."""
+    """Never sync this order (until unskipped): sets the order's "do not sync" flag. The deal, if any, stays
+    as it is in amoCRM."""
+    order = Order.objects.get(pk=order_id)
+    _set_do_not_sync(order, True, trigger)
+    sync_mark_skipped(order_id=order_id, trigger=trigger)
+
+
+def sync_mark_skipped(*, order_id: int, trigger: str) -> None:
+    """The sync state follows the flag: ``skipped``, nothing queued (logged once)."""
     sync = order_sync_state(order=Order.objects.get(pk=order_id))
+    if sync.state == State.SKIPPED:
+        return
     OrderSync.objects.filter(pk=sync.pk).update(state=State.SKIPPED, next_retry_at=None, task_pending=False)
     control_log(order_id, "skip", trigger, sync)
 
 
-def order_unskip(*, order_id: int, trigger: str) -> bool:
-    """Sync this order again: leaves ``skipped`` and queues a push."""
-    sync = order_sync_state(order=Order.objects.get(pk=order_id))
+def order_unskip(*, order_id: int, trigger: str) -> PushResult:
+    """Sync this order again: clears the "do not sync" flag and queues a push."""
+    order = Order.objects.get(pk=order_id)
+    _set_do_not_sync(order, False, trigger)
+    sync = order_sync_state(order=order)
     if sync.state == State.SKIPPED:
         OrderSync.objects.filter(pk=sync.pk).update(
             state=State.NOT_SYNCED if not sync.lead_id else State.SYNCED
         )
-    control_log(order_id, "unskip", trigger, sync)
-    return order_push(order_id=order_id, trigger=trigger)
+        control_log(order_id, "unskip", trigger, sync)
+    return order_push(order_id=order_id, trigger=trigger, mode="new")
 
 
 def order_unlink(*, order_id: int, trigger: str) -> None:
-    """Forget the deal link without touching amoCRM (state ``unlinked``); the sync log keeps the history."""
-    sync = order_sync_state(order=Order.objects.get(pk=order_id))
+    """Forget the deal link (state ``unlinked``); the deal gets a note saying so, and a later push asks
+    whether to make a new deal or link this one again. The sync log keeps the history."""
+    order = Order.objects.get(pk=order_id)
+    sync = order_sync_state(order=order)
     control_log(order_id, "unlink", trigger, sync)
+    if sync.lead_id:
+        detached_lead_request(
+            lead_id=int(sync.lead_id), order_number=order.number or "", reason=Reason.UNLINKED, actor=trigger
+        )
     OrderSync.objects.filter(pk=sync.pk).update(
         state=State.UNLINKED,
         lead_id=None,
+        previous_lead_id=sync.lead_id or sync.previous_lead_id,
         pushed_pipeline_id=None,
         pushed_status_id=None,
         payload_hash="",
         pushed_lead_hash="",
         pushed_products={},
         note_added=False,
+        pushed_summary={},
+        pending_note={},
         create_pending=False,
         next_retry_at=None,
         task_pending=False,
@@ -109,11 +168,14 @@ def order_link_to_lead(*, order_id: int, lead_id: int, trigger: str) -> OrderSyn
         contact_id=None,  # so the push attaches our contact and company to this deal
         company_id=None,
         note_added=True,
+        pushed_summary={},
+        pending_note={},
         create_pending=False,
         lead_deleted_at=None,
         last_amo_modified=None,
         attempts=0,
         next_retry_at=None,
+        previous_lead_id=None,
     )
     sync.refresh_from_db()
     control_log(order_id, "link_to_lead", trigger, sync, calls=client.calls)
@@ -186,14 +248,14 @@ def orders_push_bulk(*, order_ids: Sequence[int], trigger: str) -> int:
 
 
 def order_sync_toggle(*, order_id: int, trigger: str) -> bool:
-    """The order's "do not sync" flag changed: skip it, or unskip it (which queues a push).
+    """The order's "do not sync" flag changed (the ``order_changed`` receiver): the sync state follows it.
 
     Returns True when the flag decided what happens (the caller queues nothing more).
     """
     order = Order.objects.get(pk=order_id)
     sync = order_sync_state(order=order)
     if order.sync_disabled and sync.state != State.SKIPPED:
-        order_skip(order_id=order_id, trigger=trigger)
+        sync_mark_skipped(order_id=order_id, trigger=trigger)
         return True
     if not order.sync_disabled and sync.state == State.SKIPPED:
         order_unskip(order_id=order_id, trigger=trigger)

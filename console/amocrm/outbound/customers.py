@@ -168,12 +168,11 @@ def _companies_resolve(run: Run, jobs: list[Job]) -> None:
             pending.append((company, link))
     for start in range(0, len(pending), BATCH):
         chunk = pending[start : start + BATCH]
-        companies = [payloads.company_payload(company, run.field_ids) for company, _ in chunk]
-        for (_company, link), company_id in zip(
-            chunk, ids_of(run.amo.create_companies(companies)), strict=True
-        ):
-            link.company_id = company_id
-            link.save(update_fields=["company_id", "updated_at"])
+        companies = [payloads.company_payload(company, run.company_field_ids) for company, _ in chunk]
+        created = ids_of(run.amo.create_companies(companies))
+        for (_company, link), company_id, company in zip(chunk, created, companies, strict=True):
+            link.company_id, link.company_hash = company_id, payloads.stable_hash(company)
+            link.save(update_fields=["company_id", "company_hash", "updated_at"])
             linked.append(link)
     items = [
         {

@@ -37,6 +37,7 @@ from console.amocrm.outbound.notes import notes_add
 from console.amocrm.outbound.outcomes import job_release, job_succeed, jobs_fail
 from console.amocrm.outbound.products import elements_ensure, links_sync, pushed_products_reread
 from console.amocrm.outbound.retries import CLAIM_TIMEOUT
+from console.amocrm.payment import order_payment
 from console.amocrm.stagemap import StageMap
 from console.orders.models import Order
 
@@ -112,9 +113,10 @@ def _target(run: Run, order: Order) -> Target:
     """What ``order``'s deal should be in amoCRM, with the hashes that tell whether anything changed."""
     lines = list(order.items.all())
     stage = run.stage_map.stage_for(order.status, deleted=not order.is_active)
-    fields = payloads.lead_fields(order, run.field_ids)
+    fields = payloads.lead_fields(order, run.field_ids, enum_ids=run.enum_ids)
     products = payloads.order_products(lines)
     lead_hash = payloads.stable_hash(fields)
+    summary = payloads.order_summary(order, lines)
     full_hash = payloads.stable_hash(
         {
             "lead": lead_hash,
@@ -124,9 +126,10 @@ def _target(run: Run, order: Order) -> Target:
             "customer": order.customer_id,
             "company": order.customer.company_id,
             "contact": payloads.stable_hash(payloads.contact_payload(order.customer)),
+            "summary": summary,
         }
     )
-    return Target(lines, stage, fields, products, lead_hash, full_hash)
+    return Target(lines, stage, fields, products, lead_hash, full_hash, summary, order_payment(order))
 
 
 def _prepare(run: Run, jobs: list[Job]) -> None:
@@ -141,7 +144,8 @@ def _prepare(run: Run, jobs: list[Job]) -> None:
             job.finish(Outcome.FAILED, "none")
             continue
         job.target = _target(run, order)
-        if sync.lead_id and sync.payload_hash == job.target.full_hash and not sync.create_pending:
+        pending = sync.create_pending or sync.pending_note
+        if sync.lead_id and sync.payload_hash == job.target.full_hash and not pending:
             job.finish(Outcome.NOOP, "none")
 
 
@@ -153,7 +157,7 @@ def _push(run: Run, jobs: list[Job]) -> None:
     leads_create(run, [j for j in jobs if not j.sync.lead_id])
     leads_update(run, [j for j in jobs if j.sync.lead_id and not j.new_lead])
     pushed_products_reread(run, jobs)
-    notes_add(run, [j for j in jobs if j.sync.lead_id and not j.sync.note_added])
+    notes_add(run, [j for j in jobs if j.sync.lead_id])
     links_sync(run, jobs)
     for job in jobs:
         if not job.done:

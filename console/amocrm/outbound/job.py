@@ -35,6 +35,8 @@ class Target:
     products: dict[str, int]  # sku -> quantity
     lead_hash: str  # of ``fields``
     full_hash: str  # of everything pushed: a sync whose hash equals the stored one has nothing to send
+    summary: dict[str, Any]  # what the deal's notes tell (``payloads.order_summary``)
+    payment: dict[str, str]  # what the deal's payment fields tell (``console.amocrm.payment``)
 
 
 @dataclass
@@ -79,7 +81,18 @@ class Run:
 
     @property
     def field_ids(self) -> dict[str, int]:
+        """Lead custom field ids by our key (account setup)."""
         return {k: int(v) for k, v in (self.connection.lead_field_ids or {}).items() if v}
+
+    @property
+    def enum_ids(self) -> dict[str, dict[str, int]]:
+        """Select options of our lead fields: field key -> our value -> amoCRM enum id (account setup)."""
+        return self.connection.lead_field_enums or {}
+
+    @property
+    def company_field_ids(self) -> dict[str, int]:
+        """Company custom field ids by our key (account setup)."""
+        return {k: int(v) for k, v in (self.connection.company_field_ids or {}).items() if v}
 
     @property
     def amo(self) -> AmoCRMClient:

@@ -58,6 +58,7 @@ def leads_create(run: Run, jobs: list[Job]) -> None:
             payloads.lead_payload(
                 j.order,
                 field_ids=run.field_ids,
+                enum_ids=run.enum_ids,
                 stage=j.target.stage,
                 contact_id=j.contact_id,
                 company_id=j.company_id,
@@ -83,7 +84,9 @@ def _create_with_contacts(run: Run, jobs: list[Job]) -> None:
         chunk = jobs[start : start + BATCH]
         leads = []
         for job in chunk:
-            lead = payloads.lead_payload(job.order, field_ids=run.field_ids, stage=job.target.stage)
+            lead = payloads.lead_payload(
+                job.order, field_ids=run.field_ids, enum_ids=run.enum_ids, stage=job.target.stage
+            )
             lead["_embedded"]["contacts"] = [job.new_contact]
             leads.append(lead)
         OrderSync.objects.filter(pk__in=[j.sync.pk for j in chunk]).update(create_pending=True)
@@ -110,6 +113,7 @@ def _store_created(jobs: list[Job], ids: Sequence[int]) -> None:
         sync.contact_id, sync.company_id = job.contact_id, job.company_id
         sync.pushed_products = {}
         sync.note_added = False
+        sync.pushed_summary, sync.pending_note = {}, {}
         job.new_lead = True
         job.action = "create"
         sync_save(
@@ -123,6 +127,8 @@ def _store_created(jobs: list[Job], ids: Sequence[int]) -> None:
             "company_id",
             "pushed_products",
             "note_added",
+            "pushed_summary",
+            "pending_note",
         )
 
 

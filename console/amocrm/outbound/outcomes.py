@@ -28,6 +28,7 @@ def job_succeed(job: Job) -> None:
     """The deal matches the order: remember the pushed hash, clear errors and resolve earlier failures."""
     sync = job.sync
     sync.payload_hash = job.target.full_hash
+    sync.pushed_payment = job.target.payment
     sync.last_synced_at = timezone.now()
     sync.attempts = 0
     sync.next_retry_at = None
@@ -36,6 +37,7 @@ def job_succeed(job: Job) -> None:
     sync_save(
         sync,
         "payload_hash",
+        "pushed_payment",
         "last_synced_at",
         "attempts",
         "next_retry_at",

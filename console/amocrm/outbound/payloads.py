@@ -30,6 +30,16 @@ LEAD_FIELD_KEYS = (
     "delivery_method",
     "delivery_address",
     "source",
+    "comment",
+    "paid_amount",
+)
+# Keys of the company custom fields the sync fills (ids stored by the account setup).
+COMPANY_FIELD_KEYS = (
+    "company_legal_name",
+    "company_inn",
+    "company_kpp",
+    "company_ogrn",
+    "company_legal_address",
 )
 
 SOURCE_LABELS = {"storefront": "сайт", "manager": "менеджер"}
@@ -87,6 +97,15 @@ def _cf(field_id: int | None, value: Any) -> dict | None:
     return {"field_id": int(field_id), "values": [{"value": value}]}
 
 
+def with_fields(payload: dict[str, Any], fields: Iterable[dict | None]) -> dict[str, Any]:
+    """``payload`` with ``custom_fields_values`` set to the given items, or without the key when there is
+    none: amoCRM refuses an empty list (400, ``TooFew``)."""
+    items = [f for f in fields if f]
+    if items:
+        payload["custom_fields_values"] = items
+    return payload
+
+
 def _multitext(code: str, value: str, enum_code: str = "WORK") -> dict | None:
     return {"field_code": code, "values": [{"value": value, "enum_code": enum_code}]} if value else None
 
@@ -122,46 +141,35 @@ def contact_payload(customer: Any) -> dict:
         "name": contact_name(customer),
         "first_name": customer.first_name or "",
         "last_name": customer.last_name or "",
-        "custom_fields_values": [f for f in fields if f],
     }
+    with_fields(payload, fields)
     tags = _tags(customer.tags or [])
     if tags:
         payload["_embedded"] = {"tags": tags}
     return payload
 
 
-def company_requisites(company: Any) -> str:
-    """The company's requisites on one line each (legal name, INN, KPP, OGRN, legal address)."""
-    rows = [
-        ("Юр. название", company.legal_name),
-        ("ИНН", company.inn),
-        ("КПП", company.kpp),
-        ("ОГРН", company.ogrn),
-        ("Юр. адрес", company.legal_address),
-    ]
-    return "\n".join(f"{label}: {value}" for label, value in rows if value)
-
-
 def company_payload(company: Any, field_ids: Mapping[str, int] | None = None) -> dict:
     """A company for ``company``: name, PHONE, EMAIL and the requisites.
 
-    Requisites go to the company custom fields whose ids are known (keys ``company_inn``, ``company_kpp``,
-    ``company_ogrn``, ``company_legal_name``, ``company_legal_address``); the standard ``ADDRESS`` field is
-    not used because accounts rename it freely.
+    Requisites go to the company custom fields whose ids are known (``COMPANY_FIELD_KEYS``, created by the
+    account setup); an emptied requisite is cleared (``values: null``). The standard ``ADDRESS`` field is not
+    used because accounts rename it freely.
     """
     ids = field_ids or {}
+    values = {
+        "company_legal_name": company.legal_name,
+        "company_inn": company.inn,
+        "company_kpp": company.kpp,
+        "company_ogrn": company.ogrn,
+        "company_legal_address": company.legal_address,
+    }
     fields = [
         _multitext("PHONE", company.phone),
         _multitext("EMAIL", company.email),
-        _cf(ids.get("company_inn"), company.inn or None) if company.inn else None,
-        _cf(ids.get("company_kpp"), company.kpp or None) if company.kpp else None,
-        _cf(ids.get("company_ogrn"), company.ogrn or None) if company.ogrn else None,
-        _cf(ids.get("company_legal_name"), company.legal_name or None) if company.legal_name else None,
-        _cf(ids.get("company_legal_address"), company.legal_address or None)
-        if company.legal_address
-        else None,
+        *(_cf(ids.get(key), values[key] or None) for key in COMPANY_FIELD_KEYS),
     ]
-    return {"name": company.name, "custom_fields_values": [f for f in fields if f]}
+    return with_fields({"name": company.name}, fields)
 
 
 # --- lead ---------------------------------------------------------------------------------------
@@ -178,8 +186,22 @@ def source_label(order: Any) -> str:
     return SOURCE_LABELS.get(order.source, SOURCE_LABELS["manager"])
 
 
-def lead_custom_fields(order: Any, field_ids: Mapping[str, int], tz: str = DEFAULT_TIMEZONE) -> list[dict]:
-    """``custom_fields_values`` of the lead: number, dates (Unix seconds), delivery method/address, source.
+def _payment_status(order: Any, field_id: int | None, enum_ids: Mapping[str, int]) -> dict | None:
+    """The "payment status" select field: the option of the order's status (by enum id), if both are known."""
+    enum_id = enum_ids.get(order.payment_status)
+    if not field_id or not enum_id:
+        return None
+    return {"field_id": int(field_id), "values": [{"enum_id": int(enum_id)}]}
+
+
+def lead_custom_fields(
+    order: Any,
+    field_ids: Mapping[str, int],
+    tz: str = DEFAULT_TIMEZONE,
+    enum_ids: Mapping[str, Mapping[str, int]] | None = None,
+) -> list[dict]:
+    """``custom_fields_values`` of the lead: number, dates (Unix seconds), delivery method/address, source,
+    the order's comment, what was paid and the payment status (a select option, ``enum_ids``).
 
     An empty value is sent as ``values: null`` so a cleared address is cleared in amoCRM too.
     """
@@ -191,8 +213,20 @@ def lead_custom_fields(order: Any, field_ids: Mapping[str, int], tz: str = DEFAU
         "delivery_method": DELIVERY_LABELS.get(order.delivery_method, order.delivery_method),
         "delivery_address": (order.delivery_address or "") if delivering else "",
         "source": source_label(order),
+        "comment": order.comment or "",
+        "paid_amount": format_amount(order.paid_amount),
     }
-    return [cf for key in LEAD_FIELD_KEYS if (cf := _cf(field_ids.get(key), values[key]))]
+    fields = [cf for key in LEAD_FIELD_KEYS if (cf := _cf(field_ids.get(key), values[key]))]
+    status = _payment_status(
+        order, field_ids.get("payment_status"), (enum_ids or {}).get("payment_status", {})
+    )
+    return [*fields, status] if status else fields
+
+
+def format_amount(amount: Decimal | int | None) -> str:
+    """A money amount as amoCRM's numeric field takes it: "1500" or "1500.5" (no grouping, dot decimals)."""
+    value = Decimal(str(amount or 0)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP).normalize()
+    return f"{value:f}"
 
 
 def lead_tags(order: Any) -> list[dict]:
@@ -203,14 +237,17 @@ def lead_tags(order: Any) -> list[dict]:
     return _tags(names)
 
 
-def lead_fields(order: Any, field_ids: Mapping[str, int], tz: str = DEFAULT_TIMEZONE) -> dict:
+def lead_fields(
+    order: Any,
+    field_ids: Mapping[str, int],
+    tz: str = DEFAULT_TIMEZONE,
+    enum_ids: Mapping[str, Mapping[str, int]] | None = None,
+) -> dict:
     """The lead fields we own (no stage, no links): name, price in whole roubles, custom fields, tags."""
-    return {
-        "name": lead_name(order),
-        "price": whole_roubles(order.total_amount),
-        "custom_fields_values": lead_custom_fields(order, field_ids, tz),
-        "_embedded": {"tags": lead_tags(order)},
-    }
+    payload = {"name": lead_name(order), "price": whole_roubles(order.total_amount)}
+    with_fields(payload, lead_custom_fields(order, field_ids, tz, enum_ids))
+    payload["_embedded"] = {"tags": lead_tags(order)}
+    return payload
 
 
 def lead_payload(
@@ -221,9 +258,10 @@ def lead_payload(
     contact_id: int | None = None,
     company_id: int | None = None,
     tz: str = DEFAULT_TIMEZONE,
+    enum_ids: Mapping[str, Mapping[str, int]] | None = None,
 ) -> dict:
     """A complete lead for a create: our fields, the stage (if mapped) and the contact/company attached."""
-    payload = lead_fields(order, field_ids, tz)
+    payload = lead_fields(order, field_ids, tz, enum_ids)
     if stage is not None:
         payload["pipeline_id"] = stage.pipeline_id
         payload["status_id"] = stage.status_id
@@ -276,6 +314,62 @@ def note_text(order: Any, lines: Sequence[Any] | None = None) -> str:
     if order.comment:
         out.append(f"Комментарий: {order.comment}")
     out += [f"Итого: {format_money(order.total_amount)} ₽", f"Источник: {source_label(order)}"]
+    return "\n".join(out)
+
+
+def order_summary(order: Any, lines: Sequence[Any]) -> dict[str, Any]:
+    """What the deal's notes tell of an order: lines, total, dates, delivery, address, comment (JSON)."""
+    delivering = order.delivery_method != "pickup"
+    return {
+        "lines": {
+            item.product.sku: [item.product.name, int(item.quantity), str(item.unit_price)] for item in lines
+        },
+        "total": str(order.total_amount),
+        "installation": order.installation_date.isoformat() if order.installation_date else "",
+        "dismantle": order.dismantle_date.isoformat() if order.dismantle_date else "",
+        "delivery": order.delivery_method,
+        "address": (order.delivery_address or "") if delivering else "",
+        "comment": order.comment or "",
+    }
+
+
+def _line_changes(before: Mapping[str, list], after: Mapping[str, list]) -> list[str]:
+    out = []
+    for sku, (name, qty, price) in after.items():
+        old = before.get(sku)
+        if old is None:
+            out.append(f"+ {name} ({sku}) — {qty} шт. × {format_money(Decimal(price))} ₽/сут.")
+        elif (old[1], old[2]) != (qty, price):
+            was = f"{old[1]} шт. × {format_money(Decimal(old[2]))}"
+            out.append(f"{name} ({sku}): {was} → {qty} шт. × {format_money(Decimal(price))} ₽/сут.")
+    out += [f"− {old[0]} ({sku})" for sku, old in before.items() if sku not in after]
+    return out
+
+
+def _when(value: str) -> str:
+    return format_date(dt.date.fromisoformat(value)) if value else "—"
+
+
+def note_change_text(order: Any, before: Mapping[str, Any], after: Mapping[str, Any]) -> str:
+    """A short note saying what changed between two :func:`order_summary` values (the deal's feed tells the
+    story; its fields show the present)."""
+    out = [f"Заказ {order.number or '#' + str(order.pk)} изменён:"]
+    lines = _line_changes(before.get("lines") or {}, after.get("lines") or {})
+    if lines:
+        out += ["Позиции:", *lines]
+    if before.get("total") != after.get("total"):
+        old, new = format_money(Decimal(before.get("total") or 0)), format_money(Decimal(after["total"]))
+        out.append(f"Итого: {old} → {new} ₽")
+    for key, label in (("installation", "Монтаж"), ("dismantle", "Демонтаж")):
+        if before.get(key) != after.get(key):
+            out.append(f"{label}: {_when(before.get(key, ''))} → {_when(after[key])}")
+    if before.get("delivery") != after.get("delivery"):
+        old, new = (DELIVERY_LABELS.get(v, v or "—") for v in (before.get("delivery"), after["delivery"]))
+        out.append(f"Доставка: {old} → {new}")
+    if before.get("address") != after.get("address"):
+        out.append(f"Адрес: {before.get('address') or '—'} → {after['address'] or '—'}")
+    if before.get("comment") != after.get("comment"):
+        out.append(f"Комментарий: «{before.get('comment') or '—'}» → «{after['comment'] or '—'}»")
     return "\n".join(out)
 
 

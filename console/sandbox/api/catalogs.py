@@ -183,7 +183,7 @@ def write_element(
             "updated_by": actor,
             "created_at": t,
             "updated_at": t,
-            "is_deleted": False,
+            "is_deleted": None,
             "custom_fields_values": None,
             "account_id": sb.config["account_id"],
         }

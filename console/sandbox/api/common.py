@@ -67,28 +67,54 @@ def page_params(req: Request) -> tuple[int, int]:
     return page, limit
 
 
-def paginate(req: Request, items: list[Any], key: str, render: Any = None, total: bool = False) -> Response:
-    """A HAL page of ``items`` (204 when the page is empty), with ``self``/``next``/``prev`` links."""
+def paginate(
+    req: Request,
+    items: list[Any],
+    key: str,
+    render: Any = None,
+    total: bool = False,
+    numbered: bool = True,
+) -> Response:
+    """A HAL page of ``items`` (204 when the page is empty), with ``self``/``next``/``prev`` links;
+    ``_total_items`` when ``total``, ``_page`` unless ``numbered`` is false (the links lists have none)."""
     page, limit = page_params(req)
     chunk = items[(page - 1) * limit : page * limit]
     if not chunk:
         return no_content()
-    rest = [(k, v) for k, v in req.pairs if k not in ("page", "limit")]
-
-    def href(p: int) -> dict[str, str]:
-        return {"href": f"{req.base}{req.path}?" + urlencode([*rest, ("page", p), ("limit", limit)])}
-
-    body_links: dict[str, Any] = {"self": href(page)}
-    if len(items) > page * limit:
-        body_links["next"] = href(page + 1)
-    if page > 1:
-        body_links["prev"] = href(page - 1)
-    body: dict[str, Any] = {"_page": page}
+    body: dict[str, Any] = {"_page": page} if numbered else {}
     if total:
         body["_total_items"] = len(items)
-    body["_links"] = body_links
+    body["_links"] = page_links(req, page, limit, len(items) > page * limit)
     body["_embedded"] = {key: [render(x) for x in chunk] if render else chunk}
     return json_response(200, body)
+
+
+def page_href(req: Request, page: int, limit: int) -> dict[str, str]:
+    """The list URL of ``page``: the request's query in its own order with ``page``/``limit`` set in place,
+    and whichever of them the request lacked appended (``page`` before ``limit``). amoCRM answers
+    ``?page=1&limit=20`` to ``?page=1&limit=20`` and ``?limit=2&page=1`` to ``?limit=2``."""
+    values = {"page": str(page), "limit": str(limit)}
+    pairs: list[tuple[str, str]] = []
+    placed: set[str] = set()
+    for k, v in req.pairs:
+        if k in values:
+            if k in placed:
+                continue
+            placed.add(k)
+            v = values[k]
+        pairs.append((k, v))
+    pairs += [(k, v) for k, v in values.items() if k not in placed]
+    return {"href": f"{req.base}{req.path}?{urlencode(pairs)}"}
+
+
+def page_links(req: Request, page: int, limit: int, more: bool) -> dict[str, Any]:
+    """``self``, ``next`` (when ``more``) and ``prev`` (after page 1) of a list answer."""
+    out: dict[str, Any] = {"self": page_href(req, page, limit)}
+    if more:
+        out["next"] = page_href(req, page + 1, limit)
+    if page > 1:
+        out["prev"] = page_href(req, page - 1, limit)
+    return out
 
 
 def batch_body(req: Request, min_items: int = 1, max_items: int = MAX_BATCH) -> list[Any]:

@@ -115,6 +115,8 @@ def custom_fields_create(sb: Sandbox, req: Request, entity: str) -> Response:
                 errors.append(verror("type"))
             if item.get("type") in ENUM_TYPES and not isinstance(item.get("enums"), list):
                 errors.append(verror("enums", "InvalidType", MSG_ARRAY))
+            elif item.get("enums") is not None:
+                errors.extend(_enum_errors(item["enums"]))
         groups.append({"request_id": rid_of(item, i), "errors": errors})
     check_groups(groups)
     base = f"/api/v4/{entity}/custom_fields"
@@ -125,6 +127,19 @@ def custom_fields_create(sb: Sandbox, req: Request, entity: str) -> Response:
             out.append(dict(_render_cf(req, base, field), request_id=rid_of(item, i)))
     body = {"_total_items": len(out), "_links": links(req, base), "_embedded": {"custom_fields": out}}
     return json_response(200, body)
+
+
+def _enum_errors(enums: Any) -> list[dict[str, str]]:
+    """Problems of a written ``enums`` list: each item ``{"value": "...", "sort"?: int}``."""
+    if not isinstance(enums, list):
+        return [verror("enums", "InvalidType", MSG_ARRAY)]
+    errors = []
+    for i, enum in enumerate(enums):
+        if not isinstance(enum, dict) or not isinstance(enum.get("value"), str) or not enum["value"].strip():
+            errors.append(verror(f"enums.{i}.value", "NotBlank", MSG_BLANK))
+        elif "sort" in enum and not is_int(enum["sort"]):
+            errors.append(verror(f"enums.{i}.sort", "InvalidType", MSG_INT))
+    return errors
 
 
 def apply_cfv(
@@ -139,6 +154,11 @@ def apply_cfv(
         return current
     if not isinstance(incoming, list):
         errors.append(verror("custom_fields_values", "InvalidType", MSG_ARRAY))
+        return current
+    if not incoming:
+        errors.append(
+            verror("custom_fields_values", "TooFew", "This collection should contain 1 element or more.")
+        )
         return current
     defs = sb.store.all(cf_kind(entity))
     by_id = {f["id"]: f for f in defs}
@@ -187,9 +207,10 @@ def _cf_value(fdef: dict[str, Any], v: Any, path: str, errors: list[dict[str, st
     ftype = fdef["type"]
     enums = fdef.get("enums") or []
     if ftype in ENUM_TYPES:
-        match = [
-            e for e in enums if ("enum_id" in v and e["id"] == v["enum_id"]) or e["value"] == v.get("value")
-        ]
+        if "enum_id" in v:
+            match = [e for e in enums if e["id"] == v["enum_id"]]
+        else:
+            match = [e for e in enums if e["value"] == v.get("value")]
         if not match:
             errors.append(verror(f"{path}.enum_id" if "enum_id" in v else f"{path}.value"))
             return None

@@ -326,10 +326,20 @@ def entity_create(sb: Sandbox, req: Request, entity: str) -> Response:
         saved = [save_entity(sb, entity, d) for d in docs]
     webhook_events.emit_changes(sb, entity, [(None, d) for d in saved])
     out = [
-        {"id": d["id"], "request_id": rid_of(item, i), "_links": entity_links(req, entity, d["id"])}
+        _created_row(req, entity, d, rid_of(item, i))
         for i, (d, item) in enumerate(zip(saved, items, strict=True))
     ]
     return json_response(200, {"_links": links(req, f"/api/v4/{entity}"), "_embedded": {entity: out}})
+
+
+def _created_row(req: Request, entity: str, doc: dict[str, Any], request_id: str) -> dict[str, Any]:
+    """One item of a create answer: leads and companies ``{id, request_id, _links}``; contacts also carry
+    ``is_deleted`` and ``is_unsorted`` (both false), as amoCRM answers ``POST /api/v4/contacts``."""
+    row: dict[str, Any] = {"id": doc["id"]}
+    if entity == "contacts":
+        row.update(is_deleted=False, is_unsorted=False)
+    row.update(request_id=request_id, _links=entity_links(req, entity, doc["id"]))
+    return row
 
 
 def update_items(

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..http import MSG_BLANK, MSG_INT, Request, Response, as_list, json_response, no_content, verror
-from .common import ENTITIES, batch_body, check_groups, fail_one, int_set, is_int, links, rid_of
+from .common import ENTITIES, batch_body, check_groups, fail_one, int_set, is_int, links, paginate, rid_of
 from .custom_fields import cf_kind
 
 if TYPE_CHECKING:
@@ -143,6 +143,13 @@ def _links_body(req: Request, items: list[dict[str, Any]]) -> dict[str, Any]:
     return {"_total_items": len(items), "_links": links(req, req.path), "_embedded": {"links": items}}
 
 
+def _links_page(req: Request, items: list[dict[str, Any]], with_entity: bool) -> Response:
+    """A page of links: ``_total_items``, ``self`` with ``page``/``limit`` (no ``_page``), 204 when empty."""
+    return paginate(
+        req, items, "links", lambda x: _render_link(req, x, with_entity), total=True, numbered=False
+    )
+
+
 def _filter_links(req: Request, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     flt = req.nested().get("filter", {})
     if not isinstance(flt, dict):
@@ -161,10 +168,7 @@ def _filter_links(req: Request, items: list[dict[str, Any]]) -> list[dict[str, A
 
 def entity_links_list(sb: Sandbox, req: Request, entity: str, eid: str) -> Response:
     """GET /api/v4/{entity}/{id}/links"""
-    items = _filter_links(req, links_of(sb, entity, int(eid)))
-    if not items:
-        return no_content()
-    return json_response(200, _links_body(req, [_render_link(req, x, False) for x in items]))
+    return _links_page(req, _filter_links(req, links_of(sb, entity, int(eid))), False)
 
 
 def mass_links_list(sb: Sandbox, req: Request, entity: str) -> Response:
@@ -176,10 +180,7 @@ def mass_links_list(sb: Sandbox, req: Request, entity: str) -> Response:
     items = []
     for eid in sorted(ids):
         items.extend(links_of(sb, entity, eid))
-    items = _filter_links(req, items)
-    if not items:
-        return no_content()
-    return json_response(200, _links_body(req, [_render_link(req, x, True) for x in items]))
+    return _links_page(req, _filter_links(req, items), True)
 
 
 def link_entities(

@@ -27,7 +27,7 @@ from console.amocrm.account.connection import (
     connection_set_state,
     setup_enqueue,
 )
-from console.amocrm.api.errors import AmoCRMError
+from console.amocrm.api.errors import AmoCRMError, CircuitOpen
 from console.amocrm.models import AmoConnection, Pipeline, StageMapping
 from console.web.decorators import admin_required
 
@@ -42,6 +42,10 @@ STATE_HELP = {
     ),
     AmoConnection.State.REVOKED: _(
         "AmoCRM revoked our access (the refresh or long-lived token is no longer valid). Connect again."
+    ),
+    AmoConnection.State.REJECTED: _(
+        "AmoCRM rejected the integration's id or secret key. Copy both again from the integration's settings "
+        "in amoCRM (Settings → Integrations), save them here and press Connect."
     ),
     AmoConnection.State.ERROR: _(
         "Connecting failed; see the last error, fix the credentials and connect again."
@@ -211,7 +215,9 @@ def oauth_callback(request: HttpRequest) -> HttpResponse:
             referer=request.GET.get("referer", ""),
         )
     except AmoCRMError as exc:
-        if not connection.access_token and not isinstance(exc, oauth.OAuthStateMismatch):
+        if isinstance(exc, CircuitOpen):
+            connection_set_state(connection_id=connection.pk, state=exc.state, detail=exc.title)
+        elif not connection.access_token and not isinstance(exc, oauth.OAuthStateMismatch):
             connection_set_state(
                 connection_id=connection.pk, state=AmoConnection.State.ERROR, detail=exc.title
             )

@@ -12,17 +12,20 @@ from django.views.decorators.http import require_GET, require_POST
 from django_tables2 import RequestConfig
 
 from console.amocrm.models import AmoConnection
+from console.customers.selectors import contact_differences
+from console.customers.services import customer_apply_contact
 from console.orders.models import Order
 from console.orders.services import (
     order_cancel,
     order_create,
+    order_set_payment,
     order_set_status,
     order_soft_delete,
     order_update,
 )
 from console.web.decorators import staff_required
 from console.web.filters import OrderFilter
-from console.web.forms import OrderForm, OrderLineFormSet, OrderStatusForm, formset_lines
+from console.web.forms import OrderForm, OrderLineFormSet, OrderPaymentForm, OrderStatusForm, formset_lines
 from console.web.tables import OrderTable
 
 PER_PAGE = 50
@@ -48,7 +51,8 @@ def order_list(request: HttpRequest) -> HttpResponse:
 @require_GET
 @staff_required
 def order_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    """One order: lines, delivery, status history, AmoCRM link and its sync log."""
+    """One order: lines, delivery, payment, status history, AmoCRM link and its sync log, and where the
+    details its storefront checkout typed differ from the customer record."""
     order = get_object_or_404(_orders_queryset().prefetch_related("items__product"), pk=pk)
     sync = getattr(order, "amo_sync", None)
     account = AmoConnection.objects.filter(pk=1).values_list("base_url", flat=True).first() or ""
@@ -64,6 +68,10 @@ def order_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "sync_log": sync_log,
         "status_changes": order.status_changes.all()[:50],
         "status_form": OrderStatusForm(initial={"status": order.status}),
+        "payment_form": OrderPaymentForm(
+            initial={"paid_amount": order.paid_amount, "payment_status": order.payment_status}
+        ),
+        "contact_differences": contact_differences(customer=order.customer, contact=order.checkout_contact),
     }
     return render(request, "orders/detail.html", context)
 
@@ -123,10 +131,21 @@ def order_form(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     return render(request, "orders/form.html", {"form": form, "formset": formset, "order": order})
 
 
+def _set_payment(request: HttpRequest, order: Order, actor: str) -> None:
+    form = OrderPaymentForm(request.POST)
+    if not form.is_valid():
+        errors = [f"{form.fields[field].label}: {msg}" for field, msgs in form.errors.items() for msg in msgs]
+        messages.error(request, " ".join(errors))
+        return
+    order_set_payment(order=order, **form.cleaned_data, origin="manager", actor=actor)
+    messages.success(request, _("Payment saved."))
+
+
 @require_POST
 @staff_required
 def order_action(request: HttpRequest, pk: int) -> HttpResponse:
-    """Change the status, cancel or soft-delete an order (``action`` = status | cancel | delete)."""
+    """Change the status or the payment, cancel or soft-delete an order
+    (``action`` = status | payment | cancel | delete)."""
     order = get_object_or_404(Order, pk=pk)
     actor = request.user.get_username()
     action = request.POST.get("action", "")
@@ -140,6 +159,8 @@ def order_action(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(
                 request, _("Status changed to “%(status)s”.") % {"status": order.get_status_display()}
             )
+        elif action == "payment":
+            _set_payment(request, order, actor)
         elif action == "cancel":
             order_cancel(order=order, origin="manager", actor=actor)
             messages.success(request, _("Order cancelled."))
@@ -150,4 +171,28 @@ def order_action(request: HttpRequest, pk: int) -> HttpResponse:
             messages.error(request, _("Unknown action."))
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
+    return redirect("web:order_detail", pk=order.pk)
+
+
+@require_POST
+@staff_required
+def order_apply_contact(request: HttpRequest, pk: int) -> HttpResponse:
+    """Update the order's customer with the details its storefront checkout typed, where they differ."""
+    order = get_object_or_404(Order.objects.select_related("customer", "customer__company"), pk=pk)
+    if not contact_differences(customer=order.customer, contact=order.checkout_contact):
+        messages.info(request, _("The customer already matches the checkout details."))
+        return redirect("web:order_detail", pk=order.pk)
+    try:
+        customer_apply_contact(
+            customer=order.customer,
+            contact=order.checkout_contact,
+            origin="manager",
+            actor=request.user.get_username(),
+        )
+    except ValidationError as exc:
+        messages.error(
+            request, _("The customer was not changed: %(errors)s") % {"errors": " ".join(exc.messages)}
+        )
+    else:
+        messages.success(request, _("The customer's details were updated from the checkout."))
     return redirect("web:order_detail", pk=order.pk)

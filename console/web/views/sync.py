@@ -60,20 +60,42 @@ def _one(request: HttpRequest, pk: int, action: Callable[..., object], text: str
     return _done(request, text % {"order": order})
 
 
+PUSH_MESSAGES = {
+    controls.PushResult.QUEUED: (messages.SUCCESS, gettext_lazy("Order %(order)s is queued for AmoCRM.")),
+    controls.PushResult.SKIPPED: (
+        messages.WARNING,
+        gettext_lazy("Order %(order)s is marked “do not sync”: resume syncing first."),
+    ),
+    controls.PushResult.NOTHING: (
+        messages.WARNING,
+        gettext_lazy("Order %(order)s is cancelled and never had a deal: no deal is made for it."),
+    ),
+    controls.PushResult.RELINKING: (
+        messages.SUCCESS,
+        gettext_lazy("Order %(order)s will be linked to its old deal again once AmoCRM confirms it."),
+    ),
+}
+
+
 @require_POST
 @staff_required
 def sync_push(request: HttpRequest, pk: int) -> HttpResponse:
-    """Push the order to amoCRM now (a full sync)."""
+    """Push the order to amoCRM now (a full sync). An order unlinked from a deal first asks: a new deal, or
+    the old one again (``mode`` = new | relink)."""
     order = get_object_or_404(Order, pk=pk)
-    if not controls.order_push(order_id=order.pk, trigger=_trigger(request)):
-        state = order_sync_state(order=order).state
-        if state == "skipped":
-            return _done(
-                request,
-                _("Order %(order)s is skipped: unskip it first.") % {"order": order},
-                messages.WARNING,
-            )
-    return _done(request, _("Order %(order)s is queued for AmoCRM.") % {"order": order})
+    mode = request.POST.get("mode", "")
+    result = controls.order_push(order_id=order.pk, trigger=_trigger(request), mode=mode)
+    if result == controls.PushResult.CHOOSE:
+        sync = order_sync_state(order=order)
+        context = {
+            "order": order,
+            "previous_lead_id": sync.previous_lead_id,
+            "next": request.POST.get("next", ""),
+        }
+        template = "sync/push_choice.html#choice" if request.htmx else "sync/push_choice.html"
+        return render(request, template, context)
+    level, text = PUSH_MESSAGES[result]
+    return _done(request, str(text) % {"order": order}, level)
 
 
 @require_POST

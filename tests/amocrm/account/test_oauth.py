@@ -175,14 +175,29 @@ def test_a_401_on_a_long_lived_token_marks_it_revoked(db, sandbox):
     assert connection.state == "revoked"
 
 
-def test_disconnect_forgets_tokens_and_stops_calls(amo_client, amo_connection, sandbox):
-    oauth.disconnect(connection_id=amo_connection.pk)
+def test_disconnect_stops_calls_at_once_then_unsubscribes_our_webhook_and_forgets_the_tokens(
+    amo_client, amo_connection, sandbox, django_capture_on_commit_callbacks
+):
+    from console.amocrm.account.setup import account_setup
+
+    account_setup(connection_id=amo_connection.pk, webhook_base_url="https://console.example")
+    other = "https://other.example/hook"
+    amo_client.subscribe_webhook(other, ["add_lead"])
+    with django_capture_on_commit_callbacks() as callbacks:
+        oauth.disconnect(connection_id=amo_connection.pk)
     amo_connection.refresh_from_db()
-    assert amo_connection.state == "not_connected" and not amo_connection.access_token
+    assert amo_connection.state == "not_connected"
     sandbox.control("POST", "/_sandbox/requests/clear")
     with pytest.raises(CircuitOpen):
         amo_client.get_account()
     assert sandbox.requests()["total"] == 0
+
+    for callback in callbacks:  # the cluster's task
+        callback()
+    amo_connection.refresh_from_db()
+    assert not amo_connection.access_token and not amo_connection.refresh_token
+    hooks = sandbox.api("GET", "webhooks").json()["_embedded"]["webhooks"]
+    assert [h["destination"] for h in hooks] == [other]  # ours removed, someone else's kept
 
 
 def test_no_token_or_secret_reaches_the_logs(amo_connection, sandbox, caplog):
@@ -209,3 +224,42 @@ def test_a_refresh_inside_a_callers_transaction_is_refused(amo_connection):
 
     with pytest.raises(RuntimeError), transaction.atomic():
         oauth.token_refresh(connection_id=amo_connection.pk, force=True)
+
+
+def test_a_wrong_client_secret_gives_the_credentials_rejected_state(amo_connection, sandbox):
+    AmoConnection.objects.filter(pk=amo_connection.pk).update(client_secret="not-the-secret")
+    with pytest.raises(CircuitOpen) as caught:
+        oauth.token_refresh(connection_id=amo_connection.pk, force=True)
+    assert caught.value.state == "rejected"
+    connection = AmoConnection.get_solo()
+    assert connection.state == "rejected"
+    assert "secret key" in connection.state_detail and "not-the-secret" not in connection.state_detail
+    with pytest.raises(ValueError, match="rejected"):
+        from console.amocrm.account.connection import connection_resume
+
+        connection_resume(connection_id=connection.pk)
+
+
+def test_a_wrong_client_id_on_the_code_exchange_is_rejected_too(db, sandbox):
+    from console.amocrm.account.connection import connection_save_credentials
+
+    connection = connection_save_credentials(
+        connection=AmoConnection.get_solo(),
+        base_url=sandbox.url,
+        client_id="no-such-integration",
+        client_secret=sandbox.client_secret,
+        redirect_uri=sandbox.redirect_uri,
+    )
+    with pytest.raises(CircuitOpen) as caught:
+        oauth.code_exchange(connection=connection, code=sandbox.mint_code(), state=None)
+    assert caught.value.state == "rejected"
+
+
+def test_an_account_that_moved_domains_is_followed_without_reconnecting(amo_connection, sandbox):
+    new_host = sandbox.url.replace("127.0.0.1", "localhost")
+    sandbox.configure(domain=new_host.split("://", 1)[1])  # the old host now answers like a moved account
+    client = account_client(amo_connection, backoff_base=0.01, backoff_cap=0.02)
+    assert client.get_account()["id"]  # 401 -> refresh -> 404 -> account lookup -> refresh on the new host
+    connection = AmoConnection.get_solo()
+    assert connection.base_url == new_host and connection.state == "connected"
+    assert account_client(connection).get_account()["id"]

@@ -135,3 +135,21 @@ def test_the_connect_sandbox_command_exchanges_a_code_and_runs_setup(db, sandbox
     assert connection.state == "connected" and connection.base_url == sandbox.url
     assert connection.lead_field_ids and StageMapping.objects.count() == 6
     assert sandbox.requests()["counts"]["POST /oauth2/access_token"] == 1
+
+
+def test_setup_creates_the_company_requisite_fields_and_the_payment_fields(amo_connection, sandbox):
+    from console.amocrm.account.setup import COMPANY_FIELDS
+
+    account_setup(connection_id=amo_connection.pk, webhook_base_url="")
+    amo_connection.refresh_from_db()
+    assert set(amo_connection.company_field_ids) == set(COMPANY_FIELDS)
+    fields = sandbox.api("GET", "companies/custom_fields?limit=250").json()["_embedded"]["custom_fields"]
+    by_id = {f["id"]: f for f in fields}
+    assert by_id[amo_connection.company_field_ids["company_inn"]]["name"] == "ИНН"
+    enums = amo_connection.lead_field_enums["payment_status"]
+    assert set(enums) == {"not_paid", "prepaid", "paid"} and len(set(enums.values())) == 3
+    lead_fields = sandbox.api("GET", "leads/custom_fields?limit=250").json()["_embedded"]["custom_fields"]
+    payment = next(f for f in lead_fields if f["id"] == amo_connection.lead_field_ids["payment_status"])
+    assert {e["id"]: e["value"] for e in payment["enums"]}[enums["paid"]] == "Оплачено"
+    again = account_setup(connection_id=amo_connection.pk, webhook_base_url="")
+    assert again.created_fields == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -17,6 +18,7 @@ from console.amocrm.inbound.reconcile import (
     watermark_get,
     watermark_set,
 )
+from console.amocrm.inbound.rules import trust_horizon
 from console.amocrm.models import OrderSync, StageMapping, SyncLog
 from console.amocrm.schedules import schedules_ensure
 from console.orders.models import Order, OrderStatusChange
@@ -151,3 +153,61 @@ def test_the_command_runs_a_reconciliation_now(
     assert "1 applied" in out.getvalue()
     assert Order.objects.get(pk=order.pk).status == "in_progress"
     assert SyncLog.objects.get(order=None, event="reconcile").trigger == "manager:command"
+
+
+def damage_as_a_forged_delivery_did(order: Order, *, to: str = "cancelled") -> None:
+    """What a forged delivery with a far-future ``last_modified`` left behind before times were checked: the
+    forged stage applied and recorded, and ``last_amo_modified`` a year ahead (every real change stale)."""
+    stage = StageMapping.objects.get(order_status=to)
+    Order.objects.filter(pk=order.pk).update(status=to)
+    OrderSync.objects.filter(order=order).update(
+        pushed_pipeline_id=stage.pipeline_id,
+        pushed_status_id=stage.status_id,
+        last_amo_modified=int(time.time()) + 365 * 24 * 3600,
+    )
+
+
+def test_a_move_behind_a_stored_future_time_is_applied(
+    lead_of: Callable[..., tuple[Order, int]], sandbox: Any
+) -> None:
+    order, lead_id = lead_of()
+    damage_as_a_forged_delivery_did(order)
+    target = StageMapping.objects.get(order_status="in_rent")
+    sandbox.move_lead(lead_id, target.status_id, target.pipeline_id)
+
+    report = leads_reconcile(trigger="schedule")
+
+    assert report.counts.get("applied") == 1, report.summary()
+    assert Order.objects.get(pk=order.pk).status == "in_rent"
+    stored = OrderSync.objects.get(order=order).last_amo_modified
+    assert stored is not None and stored <= trust_horizon()
+
+
+def test_a_status_behind_a_stored_future_time_is_repaired_though_the_deal_did_not_move(
+    lead_of: Callable[..., tuple[Order, int]], sandbox: Any
+) -> None:
+    order, lead_id = lead_of("reserved")
+    damage_as_a_forged_delivery_did(order)
+    watermark_set(value=int(time.time()) + 3600)  # the lead changed before the watermark: not listed
+    sandbox.control("POST", "requests/clear")
+
+    report = leads_reconcile(trigger="schedule")
+
+    assert report.counts == {"applied": 1}, report.summary()
+    assert Order.objects.get(pk=order.pk).status == "reserved"  # the deal's real stage, read by id
+    assert sandbox.requests()["counts"] == {"GET /api/v4/leads": 1, f"GET /api/v4/leads/{lead_id}": 1}
+    assert OrderSync.objects.get(order=order).last_amo_modified <= trust_horizon()
+    sandbox.control("POST", "requests/clear")
+    assert leads_reconcile(trigger="schedule").counts == {}
+    assert sandbox.requests()["counts"] == {"GET /api/v4/leads": 1}  # repaired once, not read again
+
+
+def test_a_lead_gone_from_amocrm_only_loses_its_future_time(
+    lead_of: Callable[..., tuple[Order, int]], sandbox: Any
+) -> None:
+    order, lead_id = lead_of()
+    damage_as_a_forged_delivery_did(order)
+    OrderSync.objects.filter(order=order).update(lead_id=lead_id + 10_000)  # a lead amoCRM does not have
+    leads_reconcile(trigger="schedule")
+    assert OrderSync.objects.get(order=order).last_amo_modified is None
+    assert Order.objects.get(pk=order.pk).status == "cancelled"

@@ -7,14 +7,16 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+import requests
 from django.utils import timezone
 
 from console.amocrm.account.setup import account_setup
 from console.amocrm.inbound.reconcile import leads_reconcile, watermark_get
-from console.amocrm.inbound.rules import CLOCK_SKEW
+from console.amocrm.inbound.rules import CLOCK_SKEW, trust_horizon
 from console.amocrm.models import OrderSync, StageMapping, SyncLog, WebhookInbox
 from console.orders.models import Order
 from console.orders.services import order_set_status
+from tests.amocrm.inbound.hookbodies import hook_body
 from tests.fixtures.waiting import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -195,3 +197,97 @@ def test_a_move_to_lost_cancels_the_order_and_calls_nothing_back(synced_order: O
     pause(0.5)
     assert sandbox.requests()["total"] == 0, sandbox.requests()["counts"]
     assert Order.objects.get(pk=synced_order.pk).is_active
+
+
+def destination(sandbox: Any) -> str:
+    """The console's webhook URL, as subscribed in the sandbox by the account setup."""
+    (hook,) = sandbox.api("GET", "webhooks").json()["_embedded"]["webhooks"]
+    return hook["destination"]
+
+
+def processed() -> None:
+    wait_until(lambda: not WebhookInbox.objects.filter(outcome="pending").exists(), what="the inbox")
+
+
+def test_a_forged_future_delivery_does_not_stick_and_a_real_move_still_applies(
+    synced_order: Order, sandbox: Any, wired: Any
+) -> None:
+    sync = OrderSync.objects.get(order=synced_order)
+    lost, target = stage_of("cancelled"), stage_of("in_rent")
+    forged_at = int(time.time()) + 365 * 24 * 3600
+    item = {"id": sync.lead_id, "status_id": lost.status_id, "pipeline_id": lost.pipeline_id}
+    item |= {"last_modified": forged_at, "updated_at": forged_at}
+    account = {"id": wired.account_id, "subdomain": wired.subdomain}
+    body = hook_body({"leads": {"status": [item]}}, account=account)
+    headers = {"Content-Type": "application/x-www-form-urlencoded", "User-Agent": "amoCRM-Webhooks/3.0"}
+
+    answer = requests.post(destination(sandbox), data=body, headers=headers, timeout=10)
+
+    assert answer.status_code == 200
+    processed()
+    row = WebhookInbox.objects.latest("id")
+    assert row.outcome == "stale", row.reason  # amoCRM, re-read, shows the stage we pushed
+    assert "not trusted" in row.reason
+    sync.refresh_from_db()
+    assert sync.last_amo_modified is None or sync.last_amo_modified <= trust_horizon()
+    assert Order.objects.get(pk=synced_order.pk).status == "new"
+
+    past_our_push(sync)
+    sandbox.move_lead(sync.lead_id, target.status_id, target.pipeline_id)
+
+    wait_until(lambda: Order.objects.get(pk=synced_order.pk).status == "in_rent", what="the order to follow")
+    settle(sandbox)
+    processed()
+    assert OrderSync.objects.get(order=synced_order).last_amo_modified <= trust_horizon()
+
+
+def other_user(entity: dict[str, Any]) -> int:
+    """One of the sandbox's two users (admin 100001, manager 100002) not responsible for ``entity``."""
+    return 100001 if entity["responsible_user_id"] != 100001 else 100002
+
+
+LEAD_EVENTS = ["add_lead", "update_lead", "delete_lead", "restore_lead", "status_lead", "responsible_lead"]
+PARTY_EVENTS = ["add", "update", "delete", "restore", "responsible", "note"]
+
+
+def test_every_lead_contact_and_company_event_the_sandbox_fires_is_recognised(
+    synced_order: Order, sandbox: Any
+) -> None:
+    sync = OrderSync.objects.get(order=synced_order)
+    every = LEAD_EVENTS + ["note_lead"] + [f"{a}_{e}" for e in ("contact", "company") for a in PARTY_EVENTS]
+    sandbox.api("POST", "webhooks", json={"destination": destination(sandbox), "settings": every})
+    inbox_before = WebhookInbox.objects.order_by("-id").values_list("id", flat=True).first() or 0
+    a_note = [{"note_type": "common", "params": {"text": "Звонок клиенту"}}]
+
+    sandbox.api("POST", f"leads/{sync.lead_id}/notes", json=a_note)
+    lead = sandbox.api("GET", f"leads/{sync.lead_id}").json()
+    sandbox.control("POST", f"leads/{sync.lead_id}/edit", {"responsible_user_id": other_user(lead)})
+    for entity in ("contacts", "companies"):
+        party = sandbox.control("POST", entity, {"name": "ООО Ромашка" if entity == "companies" else "Анна"})
+        sandbox.control("POST", f"{entity}/{party['id']}/edit", {"name": "Переименован"})
+        sandbox.control("POST", f"{entity}/{party['id']}/edit", {"responsible_user_id": other_user(party)})
+        sandbox.api("POST", f"{entity}/{party['id']}/notes", json=a_note)
+        sandbox.control("POST", f"{entity}/{party['id']}/delete")
+        sandbox.control("POST", f"{entity}/{party['id']}/restore")
+    sandbox.control("POST", f"leads/{sync.lead_id}/delete")
+    sandbox.control("POST", f"leads/{sync.lead_id}/restore")
+
+    deliveries = settle(sandbox)
+    processed()
+    assert all(d["ok"] for d in deliveries), [d for d in deliveries if not d["ok"]]
+    rows = list(WebhookInbox.objects.filter(id__gt=inbox_before).order_by("id"))
+    seen = {(row.events, row.outcome) for row in rows}
+    assert not {outcome for _events, outcome in seen} & {"invalid", "failed", "pending"}, seen
+    note_row = next(row for row in rows if row.events == "leads[note]")
+    assert (note_row.outcome, note_row.reason) == ("ignored", "note events are not synced")
+    assert note_row.entity_ids == str(sync.lead_id)
+    for entity in ("contacts", "companies"):
+        for action in PARTY_EVENTS:
+            assert (f"{entity}[{action}]", "ignored") in seen, (entity, action, seen)
+    assert {("leads[delete]", "applied"), ("leads[restore]", "applied")} <= seen
+    assert "leads[responsible]" in {
+        row.events for row in rows
+    }  # a duplicate of the lead's update: same stage
+    sync.refresh_from_db()
+    assert sync.lead_deleted_at is None  # deleted, then restored
+    assert Order.objects.get(pk=synced_order.pk).status == "new"

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import quote_plus
 
 import pytest
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from console.amocrm.inbound import inbox, rules, views
-from console.amocrm.inbound.inbox import inbox_process, inbox_replay
+from console.amocrm.inbound import rules, views
 from console.amocrm.models import (
     AmoConnection,
     OrderSync,
@@ -26,124 +23,10 @@ from console.amocrm.models import (
 from console.amocrm.stagemap import reverse_stage_map
 from console.orders.models import Order, OrderStatusChange
 from console.orders.services import order_set_status
+from tests.amocrm.inbound.hookbodies import PIPELINE, SECRET, STAGES, T0, hook_body, last_row, lead_item
 from tests.fixtures.samples import sample_path
 
-SECRET = "test-webhook-secret-0123456789abcdefghijklmnop"
-ACCOUNT = {"id": "32427762", "subdomain": "etesttask", "_links": {"self": "https://etesttask.amocrm.ru"}}
-PIPELINE = 9217056
-STAGES = {"new": 20067730, "reserved": 20067733, "in_rent": 20067736, "in_progress": 20067739}
-T0 = int(time.time()) - 600  # after the fixtures' last push (1 h ago) and local change (2 h ago)
-
 pytestmark = pytest.mark.django_db
-
-
-def flatten(prefix: str, value: Any, out: list[tuple[str, str]]) -> None:
-    if isinstance(value, dict):
-        for key, item in value.items():
-            flatten(f"{prefix}[{key}]", item, out)
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            flatten(f"{prefix}[{index}]", item, out)
-    else:
-        out.append((prefix, str(value)))
-
-
-def hook_body(
-    groups: dict[str, dict[str, list[dict[str, Any]]]], account: dict[str, Any] | None = None
-) -> str:
-    """A form body like amoCRM's: ``leads[status][0][id]=...&account[subdomain]=...`` (PHP-style keys)."""
-    pairs: list[tuple[str, str]] = []
-    for entity, actions in groups.items():
-        for action, items in actions.items():
-            flatten(f"{entity}[{action}]", items, pairs)
-    flatten("account", ACCOUNT if account is None else account, pairs)
-    return "&".join(f"{quote_plus(k)}={quote_plus(v)}" for k, v in pairs)
-
-
-def lead_item(lead_id: int, status: str | int, modified: int, **extra: Any) -> dict[str, Any]:
-    """A lead as the captured 2018 ``status_lead`` body has it (legacy v2 names, Cyrillic, tags, fields)."""
-    status_id = STAGES[status] if isinstance(status, str) else status
-    return {
-        "id": lead_id,
-        "name": "Семинар «Мебель напрокат»",
-        "status_id": status_id,
-        "old_status_id": STAGES["new"],
-        "price": 22500,
-        "responsible_user_id": 2079676,
-        "last_modified": modified,
-        "modified_user_id": 2079718,
-        "created_user_id": 2076025,
-        "date_create": T0 - 3600,
-        "pipeline_id": PIPELINE,
-        "account_id": 17769199,
-        "tags": [{"id": 80147, "name": "сайт"}],
-        "custom_fields": [{"id": 66339, "name": "Источник", "values": [{"value": "Сайт", "enum": 139517}]}],
-        "created_at": T0 - 3600,
-        "updated_at": modified,
-    } | extra
-
-
-@pytest.fixture
-def connection(db) -> AmoConnection:  # noqa: ANN001
-    connection = AmoConnection.get_solo()
-    connection.account_id = int(ACCOUNT["id"])
-    connection.subdomain = ACCOUNT["subdomain"]
-    connection.webhook_secret = SECRET
-    connection.save()
-    return connection
-
-
-@pytest.fixture
-def stage_map(db) -> None:  # noqa: ANN001
-    for status, stage in STAGES.items():
-        StageMapping.objects.create(order_status=status, pipeline_id=PIPELINE, status_id=stage)
-    StageMapping.objects.create(order_status="archived", pipeline_id=PIPELINE, status_id=142)
-    StageMapping.objects.create(order_status="cancelled", pipeline_id=PIPELINE, status_id=143)
-
-
-@pytest.fixture
-def link(make_order: Callable[..., Order], stage_map: None) -> Callable[..., Order]:
-    """``link(lead_id, status="new")``: an order linked to the lead, synced at its stage an hour ago."""
-
-    def build(lead_id: int, status: str = "new", **sync: Any) -> Order:
-        order = make_order()
-        if status != order.status:
-            Order.objects.filter(pk=order.pk).update(status=status)
-            order.refresh_from_db()
-        OrderStatusChange.objects.filter(order=order).update(
-            created_at=timezone.now() - dt.timedelta(hours=2)
-        )
-        OrderSync.objects.create(
-            order=order,
-            lead_id=lead_id,
-            state=OrderSync.State.SYNCED,
-            pushed_pipeline_id=PIPELINE,
-            pushed_status_id=STAGES.get(status),
-            last_synced_at=timezone.now() - dt.timedelta(hours=1),
-            **sync,
-        )
-        return order
-
-    return build
-
-
-@pytest.fixture
-def post(
-    client: Client, connection: AmoConnection, django_capture_on_commit_callbacks: Any
-) -> Callable[..., Any]:
-    """``post(body, secret=SECRET, process=True)``: deliver like amoCRM; processing runs inline (sync Q)."""
-
-    def send(body: str | bytes, *, secret: str = SECRET, process: bool = True, **headers: str) -> Any:
-        url = reverse("amocrm:webhook", args=[secret])
-        meta = {"HTTP_USER_AGENT": "amoCRM-Webhooks/3.0", "HTTP_X_AMOCRM_REQUESTID": "9f1c"} | headers
-        with django_capture_on_commit_callbacks(execute=process):
-            return client.post(url, data=body, content_type="application/x-www-form-urlencoded", **meta)
-
-    return send
-
-
-def last_row() -> WebhookInbox:
-    return WebhookInbox.objects.order_by("-id").first()
 
 
 # --- intake ---------------------------------------------------------------------------------------
@@ -329,6 +212,18 @@ def test_update_lead_and_status_lead_for_one_move_count_once(
         "applied",
         "duplicate",
     ]
+
+
+def test_a_header_echoing_the_url_never_stores_the_secret(post: Callable[..., Any]) -> None:
+    url = reverse("amocrm:webhook", args=[SECRET])
+    post(hook_body({"leads": {"status": [lead_item(1, "reserved", T0)]}}), HTTP_X_ORIGINAL_URI=url)
+    assert last_row().headers["X-Original-Uri"] == "/amocrm/webhook/***/"
+
+
+def test_a_body_over_the_upload_limit_is_stored_as_invalid(post: Callable[..., Any], settings: Any) -> None:
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 100
+    assert post(hook_body({"leads": {"status": [lead_item(1, "reserved", T0)]}})).status_code == 200
+    assert (last_row().outcome, last_row().reason) == ("invalid", "body too large, not stored")
 
 
 # --- processing -----------------------------------------------------------------------------------
@@ -572,175 +467,3 @@ def test_every_shared_real_sample_is_stored_and_processed_without_failure(
     AmoConnection.objects.filter(pk=connection.pk).update(subdomain="test000002", account_id=None)
     assert post(sample.read_bytes()).status_code == 200
     assert last_row().outcome == outcome
-
-
-# --- replay ---------------------------------------------------------------------------------------
-
-
-def test_replaying_an_applied_row_is_an_echo(post: Callable[..., Any], link: Callable[..., Order]) -> None:
-    order = link(5001)
-    post(hook_body({"leads": {"status": [lead_item(5001, "reserved", T0)]}}))
-    row = inbox_replay(inbox_id=last_row().pk)
-    assert (row.outcome, row.attempts) == ("echo", 2)
-    assert OrderStatusChange.objects.filter(order=order, origin="amocrm").count() == 1
-
-
-def test_a_failed_row_can_be_replayed_once_the_cause_is_fixed(
-    post: Callable[..., Any], link: Callable[..., Order], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    order = link(5001)
-
-    def broken(**kwargs: Any) -> None:
-        raise RuntimeError("orders service unavailable")
-
-    with monkeypatch.context() as patch:
-        patch.setattr(rules, "order_set_status", broken)
-        post(hook_body({"leads": {"status": [lead_item(5001, "reserved", T0)]}}))
-    assert (last_row().outcome, last_row().reason) == ("failed", "RuntimeError: orders service unavailable")
-    assert inbox_replay(inbox_id=last_row().pk).outcome == "applied"
-    order.refresh_from_db()
-    assert order.status == "reserved"
-
-
-def test_a_task_delivered_twice_processes_the_row_once(
-    post: Callable[..., Any], link: Callable[..., Order]
-) -> None:
-    link(5001)
-    post(hook_body({"leads": {"status": [lead_item(5001, "reserved", T0)]}}))
-    row = inbox_process(inbox_id=last_row().pk)
-    assert (row.outcome, row.attempts) == ("applied", 1)
-
-
-def test_a_header_echoing_the_url_never_stores_the_secret(post: Callable[..., Any]) -> None:
-    url = reverse("amocrm:webhook", args=[SECRET])
-    post(hook_body({"leads": {"status": [lead_item(1, "reserved", T0)]}}), HTTP_X_ORIGINAL_URI=url)
-    assert last_row().headers["X-Original-Uri"] == "/amocrm/webhook/***/"
-
-
-def test_a_body_over_the_upload_limit_is_stored_as_invalid(post: Callable[..., Any], settings: Any) -> None:
-    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 100
-    assert post(hook_body({"leads": {"status": [lead_item(1, "reserved", T0)]}})).status_code == 200
-    assert (last_row().outcome, last_row().reason) == ("invalid", "body too large, not stored")
-
-
-def test_rows_left_pending_are_requeued_and_processed(
-    post: Callable[..., Any], link: Callable[..., Order]
-) -> None:
-    order = link(5001)
-    post(hook_body({"leads": {"status": [lead_item(5001, "reserved", T0)]}}), process=False)
-    assert inbox.inbox_requeue_pending() == 0  # too recent: its task may still be on its way
-    WebhookInbox.objects.update(received_at=timezone.now() - dt.timedelta(minutes=10))
-    assert inbox.inbox_requeue_pending() == 1  # the test cluster runs it inline
-    assert last_row().outcome == "applied"
-    order.refresh_from_db()
-    assert order.status == "reserved"
-
-
-@pytest.fixture
-def orm_broker(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tasks go to the ORM broker's queue instead of running inline (as the test cluster does)."""
-    from django_q.conf import Conf
-
-    monkeypatch.setattr(Conf, "SYNC", False)
-    monkeypatch.setattr(Conf, "ORM", "default")
-
-
-def queued_tasks() -> list[dict[str, Any]]:
-    from django_q.models import OrmQ
-    from django_q.signing import SignedPackage
-
-    return [SignedPackage.loads(row.payload) for row in OrmQ.objects.order_by("id")]
-
-
-def test_one_processing_task_is_queued_per_burst_when_the_row_commits(
-    post: Callable[..., Any], link: Callable[..., Order], orm_broker: None
-) -> None:
-    order = link(5001)
-    post(hook_body({"leads": {"status": [lead_item(5001, "reserved", T0)]}}), process=False)
-    assert queued_tasks() == []  # stored; only its commit (not run here) queues the task
-    WebhookCounter.objects.filter(key=inbox.PROCESSING_KEY).update(value=0)  # as if that commit never came
-
-    post(hook_body({"leads": {"status": [lead_item(5001, "in_rent", T0 + 1)]}}))
-    post(hook_body({"leads": {"status": [lead_item(5001, "in_progress", T0 + 2)]}}))
-    (task,) = queued_tasks()  # the first commit queued it; the later delivery rides along
-    assert (task["func"], task["args"], task["save"]) == (inbox.PROCESS_TASK, (), False)
-    assert set(WebhookInbox.objects.values_list("outcome", flat=True)) == {"pending"}
-
-    assert inbox.inbox_process_pending() == 3  # the task: every pending row, oldest first
-    order.refresh_from_db()
-    assert order.status == "in_progress"
-    assert WebhookCounter.objects.get(key=inbox.PROCESSING_KEY).value == 0
-    post(hook_body({"leads": {"status": [lead_item(5001, "reserved", T0 + 3)]}}))
-    assert len(queued_tasks()) == 2  # the next burst queues a new task
-
-
-def test_a_long_backlog_is_handed_over_to_a_successor_task(
-    post: Callable[..., Any], link: Callable[..., Order], orm_broker: None
-) -> None:
-    link(5001)
-    for offset in range(5):
-        post(hook_body({"leads": {"status": [lead_item(5001, "reserved", T0 + offset)]}}))
-    assert inbox.inbox_process_pending(limit=3) == 3
-    assert len(queued_tasks()) == 2  # the burst's task and the successor
-    assert WebhookInbox.objects.filter(outcome="pending").count() == 2
-    assert WebhookCounter.objects.get(key=inbox.PROCESSING_KEY).value > 0  # still marked as running
-    assert inbox.inbox_process_pending(limit=3) == 2
-    assert not WebhookInbox.objects.filter(outcome="pending").exists()
-
-
-def test_a_processing_task_lost_with_its_worker_is_replaced_by_the_next_delivery(
-    post: Callable[..., Any], link: Callable[..., Order]
-) -> None:
-    order = link(5001)
-    lost = timezone.now() - inbox._processing_lost_after() - dt.timedelta(seconds=1)
-    WebhookCounter.objects.create(key=inbox.PROCESSING_KEY, value=int(lost.timestamp()))
-    post(hook_body({"leads": {"status": [lead_item(5001, "reserved", T0)]}}))
-    order.refresh_from_db()
-    assert order.status == "reserved"
-
-
-def test_a_row_is_processed_once_even_when_two_tasks_reach_it(
-    post: Callable[..., Any], link: Callable[..., Order]
-) -> None:
-    link(5001)
-    post(hook_body({"leads": {"status": [lead_item(5001, "reserved", T0)]}}), process=False)
-    row = last_row()
-    stale_copy = WebhookInbox.objects.get(pk=row.pk)
-    inbox_process(inbox_id=row.pk)
-    WebhookInbox.objects.filter(pk=row.pk).update(outcome="pending")  # as another worker saw it before
-    assert inbox._claim(stale_copy, replay=False) is False  # its attempt count moved on
-    assert WebhookInbox.objects.get(pk=row.pk).attempts == 1
-
-
-# --- retention ------------------------------------------------------------------------------------
-
-
-def test_the_prune_deletes_old_deliveries_but_keeps_failed_pending_and_recent_ones(
-    post: Callable[..., Any], link: Callable[..., Order]
-) -> None:
-    link(5001)
-    for offset in range(5):
-        post(hook_body({"leads": {"status": [lead_item(5001, "reserved", T0 + offset)]}}))
-    post(b"&&&[broken")  # invalid
-    rows = list(WebhookInbox.objects.order_by("id"))
-    old = timezone.now() - dt.timedelta(days=91)
-    WebhookInbox.objects.filter(pk__in=[r.pk for r in rows[:5]]).update(received_at=old)
-    WebhookInbox.objects.filter(pk=rows[0].pk).update(outcome=WebhookInbox.Outcome.FAILED)
-    WebhookInbox.objects.filter(pk=rows[1].pk).update(outcome=WebhookInbox.Outcome.PENDING)
-    WebhookInbox.objects.filter(pk=rows[3].pk).update(duplicate_of=rows[2])  # pruned with its original
-
-    assert inbox.inbox_prune(batch=2) == 3  # rows 2, 3, 4: old and done with, two batches
-    kept = set(WebhookInbox.objects.values_list("id", flat=True))
-    assert kept == {rows[0].pk, rows[1].pk, rows[5].pk}
-    assert inbox.inbox_prune() == 0
-
-
-def test_the_prune_is_scheduled_daily(db: None) -> None:  # noqa: ARG001
-    from django_q.models import Schedule
-
-    schedule = Schedule.objects.get(name="AmoCRM webhook inbox prune")
-    assert (schedule.func, schedule.schedule_type, schedule.repeats) == (
-        "console.amocrm.tasks.webhook_inbox_prune_task",
-        Schedule.DAILY,
-        -1,
-    )

@@ -132,10 +132,22 @@ def test_contact_payload_without_email_sends_no_empty_field():
 
 def test_company_payload_has_the_name_and_requisites_by_known_field_ids():
     company = Company(name="Ромашка", legal_name="ООО «Ромашка»", inn="7707083893", kpp="773601001")
-    payload = payloads.company_payload(company, {"company_inn": 201})
+    ids = {"company_inn": 201, "company_kpp": 202, "company_legal_name": 203, "company_ogrn": 204}
+    payload = payloads.company_payload(company, ids)
     assert payload["name"] == "Ромашка"
-    assert {"field_id": 201, "values": [{"value": "7707083893"}]} in payload["custom_fields_values"]
-    assert "ИНН: 7707083893" in payloads.company_requisites(company)
+    fields = payload["custom_fields_values"]
+    assert {"field_id": 201, "values": [{"value": "7707083893"}]} in fields
+    assert {"field_id": 202, "values": [{"value": "773601001"}]} in fields
+    assert {"field_id": 203, "values": [{"value": "ООО «Ромашка»"}]} in fields
+    assert {"field_id": 204, "values": None} in fields  # an empty requisite is cleared in amoCRM
+
+
+def test_no_payload_ever_carries_an_empty_custom_fields_list():
+    # amoCRM refuses "custom_fields_values": [] with a 400 (TooFew): the key is left out instead.
+    assert "custom_fields_values" not in payloads.contact_payload(Customer(first_name="А"))
+    assert "custom_fields_values" not in payloads.company_payload(Company(name="Ромашка"))
+    assert "custom_fields_values" not in payloads.lead_fields(make_order(), {})
+    assert "custom_fields_values" not in payloads.lead_payload(make_order(), field_ids={}, stage=None)
 
 
 def test_the_creation_note_lists_lines_dates_delivery_comment_and_source():

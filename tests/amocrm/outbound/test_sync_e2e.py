@@ -326,17 +326,68 @@ def test_link_to_a_lead_that_does_not_exist_is_refused(amo: Any, make_order: Cal
 
 
 @pytest.mark.django_db
-def test_push_now_on_an_unlinked_order_creates_a_new_lead(amo: Any, make_order: Callable[..., Order]) -> None:
+def test_unlinking_notes_the_old_deal_and_the_next_push_asks_new_or_relink(
+    amo: Any, make_order: Callable[..., Order]
+) -> None:
     with committed():
         order = make_order()
     first = state(order).lead_id
-    controls.order_unlink(order_id=order.pk, trigger="manager:anna")
-
     with committed():
-        assert controls.order_push(order_id=order.pk, trigger="manager:anna")
+        controls.order_unlink(order_id=order.pk, trigger="manager:anna")
+    assert notes_of(amo, first)[-1].startswith(
+        f"Сделка отвязана от заказа {order.number} в консоли (manager:anna)"
+    )
+    assert state(order).previous_lead_id == first
+
+    assert controls.order_push(order_id=order.pk, trigger="manager:anna") == controls.PushResult.CHOOSE
+    assert state(order).state == "unlinked"  # nothing happened yet
+    with committed():
+        assert controls.order_push(order_id=order.pk, trigger="m", mode="new") == controls.PushResult.QUEUED
 
     assert state(order).lead_id not in (None, first)
     assert len(entities(amo, "leads")) == 2
+
+
+@pytest.mark.django_db
+def test_an_unlinked_order_can_take_its_old_deal_back(amo: Any, make_order: Callable[..., Order]) -> None:
+    with committed():
+        order = make_order()
+    first = state(order).lead_id
+    with committed():
+        controls.order_unlink(order_id=order.pk, trigger="manager:anna")
+    with committed():
+        result = controls.order_push(order_id=order.pk, trigger="manager:anna", mode="relink")
+    assert result == controls.PushResult.RELINKING
+    assert (state(order).lead_id, state(order).state, state(order).previous_lead_id) == (
+        first,
+        "synced",
+        None,
+    )
+    assert len(entities(amo, "leads")) == 1
+
+
+@pytest.mark.django_db
+def test_pushing_a_cancelled_order_without_a_deal_says_nothing_will_happen(
+    amo: Any, make_order: Callable[..., Order]
+) -> None:
+    order = make_order(status="cancelled", sync_disabled=False)
+    with committed():
+        assert controls.order_push(order_id=order.pk, trigger="m") == controls.PushResult.NOTHING
+    assert calls(amo) == {}
+
+
+@pytest.mark.django_db
+def test_skip_and_unskip_keep_one_do_not_sync_flag(amo: Any, make_order: Callable[..., Order]) -> None:
+    with committed():
+        order = make_order()
+    with committed():
+        controls.order_skip(order_id=order.pk, trigger="manager:anna")
+    order.refresh_from_db()
+    assert order.sync_disabled and state(order).state == "skipped"
+    with committed():
+        controls.order_unskip(order_id=order.pk, trigger="manager:anna")
+    order.refresh_from_db()
+    assert not order.sync_disabled and state(order).state == "synced"
 
 
 @pytest.mark.django_db
@@ -412,3 +463,64 @@ def test_the_sync_command_pushes_orders_from_the_shell(amo: Any, make_order: Cal
     assert f"order {order.pk}: ok" in out.getvalue()
     assert state(order).state == OrderSync.State.SYNCED
     assert SyncLog.objects.get(order=order).trigger == "manager:shell"
+
+
+@pytest.mark.django_db
+def test_an_order_deleted_outright_moves_its_deal_to_lost_with_a_note(
+    amo: Any, make_order: Callable[..., Order]
+):
+    from console.amocrm.models import DetachedLead
+
+    with committed():
+        order = make_order()
+    lead_id, number = state(order).lead_id, order.number
+    with committed():
+        Order.objects.get(pk=order.pk).delete()
+
+    lead = amo.api("GET", f"leads/{lead_id}").json()
+    assert (lead["pipeline_id"], lead["status_id"]) == (stage("new")[0], 143)
+    assert notes_of(amo, lead_id)[-1] == f"Заказ {number} удалён в консоли: сделка закрыта."
+    closure = DetachedLead.objects.get(lead_id=lead_id)
+    assert closure.done_at and closure.attempts == 0
+    assert SyncLog.objects.filter(action="lead_deleted", lead_id=lead_id, outcome="ok").exists()
+
+
+@pytest.mark.django_db
+def test_closing_a_deleted_orders_deal_is_retried_after_a_server_error(
+    amo: Any, make_order: Callable[..., Order]
+):
+    from console.amocrm.models import DetachedLead
+    from console.amocrm.outbound import detached
+
+    with committed():
+        order = make_order()
+    lead_id = state(order).lead_id
+    amo.fault(kind="500", method="PATCH", times=4)
+    with committed():
+        Order.objects.get(pk=order.pk).delete()
+    closure = DetachedLead.objects.get(lead_id=lead_id)
+    assert (closure.done_at, closure.attempts) == (None, 1) and closure.next_retry_at
+    DetachedLead.objects.update(next_retry_at=None)
+    assert detached.detached_leads_run() == 1
+    assert amo.api("GET", f"leads/{lead_id}").json()["status_id"] == 143
+
+
+@pytest.mark.django_db
+def test_a_payment_set_by_a_manager_is_pushed_to_the_lead_fields(amo: Any, make_order: Callable[..., Order]):
+    from console.amocrm.models import AmoConnection
+    from console.orders.services import order_set_payment
+
+    with committed():
+        order = make_order()
+    connection = AmoConnection.get_solo()
+    with committed():
+        order_set_payment(
+            order=order, paid_amount="1500.50", payment_status="prepaid", origin="manager", actor="m"
+        )
+
+    lead = lead_of(amo, order)
+    values = {f["field_id"]: f["values"][0] for f in lead["custom_fields_values"]}
+    assert str(values[connection.lead_field_ids["paid_amount"]]["value"]) == "1500.5"
+    status = values[connection.lead_field_ids["payment_status"]]
+    assert status["enum_id"] == connection.lead_field_enums["payment_status"]["prepaid"]
+    assert status["value"] == "Предоплата"

@@ -1,0 +1,97 @@
+"""What each webhook event does: one table, :data:`HANDLERS`, from (entity, action) to a handler.
+
+amoCRM sends leads, contacts and companies (companies under ``contacts`` with ``type=company``) with the
+actions add, update, delete, restore, status (leads only), responsible and note:
+https://www.amocrm.ru/developers/content/crm_platform/webhooks-format
+Only a lead's stage and payment fields change an order (``inbound.rules``, ``inbound.payments``) and a
+deleted or restored deal marks its order's sync state; every other known event is recorded as ``ignored``
+with a plain reason, and so is an event we do not know, named in the reason. Handling contact or company
+changes means replacing their entries here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from console.amocrm.inbound.items import STATE_ACTIONS, WebhookItem
+from console.amocrm.inbound.payments import combine, payment_from_webhook, payment_observe
+from console.amocrm.inbound.rules import ItemResult, LeadObservation, Outcome, lead_mark_deleted, lead_observe
+
+ClientFactory = Callable[[], Any] | None
+Handler = Callable[[WebhookItem, ClientFactory], ItemResult]
+
+# The actions amoCRM sends for contacts and for companies (leads have ``status`` as well).
+PARTY_ACTIONS = ("add", "update", "delete", "restore", "responsible", "note")
+
+
+def _ignored(reason: str) -> Handler:
+    def handler(item: WebhookItem, client_factory: ClientFactory) -> ItemResult:
+        return ItemResult(outcome=Outcome.IGNORED, reason=reason)
+
+    return handler
+
+
+def _no_lead_id() -> ItemResult:
+    return ItemResult(outcome=Outcome.INVALID, reason="the item has no lead id")
+
+
+def _lead_stage(item: WebhookItem, client_factory: ClientFactory) -> ItemResult:
+    """add, update, status, responsible: the lead's stage as of ``last_modified``, by the lead rules."""
+    if item.id is None:
+        return _no_lead_id()
+    if item.status_id is None or item.pipeline_id is None:
+        return ItemResult(outcome=Outcome.IGNORED, reason="the item carries no pipeline/stage")
+    obs = LeadObservation(
+        lead_id=item.id,
+        pipeline_id=item.pipeline_id,
+        status_id=item.status_id,
+        modified=item.last_modified,
+        source="webhook",
+    )
+    stage = lead_observe(obs, client_factory=client_factory)
+    if stage.outcome == Outcome.STALE and "older than" in stage.reason:
+        return stage  # an out-of-date report: its payment is out of date as well
+    return combine(stage, payment_observe(lead_id=item.id, seen=payment_from_webhook(item.fields)))
+
+
+def _lead_delete(item: WebhookItem, client_factory: ClientFactory) -> ItemResult:
+    if item.id is None:
+        return _no_lead_id()
+    return lead_mark_deleted(lead_id=item.id)
+
+
+def _lead_restore(item: WebhookItem, client_factory: ClientFactory) -> ItemResult:
+    """The deal is back (``applied``: its order's sync state forgets the deletion); when the item carries
+    the deal's stage, that stage is judged as well and the reason tells both."""
+    if item.id is None:
+        return _no_lead_id()
+    restored = lead_mark_deleted(lead_id=item.id, deleted=False)
+    if restored.outcome != Outcome.APPLIED or not (item.status_id and item.pipeline_id):
+        return restored
+    stage = _lead_stage(item, client_factory)
+    restored.reason = f"{restored.reason}; {stage.reason}"
+    restored.http_calls = stage.http_calls
+    return restored
+
+
+HANDLERS: dict[tuple[str, str], Handler] = {
+    **{("leads", action): _lead_stage for action in STATE_ACTIONS},
+    ("leads", "delete"): _lead_delete,
+    ("leads", "restore"): _lead_restore,
+    ("leads", "note"): _ignored("note events are not synced"),
+    **{("contacts", action): _ignored("contacts events are not synced") for action in PARTY_ACTIONS},
+    **{("companies", action): _ignored("companies events are not synced") for action in PARTY_ACTIONS},
+}
+
+
+def _unknown(item: WebhookItem, client_factory: ClientFactory) -> ItemResult:
+    return ItemResult(outcome=Outcome.IGNORED, reason=f"{item.entity}[{item.action}] events are not synced")
+
+
+def item_process(item: WebhookItem, *, client_factory: ClientFactory = None) -> ItemResult:
+    """Process one webhook item by its entry in :data:`HANDLERS` (an unknown event is ignored, named)."""
+    handler = HANDLERS.get((item.entity, item.action), _unknown)
+    result = handler(item, client_factory)
+    result.entity, result.action, result.id = item.entity, item.action, item.id
+    return result
