@@ -263,3 +263,50 @@ def error_detail(exc: Exception | None) -> str:
     if str(exc) and str(exc) != exc.title:
         lines.append(str(exc))
     return redact("\n".join(lines))[:4000]
+
+
+# What went wrong, as one word the console groups failures by and explains (``error_kind``).
+ERROR_KINDS = (
+    "paused",
+    "blocked",
+    "unpaid",
+    "revoked",
+    "rejected",
+    "not_connected",
+    "rate_limited",
+    "unknown_outcome",
+    "server",
+    "network",
+    "auth",
+    "validation",
+    "not_found",
+    "forbidden",
+    "deal_deleted",
+    "customer_busy",
+    "internal",
+    "other",
+)
+_CIRCUIT_KINDS = {"paused", "blocked", "unpaid", "revoked", "rejected"}
+
+
+def error_kind(exc: Exception | None) -> str:
+    """The kind of ``exc`` (one of ``ERROR_KINDS``): what the console says and groups failures by."""
+    if exc is None:
+        return ""
+    if isinstance(exc, CircuitOpen):
+        return exc.state if exc.state in _CIRCUIT_KINDS else "not_connected"
+    kinds: list[tuple[type[Exception], str]] = [
+        (RateLimited, "rate_limited"),
+        (UnknownOutcome, "unknown_outcome"),
+        (AuthError, "auth"),
+        (ValidationError, "validation"),
+        (NotFound, "not_found"),
+    ]
+    for cls, kind in kinds:
+        if isinstance(exc, cls):
+            return kind
+    if isinstance(exc, TransientError):
+        return "server" if exc.status else "network"
+    if isinstance(exc, AmoCRMError):
+        return "forbidden" if exc.status == 403 else "other"
+    return "internal"

@@ -141,6 +141,11 @@ def _forget_future_modified(sync: OrderSync) -> bool:
     return True
 
 
+def _seen(obs: LeadObservation) -> dict[str, Any]:
+    """The deal's stage as amoCRM reports it (``OrderSync.amo_*``: the console shows it and any drift)."""
+    return {"amo_pipeline_id": obs.pipeline_id, "amo_status_id": obs.status_id, "amo_seen_at": timezone.now()}
+
+
 def _decide_locked(sync: OrderSync, obs: LeadObservation, *, verified: bool) -> ItemResult:
     """The rules, in order, for a lead linked to ``sync`` (row locked by the caller)."""
     order = sync.order
@@ -158,7 +163,7 @@ def _decide_locked(sync: OrderSync, obs: LeadObservation, *, verified: bool) -> 
         result.reason = f"last_modified {obs.modified} is older than {sync.last_amo_modified} already applied"
         return result
     if (obs.pipeline_id, obs.status_id) == (sync.pushed_pipeline_id, sync.pushed_status_id):
-        _bump_modified(sync, obs.modified)
+        _bump_modified(sync, obs.modified, **_seen(obs))
         result.outcome = Outcome.ECHO
         result.reason = f"stage {obs.pipeline_id}/{obs.status_id} is the one we pushed last"
         return result
@@ -176,9 +181,10 @@ def _decide_locked(sync: OrderSync, obs: LeadObservation, *, verified: bool) -> 
         raise _VerifyNeeded
     status, why = StageMap.load().status_for(obs.pipeline_id, obs.status_id)
     if status is None:
+        _bump_modified(sync, None, **_seen(obs))  # the deal now sits where no status maps: drift, shown
         result.reason = why
         return result
-    stage_fields = {"pushed_pipeline_id": obs.pipeline_id, "pushed_status_id": obs.status_id}
+    stage_fields = {"pushed_pipeline_id": obs.pipeline_id, "pushed_status_id": obs.status_id, **_seen(obs)}
     if order.status == status:
         _bump_modified(sync, obs.modified, **stage_fields)
         result.outcome = Outcome.ECHO

@@ -2,6 +2,7 @@
 
 from console.amocrm.models.account import (
     AmoConnection,
+    ConfigChange,
     Pipeline,
     PipelineStatus,
     StageMapping,
@@ -19,6 +20,7 @@ from console.amocrm.models.outbound import (
 __all__ = [
     "AmoConnection",
     "CatalogElementLink",
+    "ConfigChange",
     "CustomerAmoLink",
     "DetachedLead",
     "OrderSync",

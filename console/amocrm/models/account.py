@@ -32,6 +32,7 @@ class AmoConnection(models.Model):
         UNPAID = "unpaid", _("Account unpaid")
         REVOKED = "revoked", _("Access revoked")
         REJECTED = "rejected", _("Credentials rejected")
+        PAUSED = "paused", _("Paused")
         ERROR = "error", _("Error")
 
     base_url = models.CharField(
@@ -57,6 +58,10 @@ class AmoConnection(models.Model):
     last_success_at = models.DateTimeField(_("last successful call"), null=True, blank=True)
     last_error = models.TextField(_("last error"), blank=True)
     last_error_at = models.DateTimeField(_("last error at"), null=True, blank=True)
+
+    paused_reason = models.TextField(_("why paused"), blank=True)
+    paused_by = models.CharField(_("paused by"), max_length=150, blank=True)
+    paused_at = models.DateTimeField(_("paused at"), null=True, blank=True)
 
     oauth_state = models.CharField(max_length=128, blank=True, editable=False)
     webhook_secret = EncryptedTextField(default=new_webhook_secret)
@@ -177,3 +182,27 @@ class StageMapping(models.Model):
 
     def __str__(self) -> str:
         return f"{self.order_status} -> {self.pipeline_id}/{self.status_id}"
+
+
+class ConfigChange(models.Model):
+    """One change an admin made to the integration's set-up (the stage map, the connection): who, when, what
+    it was before and after. Shown on the pages where the change is made; never edited."""
+
+    class Area(models.TextChoices):
+        STAGE_MAP = "stage_map", _("Stage map")
+        CONNECTION = "connection", _("Connection")
+
+    area = models.CharField(_("area"), max_length=20, choices=Area.choices, db_index=True)
+    actor = models.CharField(_("who"), max_length=150, blank=True)
+    changed_at = models.DateTimeField(_("when"), default=timezone.now, db_index=True)
+    summary = models.CharField(_("what"), max_length=300, blank=True)
+    before = models.JSONField(_("before"), default=dict, blank=True)
+    after = models.JSONField(_("after"), default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+        verbose_name = _("set-up change")
+        verbose_name_plural = _("set-up changes")
+
+    def __str__(self) -> str:
+        return f"{self.changed_at:%Y-%m-%d %H:%M} {self.area} {self.actor}: {self.summary}"

@@ -53,6 +53,10 @@ class OrderSync(models.Model):
     last_error_detail = models.TextField(_("last error detail"), blank=True)
     last_error_status = models.IntegerField(_("last error HTTP status"), null=True, blank=True)
     last_error_request_id = models.CharField(_("AmoCRM request id"), max_length=100, blank=True)
+    last_error_kind = models.CharField(_("kind of error"), max_length=20, blank=True, db_index=True)
+    amo_pipeline_id = models.BigIntegerField(_("pipeline in amoCRM"), null=True, blank=True)
+    amo_status_id = models.BigIntegerField(_("stage in amoCRM"), null=True, blank=True)
+    amo_seen_at = models.DateTimeField(_("stage seen in amoCRM"), null=True, blank=True)
     lead_deleted_at = models.DateTimeField(_("lead deleted in AmoCRM"), null=True, blank=True)
     last_amo_modified = models.BigIntegerField(_("last AmoCRM change applied (unix)"), null=True, blank=True)
     task_pending = models.BooleanField(default=False, help_text=_("a sync task is enqueued"))
@@ -183,6 +187,7 @@ class SyncLog(models.Model):
     error_detail = models.TextField(_("error detail"), blank=True)
     error_status = models.IntegerField(_("HTTP status"), null=True, blank=True)
     request_id = models.CharField(_("AmoCRM request id"), max_length=100, blank=True)
+    error_kind = models.CharField(_("kind of error"), max_length=20, blank=True)
     resolved = models.BooleanField(_("resolved"), default=False)
 
     class Meta:

@@ -52,7 +52,8 @@ def customers_resolve(run: Run, jobs: list[Job]) -> list[Job]:
                 to_create.append((customer, link))
         except CustomerBusy:
             for job in customer_jobs:
-                job_pause(job, BUSY_PAUSE, "The customer's contact is being created by another worker")
+                title = "The customer's contact is being created by another worker"
+                job_pause(job, BUSY_PAUSE, title, kind="customer_busy")
             continue
         ready.extend(customer_jobs)
     _contacts_create(run, to_create)

@@ -140,7 +140,7 @@ def _prepare(run: Run, jobs: list[Job]) -> None:
             job.finish(Outcome.SKIPPED, "none")
             continue
         if sync.lead_id and sync.lead_deleted_at:
-            sync_record_error(sync, None, DELETED_DEAL)
+            sync_record_error(sync, None, DELETED_DEAL, kind="deal_deleted")
             job.finish(Outcome.FAILED, "none")
             continue
         job.target = _target(run, order)

@@ -16,7 +16,7 @@ from typing import Any
 from django.utils import timezone
 
 from console.amocrm.api.client import AmoCRMClient
-from console.amocrm.api.errors import AmoCRMError, error_detail
+from console.amocrm.api.errors import AmoCRMError, error_detail, error_kind
 from console.amocrm.api.redaction import redact
 from console.amocrm.models import AmoConnection, OrderSync, SyncLog
 from console.amocrm.stagemap import Stage, StageMap
@@ -107,13 +107,14 @@ def sync_save(sync: OrderSync, *names: str) -> None:
 
 
 def sync_record_error(
-    sync: OrderSync, error: AmoCRMError | None, title: str, exc: Exception | None = None
+    sync: OrderSync, error: AmoCRMError | None, title: str, exc: Exception | None = None, kind: str = ""
 ) -> None:
     """Put an error's title, detail, HTTP status and request id on ``sync`` (not saved)."""
     sync.last_error_title = redact(title)[:500]
     sync.last_error_detail = error_detail(error or exc)
     sync.last_error_status = getattr(error, "status", None)
     sync.last_error_request_id = (getattr(error, "request_id", "") or "")[:100]
+    sync.last_error_kind = kind or error_kind(error or exc)
 
 
 def control_log(order_id: int, action: str, trigger: str, sync: OrderSync, calls: int = 0) -> None:

@@ -29,15 +29,21 @@ def job_succeed(job: Job) -> None:
     sync = job.sync
     sync.payload_hash = job.target.full_hash
     sync.pushed_payment = job.target.payment
+    if sync.pushed_status_id:  # the deal sits at the stage we pushed (what the console shows as its stage)
+        sync.amo_pipeline_id, sync.amo_status_id = sync.pushed_pipeline_id, sync.pushed_status_id
+        sync.amo_seen_at = timezone.now()
     sync.last_synced_at = timezone.now()
     sync.attempts = 0
     sync.next_retry_at = None
-    sync.last_error_title = sync.last_error_detail = sync.last_error_request_id = ""
+    sync.last_error_title = sync.last_error_detail = sync.last_error_request_id = sync.last_error_kind = ""
     sync.last_error_status = None
     sync_save(
         sync,
         "payload_hash",
         "pushed_payment",
+        "amo_pipeline_id",
+        "amo_status_id",
+        "amo_seen_at",
         "last_synced_at",
         "attempts",
         "next_retry_at",
@@ -45,6 +51,7 @@ def job_succeed(job: Job) -> None:
         "last_error_detail",
         "last_error_request_id",
         "last_error_status",
+        "last_error_kind",
     )
     job.finish(Outcome.OK if job.action else Outcome.NOOP, "none")
     SyncLog.objects.filter(
@@ -52,10 +59,12 @@ def job_succeed(job: Job) -> None:
     ).update(resolved=True)
 
 
-def job_pause(job: Job, delay: timedelta, title: str, error: AmoCRMError | None = None) -> None:
+def job_pause(
+    job: Job, delay: timedelta, title: str, error: AmoCRMError | None = None, kind: str = ""
+) -> None:
     """Put the order back in the queue after ``delay`` without counting an attempt."""
     job.sync.next_retry_at = timezone.now() + delay
-    sync_record_error(job.sync, error, title)
+    sync_record_error(job.sync, error, title, kind=kind)
     job.finish(Outcome.RETRY, "wait")
 
 
@@ -104,6 +113,7 @@ def job_release(job: Job) -> None:
         "last_error_detail": sync.last_error_detail,
         "last_error_status": sync.last_error_status,
         "last_error_request_id": sync.last_error_request_id,
+        "last_error_kind": sync.last_error_kind,
         "claimed_at": None,
         "pending_trigger": "",
         "pending_event": "",
@@ -146,4 +156,5 @@ def _log(job: Job) -> None:
         error_detail=sync.last_error_detail if failed else "",
         error_status=sync.last_error_status if failed else None,
         request_id=sync.last_error_request_id if failed else "",
+        error_kind=sync.last_error_kind if failed else "",
     )
