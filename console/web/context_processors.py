@@ -6,7 +6,7 @@ from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext_lazy as _
 
-from console.web.decorators import is_admin
+from console.web.permissions import ACTIONS, can
 
 # (url name, label, who may see it: "staff" or "admin")
 NAV = [
@@ -22,13 +22,14 @@ NAV = [
 
 
 def console_nav(request: HttpRequest) -> dict:
-    """``console_nav``: a list of {url, label, active} for the signed-in user."""
+    """``console_nav``: a list of {url, label, active} for the signed-in user; ``console_can``: what the user
+    may do, by action with dots as underscores (``console_can.sync_control``)."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
-        return {"console_nav": []}
+        return {"console_nav": [], "console_can": {}}
     items = []
     for name, label, who in NAV:
-        if who == "admin" and not is_admin(user):
+        if not can(user, "setup" if who == "admin" else "view"):
             continue
         try:
             url = reverse(name)
@@ -36,4 +37,5 @@ def console_nav(request: HttpRequest) -> dict:
             continue
         active = request.path == url if url == "/" else request.path.startswith(url)
         items.append({"url": url, "label": label, "active": active})
-    return {"console_nav": items}
+    allowed = {action.replace(".", "_"): can(user, action) for action in ACTIONS}
+    return {"console_nav": items, "console_can": allowed}

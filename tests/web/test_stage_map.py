@@ -28,7 +28,9 @@ def stage_keys() -> list[str]:
 
 
 def test_only_admins_open_the_stage_map(client, django_user_model):
-    staff = django_user_model.objects.create_user("manager", password="pw-123456", is_staff=True)
+    from tests.fixtures.builders import make_user
+
+    staff = make_user("manager", role="manager")
     client.force_login(staff)
     assert client.get(reverse("web:stage_map")).status_code == 403
 

@@ -19,6 +19,7 @@ from console.amocrm.models import (
     StageMapping,
     WebhookInbox,
 )
+from tests.fixtures.builders import make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -31,7 +32,7 @@ BODY = (
 
 @pytest.fixture
 def staff(client: Client) -> Client:
-    client.force_login(get_user_model().objects.create_user("support", password="pw", is_staff=True))
+    client.force_login(make_user("support", role="support"))
     return client
 
 

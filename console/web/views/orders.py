@@ -26,6 +26,7 @@ from console.orders.services import (
 from console.web.decorators import staff_required
 from console.web.filters import OrderFilter
 from console.web.forms import OrderForm, OrderLineFormSet, OrderPaymentForm, OrderStatusForm, formset_lines
+from console.web.permissions import requires
 from console.web.tables import OrderTable
 
 PER_PAGE = 50
@@ -104,7 +105,7 @@ def _order_initial(order: Order) -> tuple[dict, list[dict]]:
     return initial, lines
 
 
-@staff_required
+@requires("orders.edit")
 def order_form(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     """Create (no ``pk``) or edit an order through the orders services; errors stay on the form."""
     order = get_object_or_404(Order, pk=pk, is_active=True) if pk else None
@@ -142,7 +143,7 @@ def _set_payment(request: HttpRequest, order: Order, actor: str) -> None:
 
 
 @require_POST
-@staff_required
+@requires("orders.edit")
 def order_action(request: HttpRequest, pk: int) -> HttpResponse:
     """Change the status or the payment, cancel or soft-delete an order
     (``action`` = status | payment | cancel | delete)."""
@@ -175,7 +176,7 @@ def order_action(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@staff_required
+@requires("orders.edit")
 def order_apply_contact(request: HttpRequest, pk: int) -> HttpResponse:
     """Update the order's customer with the details its storefront checkout typed, where they differ."""
     order = get_object_or_404(Order.objects.select_related("customer", "customer__company"), pk=pk)

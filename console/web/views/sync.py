@@ -25,6 +25,7 @@ from console.amocrm.outbound import controls, selectors
 from console.amocrm.outbound.queueing import order_sync_state
 from console.orders.models import Order
 from console.web.decorators import staff_required
+from console.web.permissions import requires
 
 PER_PAGE = 50
 CHANGED_EVENT = "orders-changed"
@@ -78,7 +79,7 @@ PUSH_MESSAGES = {
 
 
 @require_POST
-@staff_required
+@requires("sync.control")
 def sync_push(request: HttpRequest, pk: int) -> HttpResponse:
     """Push the order to amoCRM now (a full sync). An order unlinked from a deal first asks: a new deal, or
     the old one again (``mode`` = new | relink)."""
@@ -99,28 +100,28 @@ def sync_push(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@staff_required
+@requires("sync.control")
 def sync_skip(request: HttpRequest, pk: int) -> HttpResponse:
     """Never sync this order (its lead, if any, stays as it is)."""
     return _one(request, pk, controls.order_skip, _("Order %(order)s will not be synced."))
 
 
 @require_POST
-@staff_required
+@requires("sync.control")
 def sync_unskip(request: HttpRequest, pk: int) -> HttpResponse:
     """Sync this order again (queues a push)."""
     return _one(request, pk, controls.order_unskip, _("Order %(order)s will be synced again."))
 
 
 @require_POST
-@staff_required
+@requires("sync.control")
 def sync_unlink(request: HttpRequest, pk: int) -> HttpResponse:
     """Forget the order's lead without touching amoCRM."""
     return _one(request, pk, controls.order_unlink, _("Order %(order)s is unlinked from its deal."))
 
 
 @require_POST
-@staff_required
+@requires("sync.control")
 def sync_link(request: HttpRequest, pk: int) -> HttpResponse:
     """Link the order to an existing lead (``lead_id``): the cluster checks it in amoCRM, then pushes."""
     order = get_object_or_404(Order, pk=pk)
@@ -146,7 +147,7 @@ BULK_ACTIONS = {
 
 
 @require_POST
-@staff_required
+@requires("sync.control")
 def sync_bulk(request: HttpRequest, action: str) -> HttpResponse:
     """``push`` (batched), ``skip``, ``unskip`` or ``unlink`` for the posted ``order_ids``."""
     ids = _order_ids(request)
@@ -195,7 +196,7 @@ def sync_failed(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@staff_required
+@requires("sync.retry")
 def sync_retry(request: HttpRequest) -> HttpResponse:
     """Retry the posted failed orders now (``order_ids``), or all of them with ``all=1``."""
     ids = _order_ids(request)

@@ -19,6 +19,7 @@ from console.amocrm.inbound.inbox import INBOX_RETENTION, inbox_replay_request
 from console.amocrm.models import AmoConnection, PipelineStatus, WebhookCounter, WebhookInbox
 from console.amocrm.stagemap import reverse_stage_map
 from console.web.decorators import admin_required, staff_required
+from console.web.permissions import requires
 
 PER_PAGE = 50
 
@@ -74,7 +75,7 @@ def _back(request: HttpRequest, default: str) -> HttpResponse:
 
 
 @require_POST
-@staff_required
+@requires("webhooks.replay")
 def webhook_replay(request: HttpRequest, pk: int) -> HttpResponse:
     """Queue the delivery for processing again (in the cluster: it may read amoCRM); htmx gets the row."""
     row = get_object_or_404(WebhookInbox, pk=pk)
