@@ -9,6 +9,9 @@ def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "settings.base")
     from django.core.management import execute_from_command_line
 
+    from settings.files import restrict_new_files
+
+    restrict_new_files()
     execute_from_command_line(sys.argv)
 
 

@@ -7,6 +7,7 @@ the bundled AmoCRM sandbox as the account. Every variable is listed in ``.env.ex
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -44,7 +45,29 @@ def env_float(name: str, default: float) -> float:
         raise ImproperlyConfigured(f"{name} must be a number, got {value!r}") from exc
 
 
+def env_ints(name: str, default: str) -> list[int]:
+    """A comma-separated list of integers, e.g. ``30,120,600``."""
+    value = env(name, default)
+    try:
+        return [int(part) for part in value.split(",") if part.strip()]
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be comma-separated integers, got {value!r}") from exc
+
+
 DEBUG = env_bool("DEBUG", False)
+# Production mode: PostgreSQL (DATABASE_URL), Redis (REDIS_URL) as broker and shared cache, HTTPS-only
+# defaults; every setting it needs must be given (ImproperlyConfigured otherwise). See README.
+PRODUCTION = env_bool("PRODUCTION", False)
+
+
+def production_requires(*names: str) -> None:
+    """Fail at start-up when PRODUCTION=true and one of the variables ``names`` is unset."""
+    missing = [name for name in names if PRODUCTION and not env(name)]
+    if missing:
+        raise ImproperlyConfigured(f"{', '.join(missing)} must be set when PRODUCTION=true (.env.example)")
+
+
+production_requires("ALLOWED_HOSTS", "DATABASE_URL", "REDIS_URL")
 DATA_DIR = Path(env("DATA_DIR", str(BASE_DIR / "data")))
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 (DATA_DIR / "staticfiles").mkdir(exist_ok=True)
@@ -65,6 +88,28 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = [h.strip() for h in env("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",") if h.strip()]
 CSRF_TRUSTED_ORIGINS = [o.strip() for o in env("CSRF_TRUSTED_ORIGINS").split(",") if o.strip()]
 
+# --- HTTPS and proxies: on by default in production, each switchable -----------------------------
+# https://docs.djangoproject.com/en/5.2/ref/settings/#secure-hsts-seconds and the settings after it.
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000 if PRODUCTION else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", PRODUCTION)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", PRODUCTION)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", PRODUCTION)
+# Probes and scrapers on the host or inside the network ask over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^healthz/?$", r"^metrics/?$"]
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", PRODUCTION)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", PRODUCTION)
+# "X-Forwarded-Proto:https" when a proxy ends TLS and sets that header (and strips it from clients).
+_proxy_ssl_header = env("SECURE_PROXY_SSL_HEADER")
+if _proxy_ssl_header:
+    _name, _sep, _value = _proxy_ssl_header.partition(":")
+    if not (_name.strip() and _value.strip()):
+        raise ImproperlyConfigured(f"SECURE_PROXY_SSL_HEADER must be 'Name:value', got {_proxy_ssl_header!r}")
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + _name.strip().upper().replace("-", "_"), _value.strip())
+# How many proxies in front of the console append to X-Forwarded-For; 0 trusts no X-Forwarded-For.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+if TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured("TRUSTED_PROXY_COUNT must be 0 or more")
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -74,8 +119,10 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",  # API tokens stored hashed (rest_framework.authtoken kept them in plain text)
+    "axes",  # login throttling
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and ReDoc served from our static files: the docs work offline
     "django_htmx",
     "template_partials",
     "django_tables2",
@@ -98,6 +145,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes asks
 ]
 
 ROOT_URLCONF = "settings.urls"
@@ -121,7 +169,9 @@ TEMPLATES = [
 ]
 
 DATABASE_URL = env("DATABASE_URL", f"sqlite:///{DATA_DIR / 'console.sqlite3'}")
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))}
+# Health checks: a kept connection the server dropped (a PostgreSQL restart) is replaced, not failed.
+_db_options = {"conn_max_age": env_int("DB_CONN_MAX_AGE", 60), "conn_health_checks": True}
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, **_db_options)}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Connections are kept (DB_CONN_MAX_AGE, as for other databases): opening one costs more than most
     # queries (file open, schema parse, the PRAGMAs below), about 0.7 ms per webhook delivery, and the
@@ -137,8 +187,13 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
+# django-axes first: it refuses a locked-out username + address before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "web:orders"
+LOGIN_REDIRECT_URL = "web:dashboard"
 LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = env("LANGUAGE_CODE", "ru")
@@ -159,7 +214,7 @@ STORAGES = {
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "console.orders.api_auth.ApiTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
     "DEFAULT_FILTER_BACKENDS": [
@@ -172,12 +227,19 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_THROTTLE_RATES": {"storefront": env("STOREFRONT_THROTTLE", "60/min")},
     "EXCEPTION_HANDLER": "console.orders.api_errors.exception_handler",
+    # Throttles key on the client address: REMOTE_ADDR when 0, else the address that many proxies back in
+    # X-Forwarded-For (https://www.django-rest-framework.org/api-guide/throttling/#how-clients-are-identified).
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Furniture rental API",
     "DESCRIPTION": "Storefront checkout and manager cabinet: orders, customers, companies.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # https://drf-spectacular.readthedocs.io/en/latest/settings.html: no CDN, the console works offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # --- Background work (django-q2) -------------------------------------------------------------
@@ -205,9 +267,37 @@ else:
     raise ImproperlyConfigured(f"Q_BROKER must be 'orm' or 'redis', got {Q_BROKER!r}")
 Q_CLUSTER["sync"] = env_bool("Q_SYNC", False)
 
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# One cache shared by every process (the API throttles, django-q2's cluster heartbeat): Redis when REDIS_URL
+# is set, else a table in the database, created by ``migrate`` (console.web.apps).
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "console_cache",
+        # Django's default of 300 would cull throttle counters of busy clients early.
+        "OPTIONS": {"MAX_ENTRIES": 10_000},
+    }
+}
 if REDIS_URL:
     CACHES["default"] = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+
+# --- Logins, API tokens, monitoring ------------------------------------------------------------
+# django-axes (https://django-axes.readthedocs.io/en/latest/4_configuration.html): failures are counted per
+# username + client address in the database; a lock lasts LOGIN_LOCKOUT_MINUTES, a success clears the count.
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"  # shared by every process, kept across restarts
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 10)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "console.web.lockout.client_address"
+AXES_LOCKOUT_CALLABLE = "console.web.lockout.lockout_response"
+# django-rest-knox (https://jazzband.github.io/django-rest-knox/settings/): a token is shown once, stored as
+# a SHA-512 digest. API_TOKEN_TTL_DAYS=0: tokens never expire.
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(days=env_int("API_TOKEN_TTL_DAYS", 90)) or None,
+    "AUTH_HEADER_PREFIX": "Token",
+}
+# /metrics is open unless set; then it needs "Authorization: Bearer <METRICS_TOKEN>".
+METRICS_TOKEN = env("METRICS_TOKEN")
 
 # --- AmoCRM ------------------------------------------------------------------------------------
 # The integration's credentials; an admin can also enter them in the console. Empty means "not configured".
@@ -222,6 +312,14 @@ AMOCRM_CONNECT_TIMEOUT = env_float("AMOCRM_CONNECT_TIMEOUT", 5.0)
 AMOCRM_READ_TIMEOUT = env_float("AMOCRM_READ_TIMEOUT", 20.0)
 AMOCRM_WEBHOOK_BASE_URL = env("AMOCRM_WEBHOOK_BASE_URL")  # public URL of this console, for webhooks
 AMOCRM_RECONCILE_MINUTES = env_int("AMOCRM_RECONCILE_MINUTES", 10)
+# Largest webhook body the intake reads (bytes); a larger one is stored as invalid without being read.
+WEBHOOK_MAX_BODY = env_int("WEBHOOK_MAX_BODY", 1024 * 1024)
+# A failed sync is tried again after these delays (seconds after attempt 1, 2, ...; the last one repeats,
+# +-20 %) and fails for good after AMOCRM_MAX_ATTEMPTS attempts.
+AMOCRM_RETRY_DELAYS = env_ints("AMOCRM_RETRY_DELAYS", "30,120,600,3600,21600,43200,86400")
+AMOCRM_MAX_ATTEMPTS = env_int("AMOCRM_MAX_ATTEMPTS", 8)
+# A sync's claim on an order with no heartbeat for this long is taken over: its worker died.
+AMOCRM_CLAIM_STALE_SECONDS = env_int("AMOCRM_CLAIM_STALE_SECONDS", 60)
 # Fernet key (urlsafe base64, 32 bytes) for tokens and secrets at rest. Embedded mode keeps one in DATA_DIR.
 FIELD_ENCRYPTION_KEY = env("FIELD_ENCRYPTION_KEY")
 if not FIELD_ENCRYPTION_KEY:
@@ -249,5 +347,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # axes.apps says "BEGIN" at every start; lockouts are logged by axes.handlers.
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes.apps": {"level": "WARNING"}},
 }

@@ -4,7 +4,9 @@
    when running as root), the local PostgreSQL and Redis servers (started when installed but not running).
 2. Runs every test on the embedded default (SQLite, ORM broker), browser tests included.
 3. Runs the suite again in the scale-out mode: PostgreSQL (``DATABASE_URL``) and the Redis broker
-   (``REDIS_URL``), browser tests excluded (they exercise templates, not the database).
+   (``REDIS_URL``), browser tests excluded (they exercise templates, not the database). There the
+   background tests (marked ``cluster``) run the console on a PostgreSQL database of their own with two
+   ``qcluster`` processes sharing the Redis broker (``tests/fixtures/stack.py``).
 
 Exits non-zero when anything fails or when a pass collects no test. Extra arguments go to both pytest runs.
 """
@@ -105,7 +107,9 @@ def ensure_redis() -> bool:
 
 def pytest(args: list[str], env: dict[str, str], label: str) -> int:
     log(f"pass: {label}")
+    started = time.monotonic()
     code = subprocess.run([sys.executable, "-m", "pytest", *args], cwd=ROOT, env=env).returncode
+    log(f"pass {label} took {time.monotonic() - started:.0f} s")
     if code == 5:
         log(f"pass {label} collected no test: failing")
         return 1
@@ -132,7 +136,12 @@ def main(argv: list[str]) -> int:
     if has_pg and has_redis:
         scale_env = {**base_env, "DATABASE_URL": PG_URL, "REDIS_URL": REDIS_URL, "TEST_REDIS_URL": REDIS_URL}
         failures += (
-            pytest(["-q", "-m", "not e2e", *argv], scale_env, "scale-out (PostgreSQL, Redis broker)") != 0
+            pytest(
+                ["-q", "-m", "not e2e", *argv],
+                scale_env,
+                "scale-out (PostgreSQL, Redis broker, two clusters)",
+            )
+            != 0
         )
     elif os.environ.get("CI"):
         log("PostgreSQL or Redis is not available in CI: failing")

@@ -6,4 +6,5 @@ pytest_plugins = [
     "tests.fixtures.amocrm",
     "tests.fixtures.sync",
     "tests.fixtures.browser",
+    "tests.fixtures.console",
 ]

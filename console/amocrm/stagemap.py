@@ -10,8 +10,11 @@
   the main pipeline's ordinary stages by position, 142/143 for archived/cancelled; only what is unambiguous
   (a pipeline with fewer ordinary stages than statuses leaves the rest unmapped, with a warning); never
   overwrites a row.
-- Validation (:func:`stage_map_update`, the admin's editor): a status maps to at most one stage and a stage
-  to at most one active status; only stages in the pipeline cache can be chosen.
+- The admin's page (:func:`stage_map_overview`): both directions, the warnings (unmapped statuses, stages
+  nothing maps to, conflicts, rows whose stage left the cache) and the default pipeline.
+- Editing (:func:`stage_map_update`): only the statuses posted change; a status maps to at most one stage
+  and a stage to at most one active status; only stages in the pipeline cache can be chosen; every change
+  is audited (``ConfigChange``, area ``stage_map``).
 
 Pipelines and their stages: https://www.amocrm.ru/developers/content/crm_platform/leads_pipelines
 """
@@ -26,8 +29,9 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
-from console.amocrm.models import Pipeline, PipelineStatus, StageMapping
+from console.amocrm.models import ConfigChange, Pipeline, PipelineStatus, StageMapping
 from console.orders.models import Order
 
 logger = logging.getLogger(__name__)
@@ -257,67 +261,207 @@ def stage_map_seed() -> SeedReport:
     return report
 
 
-# --- the admin's editor -------------------------------------------------------------------------------------
+# --- the admin's page: both directions, warnings, the editor ------------------------------------------------
 
-
-@dataclass(frozen=True)
-class StageChoice:
-    """One row of the editor: ``stage`` is "pipeline_id:status_id" or "" for "not mapped"."""
-
-    order_status: str
-    stage: str
-    is_active: bool
+# The audit summary of an edit, stored in English and translated when shown.
+AUDIT_EDITED = gettext_noop("Stage map changed")
+# (stage key, active) of one status's row; keys are "pipeline_id:status_id".
+Entry = tuple[str, bool]
 
 
 def stage_key(pipeline_id: int, status_id: int) -> str:
     return f"{pipeline_id}:{status_id}"
 
 
+def _cached_stages() -> list[PipelineStatus]:
+    stages = PipelineStatus.objects.select_related("pipeline")
+    return list(stages.order_by("pipeline__sort", "pipeline__amo_id", "sort", "status_id"))
+
+
+def _label(stage: PipelineStatus) -> str:
+    return f"{stage.pipeline.name} → {stage.name}"
+
+
+def stage_labels() -> dict[tuple[int, int], str]:
+    """(pipeline id, status id) -> "Pipeline → Stage" for every cached stage."""
+    return {(s.pipeline.amo_id, s.status_id): _label(s) for s in _cached_stages()}
+
+
 def stage_choices() -> list[tuple[str, str]]:
-    """Every cached stage as (key, "Pipeline → Stage") for a select, unsorted stages left out."""
-    stages = PipelineStatus.objects.select_related("pipeline").exclude(type=1)
-    return [
-        (stage_key(s.pipeline.amo_id, s.status_id), f"{s.pipeline.name} → {s.name}")
-        for s in stages.order_by("pipeline__sort", "pipeline__amo_id", "sort", "status_id")
-    ]
+    """Every cached stage a status can be mapped to as (key, "Pipeline → Stage"), unsorted stages left out."""
+    return [(stage_key(s.pipeline.amo_id, s.status_id), _label(s)) for s in _cached_stages() if s.type != 1]
 
 
-def _validate(rows: list[StageChoice], known: dict[str, str]) -> dict[str, list[str]]:
-    errors: dict[str, list[str]] = {}
-    claimed: dict[str, str] = {}
-    labels = dict(Order.Status.choices)
+def _current() -> dict[str, Entry]:
+    return {
+        m.order_status: (stage_key(m.pipeline_id, m.status_id), m.is_active)
+        for m in StageMapping.objects.all()
+    }
+
+
+@dataclass(frozen=True)
+class StageChoice:
+    """One status as the editor posts it: ``stage`` is "pipeline_id:status_id" or "" for "not mapped";
+    ``is_active`` None keeps the row's flag (a new row is active)."""
+
+    order_status: str
+    stage: str
+    is_active: bool | None = None
+
+
+@dataclass(frozen=True)
+class StageMeaning:
+    """A cached stage read backwards: the order status a move there sets, or None and ``why`` not
+    ("conflict": several statuses claim it, named in ``claims``; "disabled"; "unmapped")."""
+
+    key: str
+    label: str
+    status: str | None
+    why: str = ""
+    claims: tuple[str, ...] = ()
+    implicit: bool = False
+
+
+@dataclass(frozen=True)
+class StageMapOverview:
+    """The stage map page: every status's row (``rows``, "" for unmapped), the stages it may choose, every
+    cached stage read backwards, the warnings, and the default pipeline."""
+
+    rows: dict[str, Entry]
+    choices: list[tuple[str, str]]
+    stages: list[StageMeaning]
+    unmapped_statuses: list[str]
+    conflicts: list[StageMeaning]
+    missing: list[tuple[str, str]]
+    default_pipeline_id: int | None
+    default_pipeline_name: str
+    default_from_env: bool
+
+    @property
+    def ignored_stages(self) -> list[StageMeaning]:
+        return [s for s in self.stages if s.status is None]
+
+
+def _meaning(stage: PipelineStatus, reverse: ReverseStageMap) -> StageMeaning:
+    at = (stage.pipeline.amo_id, stage.status_id)
+    status, _reason = reverse.lookup(*at)
+    key, label = stage_key(*at), _label(stage)
+    if at in reverse.conflicts:
+        return StageMeaning(key, label, None, "conflict", tuple(reverse.conflicts[at]))
+    if status is None:
+        return StageMeaning(key, label, None, "disabled" if at in reverse.disabled else "unmapped")
+    return StageMeaning(key, label, status, implicit=at in reverse.implicit)
+
+
+def stage_map_overview() -> StageMapOverview:
+    """Everything the stage map page shows, read from the map (``StageMap.load``) and the pipeline cache."""
+    stage_map = StageMap.load()
+    cached = _cached_stages()
+    stages = [_meaning(stage, stage_map.reverse) for stage in cached]
+    current = _current()
+    known = {stage.key for stage in stages}
+    cancelled_implied = bool(stage_map.reverse.implicit)
+    env_pipeline = _int(getattr(settings, "AMO_PIPELINE_ID", ""))
+    default = stage_map.default_pipeline_id
+    return StageMapOverview(
+        rows={status: current.get(status, ("", True)) for status in Order.Status.values},
+        choices=[(s.key, s.label) for s, c in zip(stages, cached, strict=True) if c.type != 1],
+        stages=stages,
+        unmapped_statuses=[
+            status
+            for status in Order.Status.values
+            if status not in stage_map.forward
+            and not (status == Order.Status.CANCELLED and cancelled_implied)
+        ],
+        conflicts=[stage for stage in stages if stage.why == "conflict"],
+        missing=[(status, key) for status, (key, _active) in current.items() if key not in known],
+        default_pipeline_id=default,
+        default_pipeline_name=next((c.pipeline.name for c in cached if c.pipeline.amo_id == default), ""),
+        default_from_env=bool(env_pipeline) and env_pipeline == default,
+    )
+
+
+def _merged(current: dict[str, Entry], rows: list[StageChoice]) -> dict[str, Entry]:
+    merged = dict(current)
     for row in rows:
-        if row.order_status not in labels:
-            raise ValidationError(_("Unknown order status %(status)s.") % {"status": row.order_status})
+        if row.order_status not in Order.Status.values:
+            raise ValidationError(
+                {"__all__": [_("Unknown order status %(status)s.") % {"status": row.order_status}]}
+            )
+        if not row.stage:
+            merged.pop(row.order_status, None)
+            continue
+        active = current.get(row.order_status, ("", True))[1] if row.is_active is None else row.is_active
+        merged[row.order_status] = (row.stage, active)
+    return merged
+
+
+def _validate(
+    rows: list[StageChoice], merged: dict[str, Entry], known: dict[str, str]
+) -> dict[str, list[str]]:
+    """Errors by posted status: a stage not in the cache, or one another active status claims too."""
+    labels = dict(Order.Status.choices)
+    claims: dict[str, list[str]] = {}
+    for status, (stage, active) in merged.items():
+        if active:
+            claims.setdefault(stage, []).append(status)
+    errors: dict[str, list[str]] = {}
+    for row in rows:
         if not row.stage:
             continue
         if row.stage not in known:
             errors.setdefault(row.order_status, []).append(_("This stage is not in the pipeline cache."))
             continue
-        if row.is_active and row.stage in claimed:
+        stage, active = merged[row.order_status]
+        others = [str(labels[s]) for s in claims[stage] if s != row.order_status] if active else []
+        if others:
             errors.setdefault(row.order_status, []).append(
                 _("“%(stage)s” is already mapped to “%(other)s”: a stage can mean only one order status.")
-                % {"stage": known[row.stage], "other": labels[claimed[row.stage]]}
+                % {"stage": known[stage], "other": ", ".join(others)}
             )
-        elif row.is_active:
-            claimed[row.stage] = row.order_status
     return errors
 
 
-def stage_map_update(*, rows: list[StageChoice]) -> None:
-    """Replace the stage map with ``rows``.
+def _audited(entry: Entry | None, labels: dict[str, str]) -> dict[str, object] | None:
+    if entry is None:
+        return None
+    return {"stage": entry[0], "name": labels.get(entry[0], entry[0]), "active": entry[1]}
 
-    Raises ``ValidationError`` (nothing written) when a stage is unknown or claimed by two active statuses."""
-    errors = _validate(rows, dict(stage_choices()))
+
+def stage_map_update(*, rows: list[StageChoice], actor: str = "") -> list[str]:
+    """Apply ``rows`` to the stage map and return the statuses that changed.
+
+    Only the statuses in ``rows`` change: a status absent from them keeps its row, one with stage "" loses
+    it (unmapped). Raises ``ValidationError`` by status (nothing written) when a stage is not in the pipeline
+    cache or would be claimed by two active statuses. A change is recorded as one ``ConfigChange`` (area
+    ``stage_map``) with each changed status before and after."""
+    cached = _cached_stages()
+    labels = {stage_key(s.pipeline.amo_id, s.status_id): _label(s) for s in cached}
+    known = {stage_key(s.pipeline.amo_id, s.status_id): _label(s) for s in cached if s.type != 1}
+    current = _current()
+    merged = _merged(current, rows)
+    errors = _validate(rows, merged, known)
     if errors:
         raise ValidationError(errors)
+    changed = [status for status in Order.Status.values if current.get(status) != merged.get(status)]
+    if not changed:
+        return []
     with transaction.atomic():
-        for row in rows:
-            if not row.stage:
-                StageMapping.objects.filter(order_status=row.order_status).delete()
+        for status in changed:
+            if status not in merged:
+                StageMapping.objects.filter(order_status=status).delete()
                 continue
-            pipeline_id, status_id = (int(part) for part in row.stage.split(":"))
+            stage, active = merged[status]
+            pipeline_id, status_id = (int(part) for part in stage.split(":"))
             StageMapping.objects.update_or_create(
-                order_status=row.order_status,
-                defaults={"pipeline_id": pipeline_id, "status_id": status_id, "is_active": row.is_active},
+                order_status=status,
+                defaults={"pipeline_id": pipeline_id, "status_id": status_id, "is_active": active},
             )
+        ConfigChange.objects.create(
+            area=ConfigChange.Area.STAGE_MAP,
+            actor=actor[:150],
+            summary=AUDIT_EDITED,
+            before={status: _audited(current.get(status), labels) for status in changed},
+            after={status: _audited(merged.get(status), labels) for status in changed},
+        )
+    return changed

@@ -123,7 +123,7 @@ class CompanySummarySerializer(serializers.ModelSerializer):
 
 
 class CustomerOutputSerializer(serializers.ModelSerializer):
-    company = CompanySummarySerializer(read_only=True)
+    company = CompanySummarySerializer(read_only=True, allow_null=True)
 
     class Meta:
         model = Customer
@@ -148,7 +148,7 @@ class CustomerOutputSerializer(serializers.ModelSerializer):
 class CustomerSummarySerializer(serializers.ModelSerializer):
     """The customer as shown inside an order."""
 
-    company = serializers.CharField(source="company.name", default=None, read_only=True)
+    company = serializers.CharField(source="company.name", default=None, read_only=True, allow_null=True)
 
     class Meta:
         model = Customer

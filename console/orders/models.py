@@ -127,7 +127,12 @@ class Order(models.Model):
         verbose_name = _("order")
         verbose_name_plural = _("orders")
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["installation_date"]), models.Index(fields=["dismantle_date"])]
+        indexes = [
+            models.Index(fields=["installation_date"]),
+            models.Index(fields=["dismantle_date"]),
+            # The dashboard counts active orders and those kept out of amoCRM from this index alone.
+            models.Index(fields=["is_active", "sync_disabled"], name="order_active_sync_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.number or f"#{self.pk}"

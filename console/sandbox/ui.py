@@ -4,10 +4,12 @@ Plain HTML forms, no JavaScript; every change goes through the same code as the 
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from html import escape
 from typing import TYPE_CHECKING, Any
 
 from .http import Request, Response, ValidationFailed, html_response, redirect
+from .webhook_events import MOSCOW
 
 if TYPE_CHECKING:
     from .app import Sandbox
@@ -17,6 +19,29 @@ _STYLE = """<style>body{font-family:sans-serif;margin:1em;background:#f4f6f8}
 border-top:4px solid var(--c);padding:.4em}
 .card{display:block;border:1px solid #ddd;margin:.3em 0;padding:.4em;
 color:#123;text-decoration:none;background:#fafafa}.muted{color:#777;font-size:.85em}.err{color:#b00}</style>"""
+
+
+# Field types whose values are Unix seconds (https://www.amocrm.ru/developers/content/crm_platform/custom-fields).
+DATE_FIELDS = {"date", "date_time", "birthday"}
+
+
+def moment(value: Any, *, date_only: bool = False) -> str:
+    """Unix seconds as the account's local time (Moscow): "dd.mm.yyyy HH:MM"; ``date_only`` drops a midnight
+    time ("dd.mm.yyyy", as amoCRM shows a date field). Anything else as it is."""
+    try:
+        local = datetime.fromtimestamp(int(value), MOSCOW)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return str(value)
+    midnight = (local.hour, local.minute, local.second) == (0, 0, 0)
+    return local.strftime("%d.%m.%Y" if date_only and midnight else "%d.%m.%Y %H:%M")
+
+
+def _field_text(cf: dict[str, Any]) -> str:
+    kind = cf.get("field_type")
+    values = [v["value"] for v in cf["values"]]
+    if kind in DATE_FIELDS:
+        values = [moment(v, date_only=kind != "date_time") for v in values]
+    return ", ".join(str(v) for v in values)
 
 
 def page(title: str, content: str, status: int = 200) -> Response:
@@ -77,7 +102,7 @@ def lead_page(sb: Sandbox, lead_id: int, error: str = "") -> Response:
                 f'<option value="{value}"{sel}>{escape(pipe["name"])} → {escape(status["name"])}</option>'
             )
     fields = "".join(
-        f"<li>{escape(cf['field_name'])}: {escape(', '.join(str(v['value']) for v in cf['values']))}</li>"
+        f"<li>{escape(cf['field_name'])}: {escape(_field_text(cf))}</li>"
         for cf in lead.get("custom_fields_values") or []
     )
     contacts = [
@@ -97,7 +122,10 @@ def lead_page(sb: Sandbox, lead_id: int, error: str = "") -> Response:
     err = f'<p class="err">{escape(error)}</p>' if error else ""
     content = (
         f"<h1>{escape(lead['name'] or 'Сделка')} <span class='muted'>#{lead['id']}</span></h1>{err}"
-        f"<p>Бюджет: {lead['price'] or 0} ₽</p><ul>{fields}</ul><h3>Контакты</h3><ul>{''.join(names)}</ul>"
+        f"<p>Бюджет: {lead['price'] or 0} ₽</p>"
+        f"<p class='muted'>Создана {moment(lead.get('created_at'))} · "
+        f"изменена {moment(lead.get('updated_at'))}</p>"
+        f"<ul>{fields}</ul><h3>Контакты</h3><ul>{''.join(names)}</ul>"
         f'<form method="post" action="/_sandbox/ui/leads/{lead_id}/move"><label>Этап <select name="target">'
         f"{''.join(options)}</select></label> <button>Переместить</button></form>"
         f'<form method="post" action="/_sandbox/ui/leads/{lead_id}/delete" style="margin-top:2em">'

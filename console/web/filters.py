@@ -1,25 +1,102 @@
-"""Filters of the console's lists (django-filter)."""
+"""Filters of the console's lists (django-filter), and the one search rule for customers: by name, phone in
+any spelling, or e-mail (the orders list's search box and the order form's customer picker both use it)."""
 
 from __future__ import annotations
+
+import operator
+import re
+from functools import reduce
 
 import django_filters
 from django import forms
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
-from console.amocrm.models import OrderSync
+from console.customers.models import Customer
 from console.orders.models import Order
+from console.web import sync_state
+from console.web.forms import id_or_none
 
-SYNC_STATE_CHOICES = OrderSync.State.choices
+CUSTOMER_MATCHES = 20
+NUMBER = re.compile(r"^[Rr]-?0*(\d{1,9})$")
+PHONE = re.compile(r"^[\d\s()+.-]+$")
+
+
+def _case_variants(value: str) -> set[str]:
+    """SQLite's LIKE ignores case for ASCII only: "иван" also looks for "Иван" and "ИВАН"."""
+    return {value} if value.isascii() else {value, value.lower(), value.capitalize(), value.upper()}
+
+
+def _phone_digits(value: str) -> list[str]:
+    """Digit strings a phone typed in any spelling may appear as in ``phone_normalized`` (+7XXXXXXXXXX):
+    "8 999 123" is looked for as "8999123" and "7999123", "+7 (999) 123-45-67" as "9991234567"."""
+    digits = "".join(ch for ch in value if ch.isdigit())
+    if len(digits) < 4 or not PHONE.match(value):
+        return []
+    variants = [digits[-10:]]
+    if digits[0] == "8" and len(digits) < 11:
+        variants.append("7" + digits[1:])
+    return variants
+
+
+def customer_condition(value: str, prefix: str = "") -> Q:
+    """Customers (``prefix`` "customer__" from orders) whose name, phone, e-mail or company matches
+    ``value``."""
+    texts = [
+        Q(**{f"{prefix}{field}__icontains": variant})
+        for variant in _case_variants(value)
+        for field in ("first_name", "last_name", "display_name", "company__name")
+    ]
+    texts.append(Q(**{f"{prefix}email__icontains": value.lower()}))
+    texts += [Q(**{f"{prefix}phone_normalized__contains": digits}) for digits in _phone_digits(value)]
+    words = value.split()
+    if len(words) == 2:  # "Иван Петров" or "Петров Иван"
+        first, last = (f"{prefix}first_name__icontains", f"{prefix}last_name__icontains")
+        for a, b in ((words[0], words[1]), (words[1], words[0])):
+            texts += [Q(**{first: x}, **{last: y}) for x in _case_variants(a) for y in _case_variants(b)]
+    return reduce(operator.or_, texts)
+
+
+def customer_search(value: str) -> list[Customer]:
+    """Up to ``CUSTOMER_MATCHES`` active customers matching ``value`` (see :func:`customer_condition`). A NUL
+    character can be in no stored text (PostgreSQL refuses it in a query): it is dropped."""
+    value = value.replace("\x00", "").strip()
+    if len(value) < 2:
+        return []
+    rows = Customer.objects.filter(is_active=True).filter(customer_condition(value)).select_related("company")
+    return list(rows.order_by("last_name", "first_name", "pk")[:CUSTOMER_MATCHES])
+
+
+def order_search_condition(value: str) -> Q:
+    """Orders matching the list's search box: the number ("R-000297", "r-297" or a part), the customer's name,
+    phone or e-mail, or the deal's id. Text starting with "R-" is a number and nothing else; a whole one is
+    one index lookup."""
+    number = NUMBER.match(value.replace(" ", ""))
+    if number and value[:1] in "Rr":
+        exact = Q(number=f"R-{int(number.group(1)):06d}")
+        return exact if len(number.group(0)) >= len("R-000000") else exact | Q(number__icontains=value)
+    condition = Q(number__icontains=value) | customer_condition(value, prefix="customer__")
+    lead_id = id_or_none(value) if value.isdigit() else None
+    if lead_id is not None:
+        condition |= Q(amo_sync__lead_id=lead_id)
+    return condition
 
 
 class OrderFilter(django_filters.FilterSet):
+    """The orders list's filters. ``sync_context`` (required) is what the display states are computed from."""
+
     q = django_filters.CharFilter(method="search", label=_("Search"))
     status = django_filters.ChoiceFilter(
         choices=Order.Status.choices, label=_("Status"), empty_label=_("Any")
     )
     sync_state = django_filters.ChoiceFilter(
-        choices=SYNC_STATE_CHOICES, method="filter_sync_state", label=_("AmoCRM sync"), empty_label=_("Any")
+        choices=sync_state.CHOICES, method="filter_sync_state", label=_("AmoCRM sync"), empty_label=_("Any")
+    )
+    has_error = django_filters.BooleanFilter(
+        method="filter_has_error", label=_("Has a sync error"), widget=forms.CheckboxInput
+    )
+    drifted = django_filters.BooleanFilter(
+        method="filter_drifted", label=_("Stage differs in AmoCRM"), widget=forms.CheckboxInput
     )
     source = django_filters.ChoiceFilter(
         choices=Order.Source.choices, label=_("Source"), empty_label=_("Any")
@@ -48,24 +125,13 @@ class OrderFilter(django_filters.FilterSet):
         model = Order
         fields: list[str] = []
 
+    def __init__(self, *args, sync_context: sync_state.SyncContext, **kwargs) -> None:  # noqa: ANN002, ANN003
+        super().__init__(*args, **kwargs)
+        self.sync_context = sync_context
+
     def search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         value = value.strip()
-        if not value:
-            return queryset
-        digits = "".join(ch for ch in value if ch.isdigit())
-        condition = (
-            Q(number__icontains=value)
-            | Q(customer__first_name__icontains=value)
-            | Q(customer__last_name__icontains=value)
-            | Q(customer__display_name__icontains=value)
-            | Q(customer__email__icontains=value)
-            | Q(customer__company__name__icontains=value)
-        )
-        if len(digits) >= 4:
-            condition |= Q(customer__phone_normalized__contains=digits[-10:])
-        if digits and value.isdigit():
-            condition |= Q(amo_sync__lead_id=int(digits)) if len(digits) < 19 else Q()
-        return queryset.filter(condition)
+        return queryset.filter(order_search_condition(value)) if value else queryset
 
     @property
     def qs(self) -> QuerySet:
@@ -77,6 +143,14 @@ class OrderFilter(django_filters.FilterSet):
         return queryset.filter(is_active=False) if value == "deleted" else queryset
 
     def filter_sync_state(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        if value == OrderSync.State.NOT_SYNCED:
-            return queryset.filter(Q(amo_sync__isnull=True) | Q(amo_sync__state=value))
-        return queryset.filter(amo_sync__state=value)
+        return queryset.filter(sync_state.state_q(value, self.sync_context))
+
+    def filter_has_error(self, queryset: QuerySet, name: str, value: bool | None) -> QuerySet:
+        return queryset.filter(sync_state.has_error_q()) if value else queryset
+
+    def filter_drifted(self, queryset: QuerySet, name: str, value: bool | None) -> QuerySet:
+        return (
+            queryset.filter(sync_state.state_q(sync_state.DisplayState.DRIFTED, self.sync_context))
+            if value
+            else queryset
+        )

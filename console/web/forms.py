@@ -9,22 +9,78 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from console.customers.models import Customer
+from console.customers.serializers import MAX_ID
 from console.orders.models import MAX_QUANTITY, Order, Product
 from console.orders.services import MAX_TOTAL
 
 DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+# Every id the console reads from a request is bounded by ``MAX_ID``, the API's bound (the largest BIGINT): no
+# row or amoCRM entity has a larger id, and the database driver cannot even send one (2**63 answered a 500).
+
+
+class IdField(forms.IntegerField):
+    """An id typed or posted: a whole number from 1 to ``MAX_ID``; anything else is a form error."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_ID)
+        super().__init__(**kwargs)
+
+
+class IdListField(forms.Field):
+    """Ids posted repeated (``order_ids=1&order_ids=2``) or comma-separated (``1,2``), each an
+    :class:`IdField`; cleans to the distinct ids in the order given."""
+
+    widget = forms.MultipleHiddenInput
+    default_error_messages = {"invalid": _("“%(value)s” is not an id (a whole number from 1 to %(max)s).")}
+
+    def to_python(self, value: Any) -> list[int]:
+        values = value if isinstance(value, list | tuple) else [value]
+        parts = [part.strip() for item in values for part in str(item or "").split(",")]
+        ids = []
+        for part in filter(None, parts):
+            try:
+                ids.append(IdField().clean(part))
+            except ValidationError as exc:
+                params = {"value": part[:30], "max": MAX_ID}
+                raise ValidationError(self.error_messages["invalid"], code="invalid", params=params) from exc
+        return list(dict.fromkeys(ids))
+
+
+def id_or_none(value: Any) -> int | None:
+    """``value`` as an :class:`IdField` id, or None when it is not one."""
+    try:
+        return IdField().clean(value)
+    except ValidationError:
+        return None
+
+
+class LinkLeadForm(forms.Form):
+    """The deal (amoCRM lead) an order is to be linked to, by its number."""
+
+    lead_id = IdField(
+        label=_("Deal number"),
+        error_messages={
+            key: _("Enter the deal number (digits only).") for key in ("required", "invalid", "min_value")
+        }
+        | {"max_value": _("No deal has a number this large: check the deal number.")},
+    )
 
 
 class OrderForm(forms.Form):
     """An order as a manager types it: an existing customer or a new one, dates, delivery, lines."""
 
     customer = forms.ModelChoiceField(
-        queryset=Customer.objects.filter(is_active=True)
-        .select_related("company")
-        .order_by("last_name", "first_name"),
+        queryset=Customer.objects.filter(is_active=True).select_related("company"),
         required=False,
-        label=_("Existing customer"),
-        empty_label=_("— new customer —"),
+        label=_("Customer"),
+        widget=forms.RadioSelect,
+    )
+    customer_q = forms.CharField(
+        label=_("Find a customer"),
+        required=False,
+        max_length=100,
+        help_text=_("Name, phone in any spelling, or e-mail."),
     )
     new_first_name = forms.CharField(label=_("First name"), max_length=150, required=False)
     new_last_name = forms.CharField(label=_("Last name"), max_length=150, required=False)
@@ -40,6 +96,15 @@ class OrderForm(forms.Form):
         label=_("Do not sync to AmoCRM (draft)"),
         required=False,
     )
+
+    def chosen_customer(self) -> Customer | None:
+        """The customer the field holds now (posted or initial), for showing it as the chosen one."""
+        value = self["customer"].value()
+        if isinstance(value, Customer):
+            return value
+        if not str(value or "").isdigit():
+            return None
+        return self.fields["customer"].queryset.filter(pk=int(value)).first()
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -93,7 +158,9 @@ class OrderLineForm(forms.Form):
         return data
 
 
-OrderLineFormSet = forms.formset_factory(OrderLineForm, extra=3, max_num=200)
+# Rows are added and removed in the page (a template row and ``static/console/orders.js``); without JavaScript
+# the extra empty rows and the "remove" boxes do the same.
+OrderLineFormSet = forms.formset_factory(OrderLineForm, extra=3, max_num=200, can_delete=True)
 
 
 def formset_lines(formset: forms.BaseFormSet) -> list[dict[str, Any]]:

@@ -8,7 +8,9 @@ not exceed the limit), the achieved rate (target: at least 90 % of the limit) an
     .venv/bin/python tests/bench/bench_client_ratelimit.py [--workers 4] [--calls 300] [--limit 7]
         [--redis URL]
 
-Not collected by pytest (the file name does not start with ``test_``).
+:func:`run` returns the figures (``tests/bench/figures.py``): the file-lock limiter is the embedded mode's,
+the Redis one (``--redis``) the scale-out mode's. Not collected by pytest (the file name does not start with
+``test_``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -89,23 +92,19 @@ def worker(calls: int, barrier, results) -> None:
     connections.close_all()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workers", type=int, default=4)
-    parser.add_argument("--calls", type=int, default=300)
-    parser.add_argument("--limit", type=int, default=7)
-    parser.add_argument("--redis", default="", help="use the Redis limiter backend at this URL")
-    args = parser.parse_args()
-
-    proc, url = start_sandbox(args.limit)
+def run(*, workers: int = 4, calls: int = 300, limit: int = 7, redis: str = "") -> list[dict[str, Any]]:
+    """``workers`` processes make ``calls`` calls through the client; print and return the figures.
+    Configures Django for its own throwaway database: once per process."""
+    proc, url = start_sandbox(limit)
     try:
-        setup_django(args.limit, args.redis)
+        setup_django(limit, redis)
         import requests
         from django.db import connections
 
         from console.amocrm.account.connection import connection_save_credentials
         from console.amocrm.account.oauth import code_exchange
         from console.amocrm.models import AmoConnection
+        from tests.bench.figures import figure
 
         connection = connection_save_credentials(
             connection=AmoConnection.get_solo(),
@@ -123,18 +122,15 @@ def main() -> None:
         connections.close_all()
 
         ctx = multiprocessing.get_context("fork")
-        barrier, results = ctx.Barrier(args.workers), ctx.Queue()
-        share = [
-            args.calls // args.workers + (1 if i < args.calls % args.workers else 0)
-            for i in range(args.workers)
-        ]
-        workers = [ctx.Process(target=worker, args=(n, barrier, results)) for n in share]
+        barrier, results = ctx.Barrier(workers), ctx.Queue()
+        share = [calls // workers + (1 if i < calls % workers else 0) for i in range(workers)]
+        pool = [ctx.Process(target=worker, args=(n, barrier, results)) for n in share]
         started = time.monotonic()
-        for w in workers:
+        for w in pool:
             w.start()
-        done = [results.get(timeout=600) for _ in workers]
+        done = [results.get(timeout=600) for _ in pool]
         wall = time.monotonic() - started
-        for w in workers:
+        for w in pool:
             w.join(timeout=10)
 
         report = requests.get(f"{url}/_sandbox/requests", params={"limit": 0}, timeout=10).json()
@@ -143,20 +139,37 @@ def main() -> None:
         span = times[-1] - times[0] if len(times) > 1 else 0.0
         achieved = (len(times) - 1) / span if span else 0.0
         too_many = report["statuses"].get("429", 0)
-        backend = "redis" if args.redis else "file lock"
-        calls, errors = sum(c for c, _ in done), sum(e for _, e in done)
+        backend = "redis" if redis else "file lock"
+        made, errors = sum(c for c, _ in done), sum(e for _, e in done)
         blocked = requests.get(f"{url}/_sandbox/state", timeout=10).json().get("blocked")
-        share_of_limit = achieved / args.limit
-        print(f"workers: {args.workers}, calls: {calls} HTTP ({errors} errors)")
-        print(f"limiter backend: {backend}, limit: {args.limit} req/s")
-        print(f"sandbox observed peak: {report['peak_rps']} req in any 1 s window (limit {args.limit})")
+        share_of_limit = achieved / limit
+        print(f"workers: {workers}, calls: {made} HTTP ({errors} errors)")
+        print(f"limiter backend: {backend}, limit: {limit} req/s")
+        print(f"sandbox observed peak: {report['peak_rps']} req in any 1 s window (limit {limit})")
         print(f"achieved rate: {achieved:.2f} req/s = {share_of_limit:.1%} of the limit (wall {wall:.1f} s)")
         print(f"429 answers: {too_many}; sandbox blocked: {blocked}")
-        ok = report["peak_rps"] <= args.limit and achieved >= 0.9 * args.limit and not too_many
-        print("RESULT:", "PASS" if ok else "FAIL")
-        sys.exit(0 if ok else 1)
     finally:
         proc.kill()
+    mode = "scale-out" if redis else "embedded"
+    return [
+        figure("client limiter: peak requests in 1 s", report["peak_rps"], f"<= {limit}",
+               report["peak_rps"] <= limit, mode=mode),
+        figure("client limiter: share of the limit reached", f"{share_of_limit:.0%}", ">= 90%",
+               share_of_limit >= 0.9, mode=mode),
+        figure("client limiter: 429 answers", too_many, "0", not too_many, mode=mode),
+    ]  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--calls", type=int, default=300)
+    parser.add_argument("--limit", type=int, default=7)
+    parser.add_argument("--redis", default="", help="use the Redis limiter backend at this URL")
+    figures = run(**vars(parser.parse_args()))
+    ok = all(f["passed"] for f in figures)
+    print("RESULT:", "PASS" if ok else "FAIL")
+    sys.exit(0 if ok else 1)
 
 
 if __name__ == "__main__":

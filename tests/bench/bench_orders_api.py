@@ -4,7 +4,8 @@ Run: ``python -m tests.bench.bench_orders_api [--requests 500] [--warmup 20]``. 
 database in a temporary folder (migrate, which loads the catalog), then posts anonymous checkouts through
 ``django.test.Client`` with the whole middleware stack, each with an inline customer (a third of them
 returning customers found by phone). The cluster is not synchronous (``Q_SYNC=false``), so signal receivers
-only enqueue. Target: p95 under 60 ms. Not collected by pytest (the file name does not start with ``test_``).
+only enqueue. Target: p95 under 60 ms. :func:`measure` returns the figures (``tests/bench/figures.py``). Not
+collected by pytest (the file name does not start with ``test_``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import statistics
 import sys
 import tempfile
 import time
+from typing import Any
 
 
 def configure() -> str:
@@ -61,15 +63,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=500)
     parser.add_argument("--warmup", type=int, default=20)
     args = parser.parse_args(argv)
+    measure(requests=args.requests, warmup=args.warmup)
+    return 0
+
+
+def measure(*, requests: int = 500, warmup: int = 20) -> list[dict[str, Any]]:
+    """Post ``requests`` checkouts on a throwaway database; print and return the figures. Configures Django:
+    once per process."""
+    from tests.bench.figures import figure
 
     data_dir = configure()
     try:
-        return run(args, data_dir)
+        samples = run(argparse.Namespace(requests=requests, warmup=warmup), data_dir)
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
+    p95 = percentile(samples, 95)
+    return [
+        figure("POST /api/v1/orders/ (SQLite): p50", statistics.median(samples), "-", None, unit=" ms"),
+        figure("POST /api/v1/orders/ (SQLite): p95", p95, "< 60 ms", p95 < 60, unit=" ms"),
+    ]
 
 
-def run(args: argparse.Namespace, data_dir: str) -> int:
+def run(args: argparse.Namespace, data_dir: str) -> list[float]:
     import django
 
     django.setup()
@@ -102,7 +117,7 @@ def run(args: argparse.Namespace, data_dir: str) -> int:
         f"p50 {statistics.median(samples):.1f} ms  p95 {percentile(samples, 95):.1f} ms  "
         f"max {max(samples):.1f} ms  mean {statistics.fmean(samples):.1f} ms"
     )
-    return 0
+    return samples
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ Run ``python -m tests.bench.bench_sandbox [--seconds 5] [--threads 4]``
 (or ``python tests/bench/bench_sandbox.py``).
 The server is pinned to CPU 0 with ``taskset`` when available; the client threads run unpinned. It prints the
 client-side rate and the sandbox's own observed peak rate from ``GET /_sandbox/requests``. Target: ≥ 300/s.
+:func:`measure` returns the figures (``tests/bench/figures.py``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -70,17 +72,15 @@ def run(url: str, seconds: float, threads: int, limit: int) -> tuple[int, int, f
     return counts["ok"], counts["err"], time.monotonic() - started
 
 
-def main(argv: list[str] | None = None) -> float:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seconds", type=float, default=5.0)
-    parser.add_argument("--threads", type=int, default=4)
-    parser.add_argument("--max-requests", type=int, default=20_000, help="per client thread")
-    parser.add_argument("--no-pin", action="store_true", help="do not pin the server to one core")
-    args = parser.parse_args(argv)
-    proc, url = start(pin=not args.no_pin)
+def measure(*, seconds: float = 5.0, threads: int = 4, max_requests: int = 20_000,
+            pin: bool = True) -> list[dict[str, Any]]:  # fmt: skip
+    """Start a sandbox, fire at it, print and return the figures."""
+    from tests.bench.figures import figure
+
+    proc, url = start(pin=pin)
     try:
         requests.post(url + "/_sandbox/requests/clear", timeout=5)
-        ok, err, elapsed = run(url, args.seconds, args.threads, args.max_requests)
+        ok, err, elapsed = run(url, seconds, threads, max_requests)
         report = requests.get(url + "/_sandbox/requests?limit=0", timeout=5).json()
     finally:
         proc.kill()
@@ -88,7 +88,22 @@ def main(argv: list[str] | None = None) -> float:
     rate = ok / elapsed
     print(f"sandbox GET /api/v4/account: {ok} ok, {err} errors in {elapsed:.1f} s -> {rate:.0f} requests/s")
     print(f"sandbox observed peak: {report['peak_rps']} requests in a 1-second window (target >= 300)")
-    return rate
+    return [
+        figure("sandbox: GET requests/s on one core", rate, ">= 300/s", rate >= 300, unit="/s"),
+        figure(
+            "sandbox: peak requests in a 1 s window", report["peak_rps"], ">= 300", report["peak_rps"] >= 300
+        ),
+    ]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--max-requests", type=int, default=20_000, help="per client thread")
+    parser.add_argument("--no-pin", action="store_true", help="do not pin the server to one core")
+    args = parser.parse_args(argv)
+    measure(seconds=args.seconds, threads=args.threads, max_requests=args.max_requests, pin=not args.no_pin)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ nothing is synced yet), then runs ``orders_push_bulk`` (the cluster in sync mode
 and prints HTTP requests per order (target <= 0.35), wall time (target <= 90 s), the sandbox's peak requests
 per second and what it holds afterwards. Then one customer with several synced orders changes their e-mail
 (the customers service, as the console or the API does it) and it prints the requests that took (target 1).
+:func:`run` returns those figures (``tests/bench/figures.py``).
 
     .venv/bin/python tests/bench/bench_sync_bulk.py [--orders 1000] [--customers 200] [--products 30]
         [--business 20] [--limit 7]
@@ -125,7 +126,7 @@ def build_world(*, orders: int, customers: int, products: int, business: int) ->
     return ids
 
 
-def email_change(sandbox: Any) -> None:
+def email_change(sandbox: Any) -> int:
     """One customer with synced orders changes their e-mail: the requests it costs (target 1)."""
     from django.db import transaction
 
@@ -143,24 +144,21 @@ def email_change(sandbox: Any) -> None:
     print(
         f"e-mail change of a customer with {orders} orders: {sum(api.values())} request(s) {api}  (target 1)"
     )
+    return sum(api.values())
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--orders", type=int, default=1000)
-    parser.add_argument("--customers", type=int, default=200)
-    parser.add_argument("--products", type=int, default=30)
-    parser.add_argument("--business", type=int, default=20)
-    parser.add_argument("--limit", type=int, default=7)
-    args = parser.parse_args()
+def run(*, orders: int = 1000, customers: int = 200, products: int = 30, business: int = 20,
+        limit: int = 7) -> list[dict[str, Any]]:  # fmt: skip
+    """Push ``orders`` new orders in bulk (see the module doc), print and return the figures. Configures
+    Django for its own throwaway database: once per process."""
+    from tests.bench.figures import figure
 
-    proc, sandbox = boot(args.limit)
+    proc, sandbox = boot(limit)
     try:
         receivers_off()
         t = time.monotonic()
-        ids = build_world(orders=args.orders, customers=args.customers, products=args.products,
-                          business=args.business)  # fmt: skip
-        lines = sum(1 + n % 3 for n in range(args.orders))
+        ids = build_world(orders=orders, customers=customers, products=products, business=business)
+        lines = sum(1 + n % 3 for n in range(orders))
         print(f"built {len(ids)} orders ({lines} lines) in {time.monotonic() - t:.1f} s")
         from console.amocrm.models import OrderSync
         from console.amocrm.outbound.controls import orders_push_bulk
@@ -176,18 +174,34 @@ def main() -> None:
         for state in OrderSync.objects.values_list("state", flat=True):
             states[state] = states.get(state, 0) + 1
         held = sandbox.stats()
-        print(f"orders: {len(ids)}  customers: {args.customers}  products: {args.products}")
+        print(f"orders: {len(ids)}  customers: {customers}  products: {products}")
         print(f"HTTP requests: {total}  per order: {total / len(ids):.3f}  (target <= 0.35)")
         peak = report.get("peak_rps")
-        print(f"wall time: {wall:.1f} s  (target <= 90 s)  at {args.limit} req/s; sandbox peak {peak}/s")
+        print(f"wall time: {wall:.1f} s  (target <= 90 s)  at {limit} req/s; sandbox peak {peak}/s")
         print(f"sync states: {states}")
         kept = ", ".join(f"{key} {held[key]}" for key in ("leads", "contacts", "companies", "notes"))
         print(f"sandbox holds: {kept}")
         for key, count in sorted(api.items(), key=lambda kv: -kv[1]):
             print(f"  {count:5d}  {key}")
-        email_change(sandbox)
+        change = email_change(sandbox)
     finally:
         proc.kill()
+    per_order = total / len(ids)
+    return [
+        figure(f"bulk push of {orders} orders: requests per order", per_order, "<= 0.35", per_order <= 0.35),
+        figure(f"bulk push of {orders} orders: wall time", wall, "<= 90 s", wall <= 90, unit=" s"),
+        figure("bulk: requests for a customer's e-mail change", change, "1", change == 1),
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, default=1000)
+    parser.add_argument("--customers", type=int, default=200)
+    parser.add_argument("--products", type=int, default=30)
+    parser.add_argument("--business", type=int, default=20)
+    parser.add_argument("--limit", type=int, default=7)
+    run(**vars(parser.parse_args()))
 
 
 if __name__ == "__main__":

@@ -1,11 +1,12 @@
 """Benchmark: HTTP requests the sync makes for one order — a create (new customer, then a repeat customer),
-a status-only change and a save that changes nothing mapped (targets: create <= 5 for a repeat customer,
-status 1, no-op 0).
+a status-only change, a comment change (the lead's comment field and a change note) and a save that changes
+nothing (targets: create <= 5 for a repeat customer, status 1, comment 2, no-op 0).
 
     .venv/bin/python tests/bench/bench_sync_single.py [--limit 7]
 
 Not collected by pytest. Uses ``boot`` from ``bench_sync_bulk`` (own sandbox and SQLite file); the cluster
-runs in sync mode, so each order change is synced inline when its transaction commits.
+runs in sync mode, so each order change is synced inline when its transaction commits. :func:`run` returns
+the figures (``tests/bench/figures.py``).
 """
 
 from __future__ import annotations
@@ -15,17 +16,22 @@ import datetime
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tests.bench.bench_sync_bulk import boot  # noqa: E402
+from tests.bench.figures import figure  # noqa: E402
+
+TARGETS = {"create, repeat customer, known products": 5, "status-only change": 1,
+           "comment change (lead field and change note)": 2, "save that changes nothing": 0}  # fmt: skip
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description="requests per single-order sync")
-    parser.add_argument("--limit", type=int, default=7)
-    args = parser.parse_args()
-    proc, sandbox = boot(args.limit)
+def run(*, limit: int = 7) -> list[dict[str, Any]]:
+    """Measure the requests of each single-order sync (see the module doc); print and return the figures.
+    Configures Django for its own throwaway database: once per process."""
+    measured: dict[str, int] = {}
+    proc, sandbox = boot(limit)
     try:
         from decimal import Decimal
 
@@ -56,6 +62,7 @@ def main() -> None:
             elapsed = (time.monotonic() - started) * 1000
             counts = {k: v for k, v in sandbox.requests()["counts"].items() if "/api/v4/" in k}
             log = SyncLog.objects.first()
+            measured[label] = sum(counts.values())
             detail = ", ".join(f"{k} x{v}" for k, v in counts.items())
             print(f"{label:<42} {sum(counts.values()):>2} requests (target {target:>4}) {elapsed:6.0f} ms  "
                   f"[{log.action}/{log.outcome}]  {detail}")  # fmt: skip
@@ -72,9 +79,20 @@ def main() -> None:
             order_update(order=order, data={"comment": "позвонить заранее"}, origin="manager", actor="bench")
 
         measure("status-only change", status_change, "1")
-        measure("comment change (nothing mapped on the lead)", comment_change, "0")
+        measure("comment change (lead field and change note)", comment_change, "2")
+        measure("save that changes nothing", comment_change, "0")
     finally:
         proc.kill()
+    return [
+        figure(f"single sync, {label}: requests", measured[label], f"<= {target}", measured[label] <= target)
+        for label, target in TARGETS.items()
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="requests per single-order sync")
+    parser.add_argument("--limit", type=int, default=7)
+    run(limit=parser.parse_args().limit)
 
 
 if __name__ == "__main__":

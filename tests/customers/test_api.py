@@ -162,8 +162,8 @@ def test_a_non_staff_user_cannot_list_customers(django_user_model) -> None:
 
 
 def test_a_token_authenticates_staff(staff_user) -> None:
-    from rest_framework.authtoken.models import Token
+    from knox.models import AuthToken
 
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=staff_user).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {AuthToken.objects.create(user=staff_user)[1]}")
     assert client.get("/api/v1/customers/").status_code == 200

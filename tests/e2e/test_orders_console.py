@@ -32,7 +32,7 @@ def test_a_manager_filters_orders_without_a_page_reload(logged_in_page, live_ser
     page = logged_in_page
     make_order("Алиса", "+79991110001", status="reserved")
     make_order("Борис", "+79991110002", status="new")
-    page.goto(f"{live_server.url}/")
+    page.goto(f"{live_server.url}/orders/")
     rows = page.locator("#orders tbody tr")
     assert rows.count() == 2
     page.evaluate("window.__marker = 'same page'")

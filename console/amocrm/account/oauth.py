@@ -21,6 +21,7 @@ from urllib.parse import urlencode, urlsplit
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from console.amocrm import queue
 from console.amocrm.account.connection import REAL_HOST_SUFFIXES, connection_set_state, is_real_amocrm
@@ -167,11 +168,11 @@ def long_lived_connect(*, connection: AmoConnection, token: str, base_url: str =
     """
     token = token.strip()
     if not token:
-        raise ValueError("The long-lived token is empty.")
+        raise ValueError(_("The long-lived token is empty."))
     if base_url:
         connection.base_url = base_url.strip().rstrip("/")
     if not connection.base_url:
-        raise ValueError("Enter the account host first.")
+        raise ValueError(_("Enter the account host first."))
     data = {"access_token": token, "refresh_token": "", "expires_at": jwt_expiry(token)}
     return _store_tokens(connection=connection, data=data, long_lived=True)
 

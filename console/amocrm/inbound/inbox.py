@@ -30,6 +30,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from console.amocrm import queue
+from console.amocrm.api.errors import AmoCRMError, CircuitOpen
 from console.amocrm.api.redaction import redact
 from console.amocrm.inbound.events import item_process
 from console.amocrm.inbound.formparse import FormParseError, parse_form
@@ -45,6 +46,9 @@ REPLAY_TASK = "console.amocrm.tasks.webhook_replay_task"
 # 0 while no processing task is queued or running, else when one was (unix seconds, refreshed as it works).
 PROCESSING_KEY = "inbox:processing"
 PROCESS_SLICE = 500  # rows per task (about 10 s of work); then a successor takes over
+# A row amoCRM could not answer for (5xx, timeout, 429, a token being renewed) is held pending and tried again
+# by the reconciliation's requeue; after this many attempts it fails (support sees it and may replay it).
+HOLD_ATTEMPTS = 8
 INBOX_RETENTION = timedelta(days=90)
 INBOX_PRUNE_BATCH = 500
 # Outcome of a body with several items: the most telling item outcome wins.
@@ -188,7 +192,10 @@ def inbox_process(
 
     ``replay=True`` processes the row again whatever it holds (a duplicate, invalid or failed row too); the
     rules make a replay of an applied row an ``echo``. An unexpected error ends as ``failed`` with the
-    (redacted) reason, never as an exception for the cluster.
+    (redacted) reason, never as an exception for the cluster. While nothing may be sent to amoCRM (the
+    connection paused, blocked, unpaid, ...: ``CircuitOpen``) or while amoCRM cannot answer (a transient
+    error) a row that needs amoCRM stays ``pending`` with the reason, for the reconciliation to requeue
+    later; a transient error only ``HOLD_ATTEMPTS`` times.
     """
     row = WebhookInbox.objects.get(pk=inbox_id)
     if (row.outcome != Outcome.PENDING and not replay) or not _claim(row, replay=replay):
@@ -202,6 +209,12 @@ def inbox_process(
         outcome, reason, order_id = _summarise(results)
     except FormParseError as exc:
         outcome, reason, order_id = Outcome.INVALID, f"unparseable body: {exc}", None
+    except AmoCRMError as exc:
+        if isinstance(exc, CircuitOpen) or (not exc.permanent and row.attempts + 1 < HOLD_ATTEMPTS):
+            return _hold(row, results, started, exc)
+        logger.warning("webhook #%s failed: %s", inbox_id, type(exc).__name__)
+        outcome, reason = Outcome.FAILED, redact(f"{type(exc).__name__}: {exc}")[:2000]
+        order_id = next((r.order_id for r in results if r.order_id), None)
     except Exception as exc:
         logger.exception("webhook #%s failed", inbox_id)
         outcome, reason = Outcome.FAILED, redact(f"{type(exc).__name__}: {exc}")[:2000]
@@ -219,8 +232,22 @@ def inbox_process(
     return row
 
 
-def _pending_ids(limit: int) -> list[int]:
-    pending = WebhookInbox.objects.filter(outcome=Outcome.PENDING).order_by("id")
+def _hold(row: WebhookInbox, results: list[ItemResult], started: float, exc: AmoCRMError) -> WebhookInbox:
+    """Leave the row pending: amoCRM may not be called now, or did not answer. Items applied before stay
+    logged; processed again later they are echoes."""
+    if isinstance(exc, CircuitOpen):
+        why = f"waiting: amoCRM may not be called now ({exc.state}: {exc.title})"
+    else:
+        why = f"waiting: amoCRM did not answer ({type(exc).__name__}: {exc.title}), tried again later"
+    with transaction.atomic():
+        _log_applied(row, results, started)
+        WebhookInbox.objects.filter(pk=row.pk).update(outcome=Outcome.PENDING, reason=redact(why)[:2000])
+    row.refresh_from_db()
+    return row
+
+
+def _pending_ids(limit: int, held: set[int] | frozenset[int] = frozenset()) -> list[int]:
+    pending = WebhookInbox.objects.filter(outcome=Outcome.PENDING).exclude(id__in=held).order_by("id")
     return list(pending.values_list("id", flat=True)[:limit])
 
 
@@ -229,19 +256,22 @@ def inbox_process_pending(*, limit: int = PROCESS_SLICE) -> int:
 
     With more waiting it queues its successor and ends (the mark stays). With none left it clears the mark,
     then looks once more: a delivery stored in between either saw the mark cleared (and queued a new task)
-    or is found here (and this task takes the mark back and goes on).
+    or is found here (and this task takes the mark back and goes on). Rows that stay pending because amoCRM
+    may not be called now are not taken again by this task (the reconciliation requeues them).
     """
     done = 0
+    held: set[int] = set()
     while True:
-        ids = _pending_ids(min(100, limit - done))
+        ids = _pending_ids(min(100, limit - done), held)
         if not ids:
             _processing_mark(0)
-            if not _pending_ids(1) or not _processing_claim():
+            if not _pending_ids(1, held) or not _processing_claim():
                 return done
             continue
         _processing_mark(int(timezone.now().timestamp()))
         for inbox_id in ids:
-            inbox_process(inbox_id=inbox_id)
+            if inbox_process(inbox_id=inbox_id).outcome == Outcome.PENDING:
+                held.add(inbox_id)
         done += len(ids)
         if done >= limit:
             queue.enqueue(PROCESS_TASK, **_processing_options())

@@ -21,7 +21,7 @@ from typing import Any
 from django.db import transaction
 
 from console.amocrm.account.access import account_client
-from console.amocrm.api.errors import AmoCRMError
+from console.amocrm.api.errors import AmoCRMError, error_kind
 from console.amocrm.api.redaction import redact
 from console.amocrm.inbound.payments import combine, payment_from_api, payment_observe
 from console.amocrm.inbound.rules import ItemResult, LeadObservation, Outcome, lead_observe, trust_horizon
@@ -137,6 +137,7 @@ def _log_run(report: ReconcileReport, *, trigger: str, started: float, exc: AmoC
             "error_detail": redact(report.error)[:4000],
             "error_status": getattr(exc, "status", None),
             "request_id": (getattr(exc, "request_id", "") or "")[:100],
+            "error_kind": error_kind(exc),
         }
     SyncLog.objects.create(
         order=None,

@@ -93,10 +93,11 @@ def _local_status_changed_at(order: Order) -> float | None:
 
 
 def _push_in_flight(sync: OrderSync) -> bool:
+    """The sync engine holds a live claim on the order: its heartbeat (``claimed_at``, refreshed as the push
+    works) is younger than ``AMOCRM_CLAIM_STALE_SECONDS``; an older claim's worker died."""
     if sync.state != OrderSync.State.SYNCING or sync.claimed_at is None:
         return False
-    lease = float(settings.Q_CLUSTER.get("timeout") or 120)
-    return (timezone.now() - sync.claimed_at).total_seconds() < lease
+    return (timezone.now() - sync.claimed_at).total_seconds() < settings.AMOCRM_CLAIM_STALE_SECONDS
 
 
 def _local_change_wins(sync: OrderSync, obs: LeadObservation) -> bool:

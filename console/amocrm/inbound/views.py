@@ -4,10 +4,11 @@ It authenticates the delivery (the URL secret, compared in constant time, and th
 ``account[subdomain]`` against the connected account), stores it raw in the inbox and answers 200; the
 processing is enqueued when the row commits. It never calls amoCRM nor changes an order. A wrong secret or
 account answers 404 and stores nothing but a counter. A body we cannot read is stored as ``invalid`` and
-answered 200, so amoCRM does not send garbage again. amoCRM waits 2 seconds for an answer and disables a
-hook that fails too often (https://www.amocrm.ru/developers/content/crm_platform/webhooks-api), so nothing
-here answers 500: an unexpected error is logged, counted and answered 200, and the reconciliation picks the
-change up from the API within one interval.
+answered 200, so amoCRM does not send garbage again; so is a body larger than ``WEBHOOK_MAX_BODY``, which
+is not even read. amoCRM waits 2 seconds for an answer and disables a hook that fails too often
+(https://www.amocrm.ru/developers/content/crm_platform/webhooks-api), so nothing here answers 500: an
+unexpected error is logged, counted and answered 200, and the reconciliation picks the change up from the
+API within one interval.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import hmac
 import logging
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, HttpResponseNotFound
 from django.views.decorators.csrf import csrf_exempt
@@ -67,6 +69,14 @@ def account_matches(account: dict[str, Any], connection: AmoConnection) -> bool:
     return compared
 
 
+def _content_length(request: HttpRequest) -> int:
+    """The declared body size; Django reads no more than this (a body without one is read as empty)."""
+    try:
+        return max(0, int(request.META.get("CONTENT_LENGTH") or 0))
+    except ValueError:
+        return 0
+
+
 def _reject(reason: str) -> HttpResponse:
     counter_increment(key=f"rejected:{reason}")
     return HttpResponseNotFound()
@@ -87,6 +97,13 @@ def _intake(request: HttpRequest, secret: str) -> HttpResponse:
         "headers": _headers(request, secret),
         "remote_addr": request.META.get("REMOTE_ADDR"),
     }
+    declared = _content_length(request)
+    if declared > settings.WEBHOOK_MAX_BODY:
+        # Not read at all: a body over the bound never reaches memory (nor the inbox).
+        return _invalid(
+            f"body too large ({declared} bytes, WEBHOOK_MAX_BODY is {settings.WEBHOOK_MAX_BODY}), not stored",
+            {**store, "body": b""},
+        )
     try:
         body = store["body"] = request.body
     except RequestDataTooBig:

@@ -18,7 +18,7 @@ from django.db.models import F
 
 from console.amocrm import queue
 from console.amocrm.account.access import account_client
-from console.amocrm.api.errors import AmoCRMError, error_detail, error_title
+from console.amocrm.api.errors import AmoCRMError, error_detail, error_kind, error_title
 from console.amocrm.models import AmoConnection, CustomerAmoLink, OrderSync, SyncLog
 from console.amocrm.outbound import payloads
 from console.amocrm.outbound.job import BATCH
@@ -95,6 +95,9 @@ def _log(
             company_id=by_customer[customer_id].company_id,
             error_title=error_title(error)[:500] if error else "",
             error_detail=error_detail(error) if error else "",
+            error_status=getattr(error, "status", None),
+            request_id=(getattr(error, "request_id", "") or "")[:100],
+            error_kind=error_kind(error),
         )
         for n, (order_id, lead_id, customer_id) in enumerate(orders)
     )

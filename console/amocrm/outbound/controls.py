@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from console.amocrm import queue
 from console.amocrm.account.access import account_client
-from console.amocrm.api.errors import AmoCRMError, NotFound, error_detail, error_title
+from console.amocrm.api.errors import AmoCRMError, NotFound, error_detail, error_kind, error_title
 from console.amocrm.api.redaction import redact
 from console.amocrm.models import OrderSync, SyncLog
 from console.amocrm.outbound.detached import Reason, detached_lead_request
@@ -217,6 +217,9 @@ def order_link_run(*, order_id: int, lead_id: int, trigger: str) -> str:
             error_detail=error_detail(exc),
             error_status=getattr(error, "status", None),
             request_id=(getattr(error, "request_id", "") or "")[:100],
+            # The console's own refusals (another order owns the deal, a sync is running) are not "internal":
+            # that kind sends the manager to the developers; their title says what to do.
+            error_kind=error_kind(error) if error else "other",
             resolved=True,  # a refused link is an answer, not a failure waiting for a retry
         )
         return "failed"

@@ -25,7 +25,7 @@ from console.amocrm.api.errors import AmoCRMError, CircuitOpen, error_title
 from console.amocrm.api.redaction import redact
 from console.amocrm.models import DetachedLead, SyncLog
 from console.amocrm.outbound import payloads
-from console.amocrm.outbound.retries import MAX_ATTEMPTS, retry_delay
+from console.amocrm.outbound.retries import max_attempts, retry_delay
 from console.amocrm.stagemap import StageMap
 
 logger = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ def detached_lead_request(*, lead_id: int, order_number: str, reason: str, actor
 
 def _due() -> list[DetachedLead]:
     now = timezone.now()
-    waiting = DetachedLead.objects.filter(done_at__isnull=True, attempts__lt=MAX_ATTEMPTS)
+    waiting = DetachedLead.objects.filter(done_at__isnull=True, attempts__lt=max_attempts())
     due = waiting.filter(Q(next_retry_at__isnull=True) | Q(next_retry_at__lte=now))
     return list(due.order_by("id")[:100])
 
@@ -98,7 +98,7 @@ def _failed(row: DetachedLead, exc: AmoCRMError) -> None:
     attempts = row.attempts + 1
     permanent = exc.permanent and not isinstance(exc, CircuitOpen)
     DetachedLead.objects.filter(pk=row.pk).update(
-        attempts=MAX_ATTEMPTS if permanent else attempts,
+        attempts=max_attempts() if permanent else attempts,
         next_retry_at=timezone.now() + retry_delay(attempts),
         last_error=redact(error_title(exc))[:2000],
     )

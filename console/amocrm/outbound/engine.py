@@ -2,8 +2,10 @@
 
 A run (one task) takes a set of orders and, sharing batch calls between them:
 
-1. claims each order (a compare-and-set of its ``OrderSync`` row to ``syncing``; a claim older than
-   ``CLAIM_TIMEOUT`` may be taken over: its worker died), so two workers never push one order at once;
+1. claims each order (a compare-and-set of its ``OrderSync`` row to ``syncing``), so two workers never push
+   one order at once; the run keeps its claims alive with a heartbeat (``Run.heartbeat``: between steps
+   and before each amoCRM call), and a claim with no heartbeat for ``AMOCRM_CLAIM_STALE_SECONDS`` may be
+   taken over: its worker died;
 2. computes each order's target (what its deal should be) and finishes at once what has nothing to send
    (the stored hash equals the target's), what must not be pushed (a cancelled order that never had a deal)
    and a deal deleted in amoCRM;
@@ -36,7 +38,7 @@ from console.amocrm.outbound.leads import leads_adopt, leads_create, leads_updat
 from console.amocrm.outbound.notes import notes_add
 from console.amocrm.outbound.outcomes import job_release, job_succeed, jobs_fail
 from console.amocrm.outbound.products import elements_ensure, links_sync, pushed_products_reread
-from console.amocrm.outbound.retries import CLAIM_TIMEOUT
+from console.amocrm.outbound.retries import claim_stale_before
 from console.amocrm.payment import order_payment
 from console.amocrm.stagemap import StageMap
 from console.orders.models import Order
@@ -74,7 +76,7 @@ def orders_sync_run(*, order_ids: Iterable[int], trigger: str = "") -> dict[int,
 def _claim(order_ids: list[int], trigger: str) -> list[Job]:
     """Compare-and-set each order's row to ``syncing``; returns the jobs this worker owns."""
     now = timezone.now()
-    claimable = Q(state__in=CLAIMABLE) | Q(state=State.SYNCING, claimed_at__lt=now - CLAIM_TIMEOUT)
+    claimable = Q(state__in=CLAIMABLE) | Q(state=State.SYNCING, claimed_at__lt=claim_stale_before(now))
     due = Q(next_retry_at__isnull=True) | Q(next_retry_at__lte=now) | Q(task_pending=True)
     jobs = []
     for order_id in order_ids:
@@ -150,23 +152,30 @@ def _prepare(run: Run, jobs: list[Job]) -> None:
 
 
 def _push(run: Run, jobs: list[Job]) -> None:
-    """Steps 3-7 for the jobs that have something to send; each finished job is marked synced."""
+    """Steps 3-7 for the jobs that have something to send; each finished job is marked synced. Each step
+    (and each amoCRM call in it, through ``run.amo``) keeps the run's claims alive."""
     elements_ensure(run, jobs)
+    run.heartbeat()
     jobs = customers_resolve(run, jobs)
+    run.heartbeat()
     leads_adopt(run, [j for j in jobs if not j.sync.lead_id and j.sync.create_pending])
     leads_create(run, [j for j in jobs if not j.sync.lead_id])
+    run.heartbeat()
     leads_update(run, [j for j in jobs if j.sync.lead_id and not j.new_lead])
     pushed_products_reread(run, jobs)
+    run.heartbeat()
     notes_add(run, [j for j in jobs if j.sync.lead_id])
     links_sync(run, jobs)
+    run.heartbeat()
     for job in jobs:
         if not job.done:
             job_succeed(job)
 
 
 def _execute(jobs: list[Job]) -> None:
-    run = Run(connection=AmoConnection.get_solo(), stage_map=StageMap.load())
+    run = Run(connection=AmoConnection.get_solo(), stage_map=StageMap.load(), jobs=jobs)
     _prepare(run, jobs)
+    run.heartbeat()
     pending = [j for j in jobs if not j.done]
     if pending:
         try:

@@ -4,6 +4,10 @@ A job holds three things: the claim (which sync row, who asked, the change count
 target (what the deal should look like, computed once from the order), and how far it got (the contact and
 company it resolved to, what was done, the outcome). The steps in ``customers``, ``leads``, ``products``
 and ``notes`` read the target, call amoCRM and write the sync row column by column.
+
+A run keeps its claims alive: :meth:`Run.heartbeat` moves their ``OrderSync.claimed_at`` forward, between
+the engine's steps and before each amoCRM call a step makes (:attr:`Run.amo`), at most every
+``AMOCRM_CLAIM_STALE_SECONDS / 6``. A claim whose heartbeat stopped (``outbound.retries``) is taken over.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.utils import timezone
 
 from console.amocrm.api.client import AmoCRMClient
@@ -78,6 +83,28 @@ class Run:
     client: AmoCRMClient | None = None
     elements: dict[str, int] = field(default_factory=dict)  # sku -> catalog element id
     leased: list[int] = field(default_factory=list)  # CustomerAmoLink pks whose lease this run holds
+    jobs: list[Job] = field(default_factory=list)  # the claims this run holds (kept alive by heartbeat)
+    beaten: float = field(default_factory=time.monotonic)  # when the last heartbeat was written
+
+    def heartbeat(self, *, force: bool = False) -> None:
+        """Tell other workers this run is alive: move the ``claimed_at`` of its claims to now (at most every
+        sixth of ``AMOCRM_CLAIM_STALE_SECONDS`` unless ``force``).
+
+        Only claims still held as this run wrote them are moved; one taken over meanwhile (the run was silent
+        too long) keeps its new owner's time, and ``outcomes.job_release`` leaves it to that owner."""
+        if not self.jobs or (
+            not force and time.monotonic() - self.beaten < settings.AMOCRM_CLAIM_STALE_SECONDS / 6
+        ):
+            return
+        self.beaten = time.monotonic()
+        now = timezone.now()
+        OrderSync.objects.filter(
+            pk__in=[job.sync.pk for job in self.jobs],
+            state=OrderSync.State.SYNCING,
+            claimed_at__in={job.sync.claimed_at for job in self.jobs},
+        ).update(claimed_at=now)
+        for job in self.jobs:
+            job.sync.claimed_at = now
 
     @property
     def field_ids(self) -> dict[str, int]:
@@ -96,8 +123,9 @@ class Run:
 
     @property
     def amo(self) -> AmoCRMClient:
-        """The client (made when the first job needs amoCRM)."""
+        """The client (made when the first job needs amoCRM); each use is a sign of life (a heartbeat)."""
         assert self.client is not None
+        self.heartbeat()
         return self.client
 
 

@@ -17,7 +17,7 @@ from console.amocrm.api.errors import AmoCRMError, CircuitOpen, UnknownOutcome, 
 from console.amocrm.models import OrderSync, SyncLog
 from console.amocrm.outbound.job import Job, sync_record_error, sync_save
 from console.amocrm.outbound.queueing import SYNC_TASK
-from console.amocrm.outbound.retries import MAX_ATTEMPTS, retry_delay
+from console.amocrm.outbound.retries import max_attempts, retry_delay
 
 State = OrderSync.State
 Outcome = SyncLog.Outcome
@@ -81,7 +81,7 @@ def jobs_fail(jobs: list[Job], exc: Exception) -> None:
         permanent = not isinstance(exc, AmoCRMError) or exc.permanent
         if isinstance(exc, UnknownOutcome):
             permanent = False
-        if permanent or attempts >= MAX_ATTEMPTS:
+        if permanent or attempts >= max_attempts():
             job.sync.next_retry_at = None
             job.batch_failed = permanent and len(jobs) > 1
             job.finish(Outcome.FAILED, "sync")
@@ -102,7 +102,10 @@ def _final_state(job: Job) -> str:
 
 
 def job_release(job: Job) -> None:
-    """End the claim: write the final state, log the attempt, re-queue if the order changed meanwhile."""
+    """End the claim: write the final state, log the attempt, re-queue if the order changed meanwhile.
+
+    A claim taken over meanwhile (no heartbeat for too long: ``outbound.retries``) is no longer this run's:
+    its row is left to the new owner, only the attempt is logged."""
     sync = job.sync
     final = _final_state(job)
     fields = {
@@ -119,7 +122,7 @@ def job_release(job: Job) -> None:
         "pending_event": "",
         "updated_at": timezone.now(),
     }
-    rows = OrderSync.objects.filter(pk=sync.pk, state=State.SYNCING)
+    rows = OrderSync.objects.filter(pk=sync.pk, state=State.SYNCING, claimed_at=sync.claimed_at)
     unchanged = rows.filter(change_seq=job.claimed_seq).update(**fields)
     if not unchanged:
         # The order changed while we pushed it: one more sync of the latest state, right away.

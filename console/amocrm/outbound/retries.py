@@ -1,42 +1,69 @@
-"""When a failed sync is tried again, and the scheduled jobs that keep the queue moving.
+"""When a failed sync is tried again, when a claim counts as abandoned, and the scheduled jobs that keep the
+queue moving.
 
-- :func:`retry_delay`: 30 s, 2 min, 10 min, 1 h, 6 h, 12 h, 24 h (± 20 %) after attempts 1, 2, …; an order
-  fails for good after ``MAX_ATTEMPTS``.
-- :func:`sync_due_retries` (every minute): enqueues the orders whose retry is due, and takes back tasks that
-  were lost and claims whose worker died.
+- :func:`retry_delay`: ``AMOCRM_RETRY_DELAYS`` (30 s, 2 min, 10 min, 1 h, 6 h, 12 h, 24 h by default; ± 20 %)
+  after attempts 1, 2, …; an order fails for good after ``AMOCRM_MAX_ATTEMPTS`` (:func:`max_attempts`).
+- :func:`claim_stale_before`: a running sync refreshes its claims' ``OrderSync.claimed_at`` as it works
+  (``Run.heartbeat``); a claim with no heartbeat for ``AMOCRM_CLAIM_STALE_SECONDS`` was left by a dead worker
+  and may be taken over.
+- :func:`sync_due_retries` (every minute): enqueues the orders whose retry is due, and takes back claims whose
+  worker died and tasks that were lost with their cluster.
 - :func:`prune_sync_log` (daily): drops sync log rows older than 90 days, except unresolved failures.
 """
 
 from __future__ import annotations
 
 import random
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
+from django_q.brokers import get_broker
 
 from console.amocrm import queue
 from console.amocrm.models import AmoConnection, OrderSync, SyncLog
 from console.amocrm.outbound.queueing import SYNC_TASK, enqueue_bulk
 
 State = OrderSync.State
-RETRY_DELAYS = (30, 120, 600, 3600, 6 * 3600, 12 * 3600, 24 * 3600)  # seconds after attempt 1, 2, ...
-MAX_ATTEMPTS = 8
 JITTER = 0.2  # +- 20 %
-# Longer than the cluster's task timeout (Q_TIMEOUT, 120 s by default): an older claim's worker is dead.
-CLAIM_TIMEOUT = timedelta(minutes=5)
+# A queued task not started after this long was lost (the Redis broker forgets the tasks a killed cluster had
+# fetched; the ORM broker hands them out again after Q_RETRY, 180 s by default).
+LOST_TASK_TIMEOUT = timedelta(minutes=5)
 LOG_RETENTION = timedelta(days=90)
 
 
 def retry_delay(attempt: int, *, jitter: float = JITTER) -> timedelta:
-    """Delay before retry ``attempt`` (1-based): 30 s, 2 min, 10 min, 1 h, 6 h, 12 h, 24 h, +- jitter."""
-    base = RETRY_DELAYS[min(max(attempt, 1), len(RETRY_DELAYS)) - 1]
+    """Delay before retry ``attempt`` (1-based): ``AMOCRM_RETRY_DELAYS[attempt - 1]`` (the last one for any
+    later attempt), +- jitter."""
+    delays = settings.AMOCRM_RETRY_DELAYS
+    base = delays[min(max(attempt, 1), len(delays)) - 1]
     return timedelta(seconds=base * (1 + random.uniform(-jitter, jitter)))
+
+
+def max_attempts() -> int:
+    """Attempts after which a failing order fails for good (``AMOCRM_MAX_ATTEMPTS``)."""
+    return int(settings.AMOCRM_MAX_ATTEMPTS)
+
+
+def claim_stale_before(now: datetime | None = None) -> datetime:
+    """A claim whose last heartbeat is older than this was left by a dead worker."""
+    return (now or timezone.now()) - timedelta(seconds=settings.AMOCRM_CLAIM_STALE_SECONDS)
 
 
 def connection_is_healthy() -> bool:
     """True when the connection is connected (the circuit is closed)."""
     return AmoConnection.objects.filter(pk=1, state=AmoConnection.State.CONNECTED).exists()
+
+
+def _lost_tasks(now: datetime) -> Q:
+    """Queued orders whose task was lost: waiting longer than ``LOST_TASK_TIMEOUT``, or longer than a claim
+    may go without a heartbeat while the broker holds no task at all (nothing waits ahead of them: their task
+    died with a killed cluster). A task that was only slow then runs as well, and finds nothing to do."""
+    lost = Q(updated_at__lt=now - LOST_TASK_TIMEOUT)
+    if get_broker().queue_size() == 0:
+        lost |= Q(updated_at__lt=claim_stale_before(now))
+    return lost
 
 
 def sync_due_retries() -> int:
@@ -47,12 +74,12 @@ def sync_due_retries() -> int:
     if not connection_is_healthy():
         return 0
     now = timezone.now()
-    OrderSync.objects.filter(state=State.SYNCING, claimed_at__lt=now - CLAIM_TIMEOUT).update(
+    OrderSync.objects.filter(state=State.SYNCING, claimed_at__lt=claim_stale_before(now)).update(
         state=State.QUEUED, task_pending=False, next_retry_at=now
     )
-    OrderSync.objects.filter(
-        state=State.QUEUED, task_pending=True, updated_at__lt=now - CLAIM_TIMEOUT
-    ).update(task_pending=False, next_retry_at=now)
+    OrderSync.objects.filter(_lost_tasks(now), state=State.QUEUED, task_pending=True).update(
+        task_pending=False, next_retry_at=now
+    )
     due = OrderSync.objects.filter(state=State.QUEUED, task_pending=False).filter(
         Q(next_retry_at__lte=now) | Q(next_retry_at__isnull=True)
     )

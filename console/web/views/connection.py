@@ -1,5 +1,6 @@
-"""The AmoCRM connection page (admins only): credentials, connect/disconnect, long-lived token, status, setup,
-and the OAuth callback amoCRM redirects the admin to.
+"""The AmoCRM connection page: status, credentials, connect/disconnect, long-lived token, pause/resume, setup,
+the rate limit, the cached pipelines and the history of changes; and the OAuth callback amoCRM redirects the
+admin to. Support reads the page (no forms); every change is an admin's and is audited.
 
 Connecting redirects to amoCRM's consent page; account setup is enqueued for the cluster. The callback
 exchanges the authorization code inside the request: the one exception to "no amoCRM call in a web request"
@@ -9,18 +10,23 @@ https://www.amocrm.ru/developers/content/oauth/step-by-step).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.translation import gettext as _g
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
 
 from console.amocrm.account import connection as connection_services
 from console.amocrm.account import oauth
 from console.amocrm.account.connection import (
+    connection_audited,
+    connection_calls_recently,
     connection_defaults_from_env,
     connection_fill_from_env,
     connection_save_credentials,
@@ -28,29 +34,23 @@ from console.amocrm.account.connection import (
     setup_enqueue,
 )
 from console.amocrm.api.errors import AmoCRMError, CircuitOpen
-from console.amocrm.models import AmoConnection, Pipeline, StageMapping
+from console.amocrm.models import AmoConnection, ConfigChange, Pipeline, StageMapping
+from console.amocrm.stagemap import stage_labels
+from console.orders.models import Order
 from console.web.decorators import admin_required
+from console.web.labels import stage_label
+from console.web.permissions import requires
+from console.web.services import config_changes
 
+# What to do in the states the banner does not explain (it covers the others on every page).
 STATE_HELP = {
     AmoConnection.State.NOT_CONNECTED: _("Enter the integration's credentials and press Connect."),
-    AmoConnection.State.BLOCKED: _(
-        "AmoCRM blocked requests from this installation (HTTP 403). Nothing is sent while blocked. "
-        "Ask amoCRM support to lift the block, then press Resume."
-    ),
-    AmoConnection.State.UNPAID: _(
-        "The amoCRM account is not paid (HTTP 402). Renew the subscription in amoCRM, then press Resume."
-    ),
-    AmoConnection.State.REVOKED: _(
-        "AmoCRM revoked our access (the refresh or long-lived token is no longer valid). Connect again."
-    ),
-    AmoConnection.State.REJECTED: _(
-        "AmoCRM rejected the integration's id or secret key. Copy both again from the integration's settings "
-        "in amoCRM (Settings → Integrations), save them here and press Connect."
-    ),
     AmoConnection.State.ERROR: _(
         "Connecting failed; see the last error, fix the credentials and connect again."
     ),
 }
+# Labels of the audit's keys that are not model fields.
+AUDIT_LABELS = {"secret_key": _("secret key stored"), "token": _("token stored")}
 
 
 class CredentialsForm(forms.Form):
@@ -80,6 +80,15 @@ class LongLivedForm(forms.Form):
     )
 
 
+class PauseForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Why pause the sync?"),
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Shown to everyone on every page while the sync is paused."),
+    )
+
+
 def _initial(connection: AmoConnection) -> dict[str, str]:
     env = connection_defaults_from_env()
     return {
@@ -88,27 +97,68 @@ def _initial(connection: AmoConnection) -> dict[str, str]:
     }
 
 
+def _audit_label(key: str) -> str:
+    if key in AUDIT_LABELS:
+        return str(AUDIT_LABELS[key])
+    return str(AmoConnection._meta.get_field(key).verbose_name)
+
+
+def _audit_value(key: str, value: Any) -> str:
+    if key == "state" and value in AmoConnection.State.values:
+        return str(AmoConnection.State(value).label)
+    if isinstance(value, bool):
+        return gettext("yes") if value else gettext("no")
+    return str(value) if value not in (None, "") else "—"
+
+
+def _stage_map_rows() -> list[dict[str, Any]]:
+    """The stage map by name (a stage missing from the pipeline cache is called an unknown stage)."""
+    names = stage_labels()
+    labels = dict(Order.Status.choices)
+    return [
+        {
+            "status": labels.get(m.order_status, m.order_status),
+            "stage": stage_label(m.pipeline_id, m.status_id, names),
+            "active": m.is_active,
+        }
+        for m in StageMapping.objects.all()
+    ]
+
+
 def _render_page(
-    request: HttpRequest, connection: AmoConnection, form: CredentialsForm, status: int = 200
+    request: HttpRequest,
+    connection: AmoConnection,
+    form: CredentialsForm | None = None,
+    pause_form: PauseForm | None = None,
+    status: int = 200,
 ) -> HttpResponse:
     context = {
         "connection": connection,
         "state_help": STATE_HELP.get(connection.state, ""),
-        "form": form,
+        "form": form or CredentialsForm(initial=_initial(connection)),
+        "pause_form": pause_form or PauseForm(),
         "long_lived_form": LongLivedForm(initial={"base_url": connection.base_url}),
         "has_secret": bool(connection.client_secret),
         "env_long_lived": bool(settings.AMOCRM_LONG_LIVED_TOKEN),
         "pipelines": Pipeline.objects.prefetch_related("statuses"),
-        "stage_map": StageMapping.objects.all(),
+        "stage_map": _stage_map_rows(),
+        "rate_limit": settings.AMOCRM_RATE_LIMIT,
+        "rate_limit_per_minute": round(settings.AMOCRM_RATE_LIMIT * 60),
+        "calls_last_minute": connection_calls_recently(),
+        "changes": config_changes(area=ConfigChange.Area.CONNECTION, label=_audit_label, show=_audit_value),
     }
     return render(request, "connection/index.html", context, status=status)
 
 
-@admin_required
+def _actor(request: HttpRequest) -> str:
+    return request.user.get_username()
+
+
+@require_GET
+@requires("setup.view")
 def connection_page(request: HttpRequest) -> HttpResponse:
-    """GET: the status panel and the forms."""
-    connection = connection_fill_from_env(connection=AmoConnection.get_solo())
-    return _render_page(request, connection, CredentialsForm(initial=_initial(connection)))
+    """GET: the status panel, and the forms for admins (support reads the page)."""
+    return _render_page(request, connection_fill_from_env(connection=AmoConnection.get_solo()))
 
 
 @require_POST
@@ -118,8 +168,8 @@ def connection_save(request: HttpRequest) -> HttpResponse:
     form = CredentialsForm(request.POST)
     connection = AmoConnection.get_solo()
     if not form.is_valid():
-        return _render_page(request, connection, form, status=400)
-    connection_save_credentials(connection=connection, **form.cleaned_data)
+        return _render_page(request, connection, form=form, status=400)
+    connection_save_credentials(connection=connection, actor=_actor(request), **form.cleaned_data)
     messages.success(request, _("Credentials saved."))
     return redirect("web:connection")
 
@@ -144,12 +194,16 @@ def connection_long_lived(request: HttpRequest) -> HttpResponse:
     if not token:
         messages.error(request, _("Enter the long-lived token."))
         return redirect("web:connection")
+    connection = connection_fill_from_env(connection=AmoConnection.get_solo())
     try:
-        connection = oauth.long_lived_connect(
-            connection=connection_fill_from_env(connection=AmoConnection.get_solo()),
-            token=token,
-            base_url=form.cleaned_data.get("base_url", "") if form.is_valid() else "",
-        )
+        with connection_audited(
+            connection_id=connection.pk, actor=_actor(request), summary=connection_services.AUDIT_LONG_LIVED
+        ):
+            connection = oauth.long_lived_connect(
+                connection=connection,
+                token=token,
+                base_url=form.cleaned_data.get("base_url", "") if form.is_valid() else "",
+            )
     except ValueError as exc:
         messages.error(request, str(exc))
         return redirect("web:connection")
@@ -163,8 +217,24 @@ def connection_long_lived(request: HttpRequest) -> HttpResponse:
 @require_POST
 @admin_required
 def connection_disconnect(request: HttpRequest) -> HttpResponse:
-    oauth.disconnect(connection_id=AmoConnection.get_solo().pk)
+    connection_id = AmoConnection.get_solo().pk
+    with connection_audited(
+        connection_id=connection_id, actor=_actor(request), summary=connection_services.AUDIT_DISCONNECTED
+    ):
+        oauth.disconnect(connection_id=connection_id)
     messages.success(request, _("Disconnected. Nothing is sent to amoCRM until you connect again."))
+    return redirect("web:connection")
+
+
+def _attempt(request: HttpRequest, service: Callable[..., object], success: str, **data: Any) -> HttpResponse:
+    """Run a connection ``service`` for the admin and go back to the page; its ``ValueError`` is the message
+    shown, else ``success``."""
+    try:
+        service(connection_id=AmoConnection.get_solo().pk, actor=_actor(request), **data)
+    except ValueError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, success)
     return redirect("web:connection")
 
 
@@ -172,13 +242,29 @@ def connection_disconnect(request: HttpRequest) -> HttpResponse:
 @admin_required
 def connection_resume(request: HttpRequest) -> HttpResponse:
     """POST: the admin resolved the block / payment problem; calls may go out again."""
-    try:
-        connection_services.connection_resume(connection_id=AmoConnection.get_solo().pk)
-    except ValueError as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, _("Resumed. The next call will show whether amoCRM accepts us again."))
-    return redirect("web:connection")
+    success = _("Resumed. The next call will show whether amoCRM accepts us again.")
+    return _attempt(request, connection_services.connection_resume, success)
+
+
+@require_POST
+@admin_required
+def connection_pause(request: HttpRequest) -> HttpResponse:
+    """POST reason: stop sending to amoCRM (changes are recorded and queued) until the sync is resumed."""
+    form = PauseForm(request.POST)
+    if not form.is_valid():
+        return _render_page(request, AmoConnection.get_solo(), pause_form=form, status=400)
+    success = _("The sync is paused. Nothing is sent to amoCRM until you resume it.")
+    return _attempt(
+        request, connection_services.connection_pause, success, reason=form.cleaned_data["reason"]
+    )
+
+
+@require_POST
+@admin_required
+def connection_unpause(request: HttpRequest) -> HttpResponse:
+    """POST: end the pause; the queued changes go out within a minute."""
+    success = _("The sync is resumed. Queued changes go out within a minute.")
+    return _attempt(request, connection_services.connection_unpause, success)
 
 
 @require_POST
@@ -189,7 +275,10 @@ def connection_setup(request: HttpRequest) -> HttpResponse:
     if not connection.is_connected:
         messages.error(request, _("Connect the account first."))
         return redirect("web:connection")
-    setup_enqueue(connection_id=connection.pk)
+    with connection_audited(
+        connection_id=connection.pk, actor=_actor(request), summary=connection_services.AUDIT_SETUP_RUN
+    ):
+        setup_enqueue(connection_id=connection.pk)
     messages.success(request, _("Account setup queued; reload this page in a few seconds."))
     return redirect("web:connection")
 
@@ -201,19 +290,22 @@ def oauth_callback(request: HttpRequest) -> HttpResponse:
     connection = AmoConnection.get_solo()
     if request.GET.get("error"):
         AmoConnection.objects.filter(pk=connection.pk).update(oauth_state="")
-        messages.error(request, _g("Access was not granted in amoCRM."))
+        messages.error(request, gettext("Access was not granted in amoCRM."))
         return redirect("web:connection")
     code = request.GET.get("code", "")
     if not code:
-        messages.error(request, _g("The authorization answer carries no code."))
+        messages.error(request, gettext("The authorization answer carries no code."))
         return redirect("web:connection")
     try:
-        oauth.code_exchange(
-            connection=connection,
-            code=code,
-            state=request.GET.get("state", ""),
-            referer=request.GET.get("referer", ""),
-        )
+        with connection_audited(
+            connection_id=connection.pk, actor=_actor(request), summary=connection_services.AUDIT_CONNECTED
+        ):
+            oauth.code_exchange(
+                connection=connection,
+                code=code,
+                state=request.GET.get("state", ""),
+                referer=request.GET.get("referer", ""),
+            )
     except AmoCRMError as exc:
         if isinstance(exc, CircuitOpen):
             connection_set_state(connection_id=connection.pk, state=exc.state, detail=exc.title)
@@ -221,8 +313,8 @@ def oauth_callback(request: HttpRequest) -> HttpResponse:
             connection_set_state(
                 connection_id=connection.pk, state=AmoConnection.State.ERROR, detail=exc.title
             )
-        messages.error(request, _g("Connecting failed: %(reason)s") % {"reason": exc.title})
+        messages.error(request, gettext("Connecting failed: %(reason)s") % {"reason": exc.title})
         return redirect("web:connection")
     setup_enqueue(connection_id=connection.pk)
-    messages.success(request, _g("Connected to amoCRM. Account setup is running in the background."))
+    messages.success(request, gettext("Connected to amoCRM. Account setup is running in the background."))
     return redirect("web:connection")

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import csv
+
 from django.contrib import messages
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 from django_tables2 import RequestConfig
 
-from console.amocrm.models import AmoConnection
+from console.amocrm.outbound import retries
 from console.customers.selectors import contact_differences
 from console.customers.services import customer_apply_contact
 from console.orders.models import Order
@@ -23,11 +26,14 @@ from console.orders.services import (
     order_soft_delete,
     order_update,
 )
+from console.web import sync_state
 from console.web.decorators import staff_required
-from console.web.filters import OrderFilter
+from console.web.filters import OrderFilter, customer_search
 from console.web.forms import OrderForm, OrderLineFormSet, OrderPaymentForm, OrderStatusForm, formset_lines
+from console.web.labels import stage_names
 from console.web.permissions import requires
-from console.web.tables import OrderTable
+from console.web.tables import OrderTable, order_csv_rows
+from console.web.timeline import amo_links, order_timeline, stage_name
 
 PER_PAGE = 50
 
@@ -36,38 +42,75 @@ def _orders_queryset():  # noqa: ANN202
     return Order.objects.select_related("customer", "customer__company", "amo_sync")
 
 
+def _htmx_fragment(request: HttpRequest) -> bool:
+    return bool(request.htmx) and not request.htmx.boosted
+
+
 @require_GET
 @staff_required
 def order_list(request: HttpRequest) -> HttpResponse:
-    """All orders with their AmoCRM sync state; htmx requests get only the table fragment."""
-    order_filter = OrderFilter(request.GET or None, queryset=_orders_queryset())
-    orders = order_filter.qs  # built once: the filter set's ``qs`` re-applies the "active only" default
-    table = OrderTable(orders)
+    """All orders with their AmoCRM display state; htmx requests get only the table fragment, which polls
+    itself while an order on the page is queued or running."""
+    ctx = sync_state.sync_context()
+    order_filter = OrderFilter(request.GET or None, queryset=_orders_queryset(), sync_context=ctx)
+    table = OrderTable(order_filter.qs)
     RequestConfig(request, paginate={"per_page": PER_PAGE}).configure(table)
-    context = {"filter": order_filter, "table": table, "total": orders.count()}
-    template = "orders/list.html#table" if request.htmx and not request.htmx.boosted else "orders/list.html"
-    return render(request, template, context)
+    records = [row.record for row in table.page.object_list]
+    for record in records:
+        record.sync_display = sync_state.display_state(record, ctx)
+    context = {
+        "filter": order_filter,
+        "table": table,
+        "total": table.paginator.count,
+        "polling": any(record.sync_display.active for record in records),
+        "query": request.GET.urlencode(),
+    }
+    return render(
+        request, "orders/list.html#table" if _htmx_fragment(request) else "orders/list.html", context
+    )
+
+
+@require_GET
+@staff_required
+def order_export(request: HttpRequest) -> StreamingHttpResponse:
+    """The filtered orders list (the list's filters) as CSV, streamed: UTF-8 with a BOM and ";" between
+    fields, as spreadsheet programs in a Russian locale open it."""
+    ctx = sync_state.sync_context()
+    order_filter = OrderFilter(request.GET or None, queryset=_orders_queryset(), sync_context=ctx)
+    rows = order_filter.qs.order_by("-created_at", "-id")
+    writer = csv.writer(_Echo(), delimiter=";")
+    stream = (writer.writerow(row) for row in order_csv_rows(rows, ctx))
+    response = StreamingHttpResponse(_with_bom(stream), content_type="text/csv; charset=utf-8")
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    response["Content-Disposition"] = f'attachment; filename="orders-{stamp}.csv"'
+    return response
+
+
+class _Echo:
+    """A file-like object whose ``write`` returns what it is given (csv.writer into a streamed response):
+    https://docs.djangoproject.com/en/5.2/howto/outputting-csv/#streaming-large-csv-files"""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def _with_bom(lines):  # noqa: ANN001, ANN202
+    yield "\ufeff"
+    yield from lines
 
 
 @require_GET
 @staff_required
 def order_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    """One order: lines, delivery, payment, status history, AmoCRM link and its sync log, and where the
-    details its storefront checkout typed differ from the customer record."""
+    """One order: lines, delivery, payment, its AmoCRM sync panel (state, the deal's stage by name, links,
+    drift), a timeline of everything that happened to it, and where its checkout differs from the customer.
+    htmx requests (the panel polling itself while a sync is queued or running) get only the sync panel."""
     order = get_object_or_404(_orders_queryset().prefetch_related("items__product"), pk=pk)
-    sync = getattr(order, "amo_sync", None)
-    account = AmoConnection.objects.filter(pk=1).values_list("base_url", flat=True).first() or ""
-    sync_log = Paginator(order.amo_sync_log.order_by("-started_at", "-id"), 20).get_page(
-        request.GET.get("page")
-    )
-    context = {
-        "order": order,
-        "sync": sync,
-        "lead_url": f"{account.rstrip('/')}/leads/detail/{sync.lead_id}"
-        if sync and sync.lead_id and account
-        else "",
-        "sync_log": sync_log,
-        "status_changes": order.status_changes.all()[:50],
+    context = _sync_panel(order)
+    if _htmx_fragment(request):
+        return render(request, "orders/detail.html#sync_panel", context)
+    context |= {
+        "timeline": order_timeline(order),
         "status_form": OrderStatusForm(initial={"status": order.status}),
         "payment_form": OrderPaymentForm(
             initial={"paid_amount": order.paid_amount, "payment_status": order.payment_status}
@@ -75,6 +118,56 @@ def order_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "contact_differences": contact_differences(customer=order.customer, contact=order.checkout_contact),
     }
     return render(request, "orders/detail.html", context)
+
+
+def _sync_panel(order: Order) -> dict:
+    ctx = sync_state.sync_context()
+    sync = getattr(order, "amo_sync", None)
+    display = sync_state.display_state(order, ctx)
+    drift = None
+    if display.state == sync_state.DisplayState.DRIFTED:
+        theirs, _why = sync_state.stage_status(sync, ctx)
+        drift = {"theirs": theirs, "theirs_label": Order.Status(theirs).label if theirs else ""}
+    stages = stage_names()
+    return {
+        "order": order,
+        "sync": sync,
+        "stage_names": stages,
+        "display": display,
+        "drift": drift,
+        "links": amo_links(sync),
+        "deal_stage": stage_name(sync.amo_pipeline_id, sync.amo_status_id, stages) if sync else "",
+        "max_attempts": retries.max_attempts(),
+    }
+
+
+@require_POST
+@requires("sync.control")
+def order_take_stage(request: HttpRequest, pk: int) -> HttpResponse:
+    """Resolve a drift the amoCRM way: set the order's status to the one the deal's stage maps to."""
+    order = get_object_or_404(Order.objects.select_related("amo_sync"), pk=pk)
+    ctx = sync_state.sync_context()
+    sync = getattr(order, "amo_sync", None)
+    if not sync_state.is_drifted(order, sync, ctx):
+        messages.info(request, _("The order and its deal agree now: nothing to take."))
+        return redirect("web:order_detail", pk=order.pk)
+    status, _why = sync_state.stage_status(sync, ctx)
+    if status is None:
+        messages.warning(
+            request,
+            _("The deal's stage in AmoCRM maps to no order status: push the order's status instead."),
+        )
+        return redirect("web:order_detail", pk=order.pk)
+    try:
+        order_set_status(order=order, status=status, origin="manager", actor=request.user.get_username())
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(
+            request,
+            _("Status changed to “%(status)s” as in AmoCRM.") % {"status": order.get_status_display()},
+        )
+    return redirect("web:order_detail", pk=order.pk)
 
 
 def _apply_service_errors(exc: ValidationError, form: OrderForm, formset) -> None:  # noqa: ANN001
@@ -107,29 +200,52 @@ def _order_initial(order: Order) -> tuple[dict, list[dict]]:
 
 @requires("orders.edit")
 def order_form(request: HttpRequest, pk: int | None = None) -> HttpResponse:
-    """Create (no ``pk``) or edit an order through the orders services; errors stay on the form."""
+    """Create (no ``pk``) or edit an order through the orders services; errors stay on the form.
+
+    "Find" (``find_customer``) re-shows the form as typed with the customers matching ``customer_q``: the
+    customer picker without JavaScript (with it, :func:`customer_picker` answers as one types)."""
     order = get_object_or_404(Order, pk=pk, is_active=True) if pk else None
     initial, lines = _order_initial(order) if order else ({}, [])
+    context: dict = {"order": order, "finding": False, "matches": None}
     if request.method == "POST":
         form = OrderForm(request.POST)
         formset = OrderLineFormSet(request.POST, prefix="lines")
-        if form.is_valid() and formset.is_valid():
-            data = form.service_data(formset_lines(formset))
-            actor = request.user.get_username()
-            try:
-                if order is None:
-                    order = order_create(data=data, origin="manager", actor=actor, created_by=request.user)
-                    messages.success(request, _("Order %(number)s created.") % {"number": order.number})
-                else:
-                    order = order_update(order=order, data=data, origin="manager", actor=actor)
-                    messages.success(request, _("Order %(number)s saved.") % {"number": order.number})
-                return redirect("web:order_detail", pk=order.pk)
-            except ValidationError as exc:
-                _apply_service_errors(exc, form, formset)
+        if "find_customer" in request.POST:
+            context |= {"finding": True, "matches": customer_search(request.POST.get("customer_q", ""))}
+        elif form.is_valid() and formset.is_valid():
+            saved = _save_order(request, order, form, formset)
+            if saved is not None:
+                return redirect("web:order_detail", pk=saved.pk)
     else:
         form = OrderForm(initial=initial)
         formset = OrderLineFormSet(initial=lines, prefix="lines")
-    return render(request, "orders/form.html", {"form": form, "formset": formset, "order": order})
+    context |= {"form": form, "formset": formset, "chosen": form.chosen_customer()}
+    return render(request, "orders/form.html", context)
+
+
+def _save_order(request: HttpRequest, order: Order | None, form: OrderForm, formset) -> Order | None:  # noqa: ANN001
+    data = form.service_data(formset_lines(formset))
+    actor = request.user.get_username()
+    try:
+        if order is None:
+            order = order_create(data=data, origin="manager", actor=actor, created_by=request.user)
+            messages.success(request, _("Order %(number)s created.") % {"number": order.number})
+        else:
+            order = order_update(order=order, data=data, origin="manager", actor=actor)
+            messages.success(request, _("Order %(number)s saved.") % {"number": order.number})
+    except ValidationError as exc:
+        _apply_service_errors(exc, form, formset)
+        return None
+    return order
+
+
+@require_GET
+@requires("orders.edit")
+def customer_picker(request: HttpRequest) -> HttpResponse:
+    """Up to 20 customers matching ``customer_q`` as choices of the order form's ``customer`` field
+    (the picker's htmx fragment; without htmx the form's own "Find" button does the same)."""
+    context = {"matches": customer_search(request.GET.get("customer_q", "")), "chosen": None, "finding": True}
+    return render(request, "orders/form.html#customer_results", context)
 
 
 def _set_payment(request: HttpRequest, order: Order, actor: str) -> None:
@@ -156,12 +272,16 @@ def order_action(request: HttpRequest, pk: int) -> HttpResponse:
             if not form.is_valid():
                 messages.error(request, _("Unknown status."))
                 return redirect("web:order_detail", pk=order.pk)
-            order_set_status(order=order, status=form.cleaned_data["status"], origin="manager", actor=actor)
+            order = order_set_status(
+                order=order, status=form.cleaned_data["status"], origin="manager", actor=actor
+            )
             messages.success(
                 request, _("Status changed to “%(status)s”.") % {"status": order.get_status_display()}
             )
         elif action == "payment":
             _set_payment(request, order, actor)
+        elif action == "cancel" and request.POST.get("confirm") != "1":
+            return _confirm_cancel(request, order)
         elif action == "cancel":
             order_cancel(order=order, origin="manager", actor=actor)
             messages.success(request, _("Order cancelled."))
@@ -173,6 +293,19 @@ def order_action(request: HttpRequest, pk: int) -> HttpResponse:
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     return redirect("web:order_detail", pk=order.pk)
+
+
+def _confirm_cancel(request: HttpRequest, order: Order) -> HttpResponse:
+    """Cancelling asks first: the page's dialog sends ``confirm=1``; without JavaScript this page asks."""
+    context = {
+        "title": _("Cancel order %(number)s?") % {"number": order.number},
+        "question": _("The order is cancelled and its deal in AmoCRM moves to the cancelled stage."),
+        "action": request.path,
+        "fields": [("action", "cancel")],
+        "confirm_label": _("Cancel the order"),
+        "back": reverse("web:order_detail", args=[order.pk]),
+    }
+    return render(request, "orders/confirm.html", context)
 
 
 @require_POST

@@ -1,66 +1,104 @@
-"""The stage map editor (admins): order status → AmoCRM pipeline stage, and what stays unmapped."""
+"""The stage map page: order status → AmoCRM stage and every cached stage → the status it sets, with the
+warnings, the default pipeline and the history of changes. Support reads it; admins change it."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
 
-from console.amocrm.models import StageMapping
-from console.amocrm.stagemap import StageChoice, stage_choices, stage_key, stage_map_update
+from console.amocrm.models import ConfigChange
+from console.amocrm.stagemap import StageChoice, StageMeaning, stage_map_overview, stage_map_update
 from console.orders.models import Order
-from console.web.decorators import admin_required
+from console.web.permissions import requires, requires_to_change
+from console.web.services import config_changes
 
 
-def _rows_from_db() -> list[StageChoice]:
-    current = {m.order_status: m for m in StageMapping.objects.all()}
+def _rows_from_post(data: QueryDict) -> list[StageChoice]:
+    """The statuses the form posted: a status without ``stage_<status>`` is left out (its row stays).
+
+    The form posts ``active_<status>=off`` (hidden) before the checkbox's ``on``, so the last value tells
+    the flag; without either the row keeps its flag."""
     rows = []
-    for status, _label in Order.Status.choices:
-        mapping = current.get(status)
-        stage = stage_key(mapping.pipeline_id, mapping.status_id) if mapping else ""
-        rows.append(
-            StageChoice(order_status=status, stage=stage, is_active=mapping.is_active if mapping else True)
-        )
+    for status in Order.Status.values:
+        if f"stage_{status}" not in data:
+            continue
+        flag = data.get(f"active_{status}")
+        active = None if flag is None else flag == "on"
+        rows.append(StageChoice(order_status=status, stage=data[f"stage_{status}"].strip(), is_active=active))
     return rows
 
 
-def _rows_from_post(request: HttpRequest) -> list[StageChoice]:
-    return [
-        StageChoice(
-            order_status=status,
-            stage=request.POST.get(f"stage_{status}", "").strip(),
-            is_active=request.POST.get(f"active_{status}") == "on",
+def _show(status: str, value: Any) -> str:
+    if not value:
+        return _("not mapped")
+    return value["name"] if value.get("active") else _("%(stage)s (inactive)") % {"stage": value["name"]}
+
+
+def _context(posted: list[StageChoice], errors: dict[str, list[str]]) -> dict[str, Any]:
+    overview = stage_map_overview()
+    rows = dict(overview.rows)
+    for row in posted:  # a refused form shows what was chosen
+        rows[row.order_status] = (
+            row.stage,
+            rows[row.order_status][1] if row.is_active is None else row.is_active,
         )
-        for status, _label in Order.Status.choices
-    ]
+    labels = dict(Order.Status.choices)
+    return {
+        "overview": overview,
+        "rows": [
+            {
+                "status": status,
+                "label": labels[status],
+                "stage": stage,
+                "active": active,
+                "errors": errors.get(status, []),
+            }
+            for status, (stage, active) in rows.items()
+        ],
+        "stages": [_stage_row(stage, labels) for stage in overview.stages],
+        "conflicts": [_stage_row(stage, labels) for stage in overview.conflicts],
+        "unmapped_statuses": [labels[status] for status in overview.unmapped_statuses],
+        "missing": [(labels[status], key) for status, key in overview.missing],
+        "changes": config_changes(
+            area=ConfigChange.Area.STAGE_MAP, label=lambda key: labels.get(key, key), show=_show
+        ),
+    }
 
 
-@admin_required
+def _stage_row(stage: StageMeaning, labels: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "stage": stage,
+        "status_label": labels.get(stage.status or "", ""),
+        "claims": ", ".join(str(labels.get(status, status)) for status in stage.claims),
+    }
+
+
+@require_http_methods(["GET", "POST"])
+@requires("setup.view")
+@requires_to_change("setup")
 def stage_map_edit(request: HttpRequest) -> HttpResponse:
-    """GET shows the map; POST saves it through ``stage_map_update`` (errors stay on the page)."""
+    """GET shows the map (read-only without the right to change it); POST applies the posted statuses
+    through ``stage_map_update`` (errors stay on the page, answered 400)."""
+    posted: list[StageChoice] = []
     errors: dict[str, list[str]] = {}
-    rows = _rows_from_db()
     if request.method == "POST":
-        rows = _rows_from_post(request)
+        posted = _rows_from_post(request.POST)
         try:
-            stage_map_update(rows=rows)
+            changed = stage_map_update(rows=posted, actor=request.user.get_username())
         except ValidationError as exc:
             errors = exc.message_dict
             messages.error(request, _("The stage map was not saved: fix the rows marked below."))
         else:
-            messages.success(request, _("Stage map saved."))
+            if changed:
+                messages.success(request, _("Stage map saved."))
+            else:
+                messages.info(request, _("Nothing changed in the stage map."))
             return redirect("web:stage_map")
-    choices = stage_choices()
-    labels = dict(Order.Status.choices)
-    mapped = {row.stage for row in rows if row.stage and row.is_active}
-    context = {
-        "rows": [
-            {"row": row, "label": labels[row.order_status], "errors": errors.get(row.order_status, [])}
-            for row in rows
-        ],
-        "choices": choices,
-        "unmapped": [label for key, label in choices if key not in mapped],
-    }
+    context = _context(posted, errors)
     return render(request, "stage_map/edit.html", context, status=400 if errors else 200)

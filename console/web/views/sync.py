@@ -8,24 +8,32 @@ redirects back (``next``, else the orders list) with a message; with htmx it ans
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext, ngettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
 from console.amocrm.models import SyncLog
 from console.amocrm.outbound import controls, selectors
 from console.amocrm.outbound.queueing import order_sync_state
+from console.amocrm.outbound.retries import max_attempts
 from console.orders.models import Order
 from console.web.decorators import staff_required
+from console.web.errors import failure_groups, kind_of
+from console.web.forms import IdListField, LinkLeadForm
+from console.web.labels import amo_base_url
 from console.web.permissions import requires
+from console.web.views.bulk import BULK_TRACKED, bulk_confirm, bulk_progress_response
 
 PER_PAGE = 50
 CHANGED_EVENT = "orders-changed"
@@ -36,10 +44,12 @@ def _trigger(request: HttpRequest) -> str:
 
 
 def _done(request: HttpRequest, text: str, level: int = messages.SUCCESS) -> HttpResponse:
-    """Redirect back with a message, or for htmx a 204 that tells the page the orders changed."""
-    messages.add_message(request, level, text)
+    """Redirect back with a message, or for htmx a 204 that tells the page the orders changed and carries the
+    message (shown by ``static/console/toasts.js``; kept out of the session, where it would show again)."""
     if request.htmx:
-        return trigger_client_event(HttpResponse(status=204), CHANGED_EVENT, {"message": text})
+        detail = {"message": text, "level": messages.DEFAULT_TAGS.get(level, "info")}
+        return trigger_client_event(HttpResponse(status=204), CHANGED_EVENT, detail)
+    messages.add_message(request, level, text)
     target = request.POST.get("next") or request.headers.get("referer") or ""
     if not url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure()):
         target = ""
@@ -47,12 +57,10 @@ def _done(request: HttpRequest, text: str, level: int = messages.SUCCESS) -> Htt
 
 
 def _order_ids(request: HttpRequest) -> list[int]:
-    """The order ids posted as ``order_ids`` (repeated, or comma-separated)."""
+    """The order ids posted as ``order_ids`` (repeated, or comma-separated); ``ValidationError`` names one
+    that is not an id."""
     raw = request.POST.getlist("order_ids") or request.POST.getlist("order_ids[]")
-    ids = []
-    for value in raw:
-        ids += [int(v) for v in str(value).replace(" ", "").split(",") if v.isdigit()]
-    return list(dict.fromkeys(ids))
+    return IdListField(required=False).clean(raw)
 
 
 def _one(request: HttpRequest, pk: int, action: Callable[..., object], text: str) -> HttpResponse:
@@ -88,11 +96,9 @@ def sync_push(request: HttpRequest, pk: int) -> HttpResponse:
     result = controls.order_push(order_id=order.pk, trigger=_trigger(request), mode=mode)
     if result == controls.PushResult.CHOOSE:
         sync = order_sync_state(order=order)
-        context = {
-            "order": order,
-            "previous_lead_id": sync.previous_lead_id,
-            "next": request.POST.get("next", ""),
-        }
+        # Back to the order afterwards: the referer would be this POST-only address.
+        back = request.POST.get("next") or reverse("web:order_detail", args=[order.pk])
+        context = {"order": order, "previous_lead_id": sync.previous_lead_id, "next": back}
         template = "sync/push_choice.html#choice" if request.htmx else "sync/push_choice.html"
         return render(request, template, context)
     level, text = PUSH_MESSAGES[result]
@@ -125,13 +131,15 @@ def sync_unlink(request: HttpRequest, pk: int) -> HttpResponse:
 def sync_link(request: HttpRequest, pk: int) -> HttpResponse:
     """Link the order to an existing lead (``lead_id``): the cluster checks it in amoCRM, then pushes."""
     order = get_object_or_404(Order, pk=pk)
-    lead_id = request.POST.get("lead_id", "").strip()
-    if not lead_id.isdigit() or len(lead_id) > 18:
-        return _done(request, _("Enter the deal number (digits only)."), messages.ERROR)
+    form = LinkLeadForm(request.POST)
+    if not form.is_valid():
+        return _done(request, " ".join(form.errors["lead_id"]), messages.ERROR)
+    lead_id = form.cleaned_data["lead_id"]
     try:
-        controls.order_link_request(order_id=order.pk, lead_id=int(lead_id), trigger=_trigger(request))
-    except ValueError as exc:
-        return _done(request, str(exc), messages.ERROR)
+        controls.order_link_request(order_id=order.pk, lead_id=lead_id, trigger=_trigger(request))
+    except ValueError:  # the only refusal before the cluster looks the deal up in amoCRM
+        text = _("Deal %(lead)s is already linked to another order.") % {"lead": lead_id}
+        return _done(request, text, messages.ERROR)
     return _done(
         request,
         _("Order %(order)s will be linked to deal %(lead)s once AmoCRM confirms it (see the sync log).")
@@ -140,67 +148,144 @@ def sync_link(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 BULK_ACTIONS = {
-    "skip": (controls.order_skip, gettext_lazy("%(count)s orders will not be synced.")),
-    "unskip": (controls.order_unskip, gettext_lazy("%(count)s orders will be synced again.")),
-    "unlink": (controls.order_unlink, gettext_lazy("%(count)s orders are unlinked from their deals.")),
+    "skip": (
+        controls.order_skip,
+        ngettext_lazy("%(count)s order will not be synced.", "%(count)s orders will not be synced.", "count"),
+    ),
+    "unskip": (
+        controls.order_unskip,
+        ngettext_lazy(
+            "%(count)s order will be synced again.", "%(count)s orders will be synced again.", "count"
+        ),
+    ),
+    "unlink": (
+        controls.order_unlink,
+        ngettext_lazy(
+            "%(count)s order is unlinked from its deal.",
+            "%(count)s orders are unlinked from their deals.",
+            "count",
+        ),
+    ),
 }
+
+
+def _queued_text(count: int) -> str:
+    return ngettext(
+        "%(count)s order is queued for AmoCRM.", "%(count)s orders are queued for AmoCRM.", count
+    ) % {"count": count}
 
 
 @require_POST
 @requires("sync.control")
 def sync_bulk(request: HttpRequest, action: str) -> HttpResponse:
     """``push`` (batched), ``skip``, ``unskip`` or ``unlink`` for the posted ``order_ids``."""
-    ids = _order_ids(request)
+    try:
+        ids = _order_ids(request)
+    except ValidationError as exc:
+        return _done(request, " ".join(exc.messages), messages.ERROR)
     if not ids:
-        return _done(request, _("Select at least one order."), messages.WARNING)
+        return _bulk_done(request, [], _("Select at least one order."), messages.WARNING)
+    if action == "unlink" and request.POST.get("confirm") != "1":
+        return bulk_confirm(request, action, ids)
     if action == "push":
         count = controls.orders_push_bulk(order_ids=ids, trigger=f"bulk:{request.user.get_username()}")
-        return _done(request, _("%(count)s orders are queued for AmoCRM.") % {"count": count})
+        return _bulk_done(request, ids, _queued_text(count))
     if action not in BULK_ACTIONS:
         return HttpResponse(status=404)
     service, text = BULK_ACTIONS[action]
     existing = list(Order.objects.filter(pk__in=ids).values_list("pk", flat=True))
     for order_id in existing:
         service(order_id=order_id, trigger=_trigger(request))
-    return _done(request, str(text) % {"count": len(existing)})
+    return _bulk_done(request, existing, text % {"count": len(existing)})
+
+
+def _bulk_done(
+    request: HttpRequest, ids: list[int], text: str, level: int = messages.SUCCESS
+) -> HttpResponse:
+    """htmx: the progress bar following the orders to the end; without it: back with ``text``."""
+    if request.htmx:
+        return bulk_progress_response(request, ids[:BULK_TRACKED], text)
+    return _done(request, text, level)
+
+
+@require_GET
+@staff_required
+def sync_bulk_status(request: HttpRequest) -> HttpResponse:
+    """How far a bulk action over ``ids`` (comma-separated) got: the progress fragment, polled by the orders
+    list until none of them is queued or running (then ``HX-Trigger: orders-changed``); without htmx a
+    page."""
+    try:
+        ids = IdListField(required=False).clean(request.GET.get("ids", ""))
+    except ValidationError as exc:
+        return HttpResponseBadRequest(" ".join(exc.messages))
+    return bulk_progress_response(request, ids[:BULK_TRACKED])
+
+
+ORDER_NUMBER = re.compile(r"(?:R-?)?0*(\d{1,12})", re.IGNORECASE)
+
+
+def order_pk_from_text(text: str) -> int | None:
+    """The order an order filter names: "R-000297", "297" or "000297" (numbers are "R-" and the primary key
+    in six digits); None when the text names none."""
+    match = ORDER_NUMBER.fullmatch(text.strip())
+    return int(match.group(1)) if match and int(match.group(1)) else None
 
 
 @require_GET
 @staff_required
 def sync_log(request: HttpRequest) -> HttpResponse:
-    """The sync log, newest first, filtered by ``order``, ``outcome`` or ``trigger``; htmx gets the table."""
+    """The sync log, newest first, filtered by ``order`` (its number or id), ``outcome`` or ``trigger``; htmx
+    gets the table."""
     order = request.GET.get("order", "").strip()
+    order_id = order_pk_from_text(order)
     rows = selectors.sync_log_list(
-        order_id=int(order) if order.isdigit() else None,
+        order_id=order_id,
         outcome=request.GET.get("outcome", ""),
-        trigger=request.GET.get("trigger", "").strip(),
+        trigger=request.GET.get("trigger", "").replace("\x00", "").strip(),  # PostgreSQL refuses NUL
     )
+    if order and order_id is None:
+        rows = rows.none()
     context = {
         "page": Paginator(rows, PER_PAGE).get_page(request.GET.get("page")),
         "outcomes": SyncLog.Outcome.choices,
         "outcome": request.GET.get("outcome", ""),
         "order": order,
         "trigger": request.GET.get("trigger", ""),
+        "amo_base_url": amo_base_url(),
     }
     template = "sync/log.html#table" if request.htmx and not request.htmx.boosted else "sync/log.html"
     return render(request, template, context)
 
 
+def _failed_of_kind(kind: str) -> list[int]:
+    """Order ids of the failed syncs whose error is of ``kind`` (as the failed page groups them)."""
+    rows = selectors.sync_failed_list().only("order_id", "last_error_kind", "last_error_status")
+    return [s.order_id for s in rows if kind_of(s.last_error_kind, s.last_error_status) == kind]
+
+
 @require_GET
 @staff_required
 def sync_failed(request: HttpRequest) -> HttpResponse:
-    """Orders whose sync failed or waits for a retry, with the error and a retry button."""
-    page = Paginator(selectors.sync_failed_list(), PER_PAGE).get_page(request.GET.get("page"))
+    """Orders whose sync failed or waits for a retry, grouped by the kind of error: what happened, what to
+    do, a retry button per group and the orders (attempt n of ``AMOCRM_MAX_ATTEMPTS``, when the next retry
+    is)."""
+    context = {"groups": failure_groups(selectors.sync_failed_list()), "max_attempts": max_attempts()}
     template = "sync/failed.html#table" if request.htmx and not request.htmx.boosted else "sync/failed.html"
-    return render(request, template, {"page": page})
+    return render(request, template, context)
 
 
 @require_POST
 @requires("sync.retry")
 def sync_retry(request: HttpRequest) -> HttpResponse:
-    """Retry the posted failed orders now (``order_ids``), or all of them with ``all=1``."""
-    ids = _order_ids(request)
+    """Retry now the posted failed orders (``order_ids``), every failed order of one error ``kind``, or all of
+    them with ``all=1``."""
+    try:
+        ids = _order_ids(request)
+    except ValidationError as exc:
+        return _done(request, " ".join(exc.messages), messages.ERROR)
+    if request.POST.get("kind"):
+        ids = _failed_of_kind(request.POST["kind"])
     if request.POST.get("all"):
         ids = list(selectors.sync_failed_list().values_list("order_id", flat=True))
     count = controls.orders_push_bulk(order_ids=ids, trigger=_trigger(request)) if ids else 0
-    return _done(request, _("%(count)s orders are queued for AmoCRM.") % {"count": count})
+    return _done(request, _queued_text(count))

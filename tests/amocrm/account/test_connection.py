@@ -44,7 +44,7 @@ def test_the_page_needs_a_login(client, db):
     assert response.status_code == 302 and "/login/" in response["Location"]
 
 
-def test_the_page_is_for_admins_only(client, db):
+def test_users_without_a_role_may_not_open_the_page_or_the_callback(client, db):
     user = get_user_model().objects.create_user("clerk", password="pw", is_staff=True)
     client.force_login(user)
     assert client.get(reverse("web:connection")).status_code == 403

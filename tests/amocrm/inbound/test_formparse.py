@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import time
 from urllib.parse import quote_plus
 
 import pytest
 
-from console.amocrm.inbound.formparse import MAX_DEPTH, FormParseError, as_list, parse_form, split_key
+from console.amocrm.inbound.formparse import (
+    MAX_DEPTH,
+    MAX_FIELDS,
+    FormParseError,
+    as_list,
+    parse_form,
+    split_key,
+)
 from tests.fixtures.samples import SAMPLES
 
 
@@ -25,6 +33,31 @@ def test_it_nests_bracket_keys_like_php() -> None:
 def test_it_appends_empty_brackets_with_the_next_integer_index() -> None:
     data = parse_form("tags[]=a&tags[]=b&tags[5]=c&tags[]=d")
     assert data["tags"] == {"0": "a", "1": "b", "5": "c", "6": "d"}
+
+
+def test_appending_is_linear_a_120_kb_body_of_appends_parses_in_well_under_a_second() -> None:
+    body = ("leads[status][]=" + "x" * 4 + "&") * 5_500  # about 120 KB, 5 500 appends to one group
+    assert len(body) > 115_000
+    started = time.perf_counter()
+    data = parse_form(body.encode())
+    assert time.perf_counter() - started < 0.5
+    assert len(data["leads"]["status"]) == 5_500 and data["leads"]["status"]["5499"] == "xxxx"
+
+
+def test_appending_follows_the_largest_integer_key_and_restarts_in_a_replaced_group() -> None:
+    assert parse_form("a[7]=x&a[]=y&a[3]=z&a[]=w")["a"] == {"7": "x", "8": "y", "3": "z", "9": "w"}
+    assert parse_form("a[]=1&a[]=2&a=s&a[]=3") == {"a": {"0": "3"}}
+    assert parse_form("a[x][]=1&a[y][]=2&a[x][]=3") == {"a": {"x": {"0": "1", "1": "3"}, "y": {"0": "2"}}}
+
+
+def test_only_ascii_digits_make_integer_keys() -> None:
+    assert parse_form("a[²]=x&a[]=y")["a"] == {"²": "x", "0": "y"}
+    assert parse_form("a[07]=x&a[]=y")["a"] == {"07": "x", "0": "y"}
+
+
+def test_it_refuses_more_fields_than_the_limit() -> None:
+    with pytest.raises(FormParseError, match="fields"):
+        parse_form("a[]=1&" * (MAX_FIELDS + 1))
 
 
 def test_it_decodes_percent_encoded_cyrillic_and_plus_as_space() -> None:

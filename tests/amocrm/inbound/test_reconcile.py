@@ -116,6 +116,7 @@ def test_an_amocrm_failure_ends_the_run_as_a_failed_log_row(
     assert run.outcome == "failed"
     assert run.error_status == 500
     assert run.error_title
+    assert run.error_kind == "server"
     assert watermark_get() == 1_000
 
 

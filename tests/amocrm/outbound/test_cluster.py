@@ -1,189 +1,24 @@
-"""Background behaviour with a real ``qcluster`` process: the console runs under gunicorn on a file SQLite
-database, the cluster (ORM broker, or Redis) syncs, and the test only talks HTTP to both servers.
-
-``Stack`` is also used by ``tests/bench/bench_sync_latency.py``.
+"""Background behaviour with real ``qcluster`` processes: the console runs under gunicorn, the clusters sync,
+and the test only talks HTTP to both servers (and reads the database). ``Stack`` (``tests/fixtures/stack.py``)
+is the embedded stack (SQLite, one cluster) in the suite's embedded pass and the scale-out one (PostgreSQL,
+Redis broker, two clusters) in its scale-out pass.
 """
 
 from __future__ import annotations
 
 import os
-import socket
-import sqlite3
-import subprocess
-import sys
-import tempfile
 import time
-import uuid
-from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
-REPO = Path(__file__).resolve().parents[3]
-PYTHON = sys.executable
-
-SETUP = """
-import requests
-from console.amocrm.account.connection import connection_save_credentials
-from console.amocrm.models import AmoConnection
-from console.amocrm.account.oauth import code_exchange
-from console.amocrm.account.setup import account_setup
-from console.amocrm.schedules import schedules_ensure
-from console.orders.models import Product
-
-url, cid, secret, redirect = {url!r}, {cid!r}, {secret!r}, {redirect!r}
-code = requests.post(url + "/_sandbox/oauth/code", json={{"client_id": cid}}, timeout=10).json()["code"]
-connection = connection_save_credentials(connection=AmoConnection.get_solo(), base_url=url, client_id=cid,
-                                        client_secret=secret, redirect_uri=redirect)
-code_exchange(connection=connection, code=code, state=None)
-account_setup(connection_id=1, webhook_base_url="")
-schedules_ensure()
-for n in range({products}):
-    Product.objects.get_or_create(
-        sku=f"CL-{{n:03d}}", defaults={{"name": f"Стул {{n}}", "category": "chairs", "unit_price": 100 + n}}
-    )
-"""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Stack:
-    """A console (gunicorn) and a cluster (``manage.py qcluster``) on one SQLite file, against a sandbox."""
-
-    def __init__(self, sandbox: Any, *, broker: str = "orm", rate_limit: int = 50, products: int = 3,
-                 workers: int = 2, poll: float = 0.05) -> None:  # fmt: skip
-        self.sandbox = sandbox
-        self.dir = Path(tempfile.mkdtemp(prefix="console-cluster-"))
-        self.db = self.dir / "console.sqlite3"
-        self.env = dict(
-            os.environ,
-            DJANGO_SETTINGS_MODULE="settings.base",
-            DATA_DIR=str(self.dir),
-            DATABASE_URL=f"sqlite:///{self.db}",
-            Q_BROKER=broker,
-            Q_CLUSTER_NAME=f"cl{uuid.uuid4().hex[:8]}",
-            Q_WORKERS=str(workers),
-            Q_POLL=str(poll),
-            Q_SYNC="false",
-            AMOCRM_RATE_LIMIT=str(rate_limit),
-            STOREFRONT_THROTTLE="1000000/min",
-            LOG_LEVEL="WARNING",
-            PYTHONUNBUFFERED="1",
-        )
-        if broker == "redis":
-            self.env["REDIS_URL"] = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-        else:
-            self.env.pop("REDIS_URL", None)
-        self.products = products
-        self.procs: list[subprocess.Popen] = []
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.http = requests.Session()
-
-    def manage(self, *args: str) -> str:
-        result = subprocess.run([PYTHON, "manage.py", *args], cwd=REPO, env=self.env, capture_output=True,
-                                text=True, timeout=120)  # fmt: skip
-        assert result.returncode == 0, result.stderr[-3000:]
-        return result.stdout
-
-    def start(self) -> Stack:
-        self.manage("migrate", "--noinput")
-        sb = self.sandbox
-        script = SETUP.format(url=sb.url, cid=sb.client_id, secret=sb.client_secret, redirect=sb.redirect_uri,
-                              products=self.products)  # fmt: skip
-        self.manage("shell", "-c", script)
-        log = open(self.dir / "server.log", "w")  # noqa: SIM115 -- closed with the process
-        self.procs.append(
-            subprocess.Popen(
-                [
-                    PYTHON,
-                    "-m",
-                    "gunicorn",
-                    "settings.wsgi:application",
-                    "-b",
-                    f"127.0.0.1:{self.port}",
-                    "-w",
-                    "2",
-                ],
-                cwd=REPO,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )  # fmt: skip
-        )
-        cluster_log = open(self.dir / "cluster.log", "w")  # noqa: SIM115 -- closed with the process
-        self.procs.append(
-            subprocess.Popen(
-                [PYTHON, "manage.py", "qcluster"],
-                cwd=REPO,
-                env=self.env,
-                stdout=cluster_log,
-                stderr=subprocess.STDOUT,
-            )  # fmt: skip
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if self.http.get(self.url + "/api/v1/", timeout=5).status_code < 500:
-                    break
-            except requests.RequestException:
-                time.sleep(0.2)
-        time.sleep(1.0)  # let the cluster's workers come up
-        return self
-
-    def stop(self) -> None:
-        for proc in self.procs:
-            proc.terminate()
-        for proc in self.procs:
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-
-    def log(self, name: str = "cluster") -> str:
-        return (self.dir / f"{name}.log").read_text()[-4000:]
-
-    def post_order(self, *, phone: str, quantity: int = 2, product: int = 0) -> dict:
-        payload = {
-            "customer": {"name": "Пётр Иванов", "phone": phone},
-            "installation_date": "2031-05-10",
-            "dismantle_date": "2031-05-12",
-            "items": [{"sku": f"CL-{product:03d}", "quantity": quantity}],
-        }
-        response = self.http.post(self.url + "/api/v1/orders/", json=payload, timeout=10)
-        assert response.status_code == 201, response.text
-        return response.json()
-
-    def query(self, sql: str, *args: Any) -> list[tuple]:
-        with sqlite3.connect(self.db, timeout=30) as conn:
-            return conn.execute(sql, args).fetchall()
-
-    def lead_for(self, number: str) -> dict | None:
-        """The sandbox's lead for an order number (searched as amoCRM would, by the custom field value)."""
-        response = self.sandbox.api("GET", "leads", params={"query": number})
-        if response.status_code != 200:
-            return None
-        found = response.json()["_embedded"]["leads"]
-        leads = [lead for lead in found if number in str(lead["custom_fields_values"])]
-        return leads[0] if leads else None
-
-    def wait_synced(self, count: int, timeout: float = 60) -> list[tuple]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            rows = self.query("select order_id, state, lead_id from amocrm_ordersync")
-            if len(rows) >= count and all(state == "synced" for _, state, _ in rows):
-                return rows
-            time.sleep(0.2)
-        raise AssertionError(f"not synced in {timeout}s: {rows}\n{self.log()}")
+from tests.fixtures.stack import Stack
+from tests.fixtures.waiting import wait_until
 
 
 @pytest.fixture
 def stack_factory(sandbox: Any) -> Any:
+    """``stack_factory(**options)``: a started ``Stack`` on the test's sandbox, stopped after the test."""
     stacks: list[Stack] = []
     sandbox.configure(rate_limit=60)
 
@@ -197,11 +32,6 @@ def stack_factory(sandbox: Any) -> Any:
         stack.stop()
 
 
-def entities(sandbox: Any, entity: str) -> list[dict]:
-    response = sandbox.api("GET", entity, params={"limit": 250})
-    return [] if response.status_code == 204 else response.json()["_embedded"][entity]
-
-
 def run_orders_through(stack: Stack) -> None:
     """Storefront orders (two from the same new customer) end as exactly one lead each, one contact each."""
     created = [
@@ -212,8 +42,8 @@ def run_orders_through(stack: Stack) -> None:
     ]
     rows = stack.wait_synced(len(created))
     lead_ids = sorted(lead for _, _, lead in rows)
-    assert sorted(lead["id"] for lead in entities(stack.sandbox, "leads")) == lead_ids
-    assert len(entities(stack.sandbox, "contacts")) == 3
+    assert sorted(lead["id"] for lead in stack.entities("leads")) == lead_ids
+    assert len(stack.entities("contacts")) == 3
     for order in created:
         assert stack.lead_for(order["number"]) is not None
     outcomes = stack.query("select outcome, count(*) from amocrm_synclog group by outcome")
@@ -248,12 +78,48 @@ def test_the_cluster_retries_a_lead_create_whose_answer_was_lost_without_duplica
         assert time.monotonic() < deadline, stack.log()
         time.sleep(0.2)
     # Make the retry due now; the every-minute schedule runs sync_due_retries in the cluster.
-    stack.query("update amocrm_ordersync set next_retry_at = datetime('now', '-1 minute')")
-    stack.query(
-        "update django_q_schedule set next_run = datetime('now', '-1 second') where name like '%retries'"
-    )
+    stack.query("update amocrm_ordersync set next_retry_at = ?", stack.moment(-60))
+    stack.query("update django_q_schedule set next_run = ? where name like '%retries'", stack.moment(-1))
 
     stack.wait_synced(1, timeout=90)
 
-    assert len(entities(stack.sandbox, "leads")) == 1
+    assert len(stack.entities("leads")) == 1
     assert stack.lead_for(order["number"])["id"] == stack.query("select lead_id from amocrm_ordersync")[0][0]
+
+
+@pytest.mark.cluster
+def test_a_cluster_killed_while_it_syncs_leaves_every_order_with_exactly_one_deal(stack_factory: Any) -> None:
+    """SIGKILL a cluster in the middle of its pushes, start it again: the dead claims (no heartbeat for
+    ``AMOCRM_CLAIM_STALE_SECONDS``, 60 s) and the tasks that died with it are taken over by the every-minute
+    schedule, and every order ends synced, with one deal each (a create the dead worker may have sent is
+    adopted, not repeated)."""
+    stack = stack_factory()
+    sandbox = stack.sandbox
+    # Every API call takes a second: the pushes are still under way when the cluster dies.
+    sandbox.fault(kind="slow", seconds=1, path="/api/v4/", probability=1.0)
+    orders = [stack.post_order(phone=f"+7 902 000-01-{n:02d}", product=n % 3) for n in range(12)]
+
+    def in_flight() -> bool:
+        states = [state for _, state, _ in stack.sync_rows()]
+        return "syncing" in states and "synced" in states
+
+    wait_until(in_flight, 90, what="some orders synced and some being pushed")
+    stack.kill_cluster(0)
+    syncing = stack.query("select count(*) from amocrm_ordersync where state = 'syncing'")[0][0]
+    sandbox.clear_faults()
+    restarted = time.monotonic()
+    stack.restart_cluster(0)
+
+    stack.wait_synced(len(orders), timeout=150)
+    recovered = time.monotonic() - restarted
+
+    leads = stack.entities("leads")
+    assert len(leads) == len(orders), [lead["name"] for lead in leads]
+    held = dict(stack.query("select order_id, lead_id from amocrm_ordersync"))
+    assert sorted(held.values()) == sorted(lead["id"] for lead in leads)
+    for order in orders:
+        assert stack.lead_for(order["number"])["id"] == held[order["id"]]
+    assert len(stack.entities("contacts")) == len(orders)
+    print(
+        f"killed with {syncing} claims in flight; all {len(orders)} synced {recovered:.0f} s after restarting"
+    )

@@ -40,16 +40,6 @@ def test_two_workers_never_claim_the_same_order(order: Order, enqueued: list) ->
     assert row(order).state == OrderSync.State.SYNCING
 
 
-def test_a_claim_left_by_a_dead_worker_is_taken_over_after_the_timeout(order: Order, enqueued: list) -> None:
-    queueing.order_sync_request(order_id=order.pk, trigger="storefront")
-    engine._claim([order.pk], "storefront")
-    OrderSync.objects.filter(order=order).update(
-        claimed_at=timezone.now() - retries.CLAIM_TIMEOUT - timedelta(1)
-    )
-
-    assert len(engine._claim([order.pk], "storefront")) == 1
-
-
 def test_a_change_during_a_sync_queues_exactly_one_more_sync(order: Order, enqueued: list) -> None:
     queueing.order_sync_request(order_id=order.pk, trigger="storefront")
     (job,) = engine._claim([order.pk], "storefront")

@@ -170,7 +170,7 @@ def test_the_eighth_failed_attempt_gives_up(amo: Any, make_order: Callable[..., 
 
     with committed():
         order = make_order()
-    OrderSync.objects.filter(order=order).update(attempts=retries.MAX_ATTEMPTS - 1)
+    OrderSync.objects.filter(order=order).update(attempts=retries.max_attempts() - 1)
     amo.fault(kind="500", method="PATCH", times=10)
     with committed():
         order_set_status(order=order, status="reserved", origin="manager", actor="m")
@@ -178,7 +178,7 @@ def test_the_eighth_failed_attempt_gives_up(amo: Any, make_order: Callable[..., 
     row = state(order)
     assert (row.state, row.attempts, row.next_retry_at) == (
         OrderSync.State.FAILED,
-        retries.MAX_ATTEMPTS,
+        retries.max_attempts(),
         None,
     )
 

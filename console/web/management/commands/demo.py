@@ -30,6 +30,24 @@ from console.orders.models import Order
 ROOT = Path(settings.BASE_DIR)
 
 
+def server_command(host: str, port: int) -> list[str]:
+    """gunicorn with the console's configuration: its logger class keeps the webhook secret, which the
+    sandbox's deliveries carry in their URL, out of the access log printed here."""
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "-c",
+        str(ROOT / "settings" / "gunicorn.py"),
+        "-b",
+        f"{host}:{port}",
+        "-w",
+        "2",
+        "--threads",
+        "4",
+    ]
+
+
 class Command(BaseCommand):
     help = "Set up and run the console with demo data and the AmoCRM sandbox (embedded default)."
 
@@ -73,22 +91,7 @@ class Command(BaseCommand):
             )
             if options["no_serve"]:
                 return
-            server = self._spawn(
-                [
-                    sys.executable,
-                    "-m",
-                    "gunicorn",
-                    "settings.wsgi",
-                    "-b",
-                    f"{host}:{port}",
-                    "-w",
-                    "2",
-                    "--threads",
-                    "4",
-                    "--access-logfile",
-                    "-",
-                ]
-            )
+            server = self._spawn(server_command(host, port))
             processes.append(server)
             server.wait()
         except KeyboardInterrupt:

@@ -1,0 +1,77 @@
+"""Words for stored codes, and errors people can act on: ``{% load console_labels %}``.
+
+Filters: ``sync_event``, ``sync_action``, ``sync_trigger``, ``sync_outcome`` (sync log codes),
+``webhook_events`` (``WebhookInbox.events``), ``webhook_event:action`` (on an entity), ``webhook_outcome``,
+``order_status``, ``short_ids`` ("1, 2, 3 +4"), ``webhook_counter``.
+Tags: ``{% sync_error row %}`` (an ``OrderSync`` or ``SyncLog`` error: the kind's message, amoCRM's text in a
+``<details>``; ``headline=False`` for the details only), ``{% amo_link "contacts" id %}`` (a link to the card
+in amoCRM; the view puts ``amo_base_url`` in the context), ``{% webhook_reason reason %}`` (a webhook
+reason in words; the view puts ``stage_names`` in the context), ``{% stage_name pipeline_id status_id %}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from console.web import labels
+from console.web.errors import shown_error
+
+register = template.Library()
+
+register.filter("sync_event", labels.sync_event_label)
+register.filter("sync_action", labels.sync_action_label)
+register.filter("sync_trigger", labels.sync_trigger_label)
+register.filter("sync_outcome", labels.sync_outcome_label)
+register.filter("webhook_events", labels.webhook_events_label)
+register.filter("webhook_event", labels.webhook_event_label)
+register.filter("webhook_outcome", labels.webhook_outcome_label)
+register.filter("order_status", labels.order_status_label)
+
+AMO_CARDS = {"leads": _("Deal"), "contacts": _("Contact"), "companies": _("Company")}
+
+
+@register.filter
+def webhook_counter(key: str) -> str:
+    return str(labels.WEBHOOK_COUNTERS.get(key, key))
+
+
+@register.filter
+def short_ids(value: str, shown: int = 3) -> str:
+    """Comma-separated ids cut to the first ``shown``: "5001, 5002, 5003 +12" (the full list: a title)."""
+    ids = [part.strip() for part in (value or "").split(",") if part.strip()]
+    head = ", ".join(ids[:shown])
+    return f"{head} +{len(ids) - shown}" if len(ids) > shown else head
+
+
+@register.inclusion_tag("sync/_error.html")
+def sync_error(row: Any, headline: bool = True) -> dict[str, Any]:
+    return {"error": shown_error(row) if row is not None else None, "headline": headline}
+
+
+@register.simple_tag(takes_context=True)
+def amo_link(context: template.Context, entity: str, entity_id: Any) -> str:
+    """ "Deal 123" linking to ``{base_url}/leads/detail/123`` in amoCRM ("—" without an id)."""
+    if not entity_id:
+        return "—"
+    label = f"{AMO_CARDS.get(entity, entity)} {entity_id}"
+    base = context.get("amo_base_url") or ""
+    if not base:
+        return label
+    url = f"{base}/{entity}/detail/{entity_id}"
+    return format_html('<a href="{}" target="_blank" rel="noopener">{}</a>', url, label)
+
+
+@register.inclusion_tag("webhooks/_reason.html", takes_context=True)
+def webhook_reason(context: template.Context, reason: str) -> dict[str, Any]:
+    return {"reason": labels.reason_label(reason or "", context.get("stage_names") or {})}
+
+
+@register.simple_tag(takes_context=True)
+def stage_name(context: template.Context, pipeline_id: Any, status_id: Any) -> str:
+    if pipeline_id in (None, "") or status_id in (None, ""):
+        return "—"
+    return labels.stage_label(pipeline_id, status_id, context.get("stage_names") or {})

@@ -1,0 +1,179 @@
+"""The users page (admins): every console user with its role; change a role, create a user with a role and
+an initial password, deactivate or reactivate. The rules live in ``console.web.services``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth import get_user_model, password_validation
+from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from console.web.decorators import admin_required
+from console.web.permissions import ROLE_LABELS, ROLES
+from console.web.services import user_create as user_create_service
+from console.web.services import user_list as user_list_selector
+from console.web.services import user_role as role_of
+from console.web.services import user_set_active, user_set_role
+
+ROLE_CHOICES = [(role, ROLE_LABELS[role]) for role in ROLES]
+
+
+class RoleForm(forms.Form):
+    role = forms.ChoiceField(label=gettext_lazy("Role"), choices=ROLE_CHOICES)
+
+
+class ActiveForm(forms.Form):
+    active = forms.TypedChoiceField(choices=[("1", "1"), ("0", "0")], coerce=lambda value: value == "1")
+
+
+class UserCreateForm(forms.Form):
+    username = forms.CharField(
+        label=gettext_lazy("User name"), max_length=150, validators=[UnicodeUsernameValidator()]
+    )
+    first_name = forms.CharField(label=gettext_lazy("First name"), max_length=150, required=False)
+    last_name = forms.CharField(label=gettext_lazy("Last name"), max_length=150, required=False)
+    email = forms.EmailField(label=gettext_lazy("Email"), required=False)
+    role = forms.ChoiceField(label=gettext_lazy("Role"), choices=ROLE_CHOICES)
+    password1 = forms.CharField(
+        label=gettext_lazy("Initial password"),
+        strip=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text=gettext_lazy("Tell it to the user in person; they change it after the first login."),
+    )
+    password2 = forms.CharField(
+        label=gettext_lazy("Initial password again"),
+        strip=False,
+        widget=forms.PasswordInput(render_value=False),
+    )
+
+    def clean_username(self) -> str:
+        username = self.cleaned_data["username"]
+        if get_user_model().objects.filter(username__iexact=username).exists():
+            raise ValidationError(_("This user name is taken."))
+        return username
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        password = data.get("password1")
+        if password and password != data.get("password2"):
+            self.add_error("password2", _("The two passwords differ."))
+        elif password:
+            candidate = get_user_model()(username=data.get("username", ""), email=data.get("email", ""))
+            try:
+                password_validation.validate_password(password, user=candidate)
+            except ValidationError as exc:
+                self.add_error("password1", exc)
+        return data
+
+
+def _row(user: Any, errors: list[str] | None = None) -> dict[str, Any]:
+    return {"user": user, "role": role_of(user), "errors": errors or []}
+
+
+def _list_page(
+    request: HttpRequest, errors: dict[int, list[str]] | None = None, status: int = 200
+) -> HttpResponse:
+    errors = errors or {}
+    context = {
+        "rows": [_row(user, errors.get(user.pk)) for user in user_list_selector()],
+        "role_choices": ROLE_CHOICES,
+    }
+    return render(request, "users/list.html", context, status=status)
+
+
+def _answer(request: HttpRequest, pk: int, errors: list[str], success: str) -> HttpResponse:
+    """htmx gets the user's row (with the errors in it); a plain form the page: 400 with the errors, or a
+    redirect with ``success``."""
+    if request.htmx:
+        user = get_user_model().objects.prefetch_related("groups").get(pk=pk)
+        return render(
+            request, "users/list.html#row", {"row": _row(user, errors), "role_choices": ROLE_CHOICES}
+        )
+    if errors:
+        return _list_page(request, errors={pk: errors}, status=400)
+    messages.success(request, success)
+    return redirect("web:users")
+
+
+def _errors(form: forms.Form) -> list[str]:
+    return [error for errors in form.errors.values() for error in errors]
+
+
+@require_GET
+@admin_required
+def user_list(request: HttpRequest) -> HttpResponse:
+    """GET: every user with its role and the controls."""
+    return _list_page(request)
+
+
+def _change(
+    request: HttpRequest,
+    pk: int,
+    form_class: type[forms.Form],
+    service: Callable[..., object],
+    success: Callable[[str, dict[str, Any]], str],
+) -> HttpResponse:
+    """Apply a valid form to user ``pk`` through ``service`` (called with ``user_id``, ``actor`` and the
+    form's fields); ``success(user name, data)`` is the message. See :func:`_answer` for the answer."""
+    user = get_object_or_404(get_user_model(), pk=pk)
+    form = form_class(request.POST)
+    errors = [] if form.is_valid() else _errors(form)
+    if not errors:
+        try:
+            service(user_id=user.pk, actor=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            errors = exc.messages
+    return _answer(
+        request, user.pk, errors, "" if errors else success(user.get_username(), form.cleaned_data)
+    )
+
+
+def _role_changed(name: str, data: dict[str, Any]) -> str:
+    return _("%(user)s is now %(role)s.") % {"user": name, "role": ROLE_LABELS[data["role"]]}
+
+
+def _access_changed(name: str, data: dict[str, Any]) -> str:
+    text = _("%(user)s is active again.") if data["active"] else _("%(user)s is deactivated.")
+    return text % {"user": name}
+
+
+@require_POST
+@admin_required
+def user_role(request: HttpRequest, pk: int) -> HttpResponse:
+    """POST role: the user's new console role."""
+    return _change(request, pk, RoleForm, user_set_role, _role_changed)
+
+
+@require_POST
+@admin_required
+def user_active(request: HttpRequest, pk: int) -> HttpResponse:
+    """POST active=0 deactivates the user (no more logins), active=1 lets it log in again."""
+    return _change(request, pk, ActiveForm, user_set_active, _access_changed)
+
+
+@require_http_methods(["GET", "POST"])
+@admin_required
+def user_create(request: HttpRequest) -> HttpResponse:
+    """GET the form; POST creates the user (errors stay on the form, answered 400)."""
+    form = UserCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = {k: v for k, v in form.cleaned_data.items() if k not in ("password1", "password2")}
+        try:
+            user = user_create_service(password=form.cleaned_data["password1"], actor=request.user, **data)
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            messages.success(request, _("User %(user)s created.") % {"user": user.get_username()})
+            return redirect("web:users")
+    status = 400 if request.method == "POST" else 200
+    return render(request, "users/form.html", {"form": form}, status=status)

@@ -1,0 +1,231 @@
+"""The dashboard at "/": sync states, recent failures by kind, the task queue, the connection's health,
+drifted orders, a week of sync attempts per hour, and a constant number of queries."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import re
+import uuid
+from html import unescape
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.shortcuts import resolve_url
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+from django_q.brokers import get_broker
+from django_q.models import OrmQ
+
+from console.amocrm.models import SyncLog
+from console.amocrm.outbound import selectors
+from console.orders.models import Order
+from console.web.errors import error_message
+from console.web.views import dashboard
+from tests.web.orders_world import SCENARIOS, build_scenarios, connect, deal_at, many_orders, map_stages
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("products")]
+
+DASHBOARD = "/"
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "")
+
+
+@pytest.fixture(autouse=True)
+def fresh_figures():
+    """Each test counts afresh: the dashboard keeps its figures in the process for a few seconds."""
+    dashboard.SUMMARIES.clear()
+    yield
+    dashboard.SUMMARIES.clear()
+
+
+def test_the_dashboard_is_home_and_the_orders_list_moved_to_orders():
+    assert reverse("web:dashboard") == "/" and reverse("web:orders") == "/orders/"
+    assert resolve_url(settings.LOGIN_REDIRECT_URL) == "/"
+
+
+def test_it_needs_a_signed_in_user(client):
+    response = client.get(DASHBOARD)
+    assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
+
+
+def test_it_counts_orders_per_display_state(admin_client, make_order):
+    map_stages()
+    connect()
+    build_scenarios(make_order)
+    Order.objects.filter(pk=make_order().pk).update(is_active=False)  # a deleted order counts nowhere
+    body = admin_client.get(DASHBOARD).content.decode()
+    cards = dict(re.findall(r'data-state="(\w+)">.*?<strong class="state-count">(\d+)</strong>', body, re.S))
+    expected = {}
+    for _order, _sync, state, _off in SCENARIOS.values():
+        expected[state] = expected.get(state, 0) + 1
+    assert {state: int(n) for state, n in cards.items() if int(n)} == expected
+    assert 'href="/orders/?sync_state=failed"' in body
+
+
+def log(minutes_ago: float, outcome: str, kind: str = "", **fields) -> SyncLog:  # noqa: ANN003
+    started = fields.pop("at", None) or timezone.now() - datetime.timedelta(minutes=minutes_ago)
+    return SyncLog.objects.create(
+        started_at=started, outcome=outcome, error_kind=kind, action="update", **fields
+    )
+
+
+def test_it_groups_the_last_days_failures_by_kind(admin_client):
+    for _ in range(3):
+        log(30, "retry", "server")
+    log(60, "failed", "validation")
+    log(90, "failed", "")
+    log(25 * 60, "failed", "validation")
+    log(10, "ok")
+    assert selectors.sync_failures_by_kind(since=timezone.now() - datetime.timedelta(hours=24)) == [
+        ("server", 3),
+        ("other", 1),
+        ("validation", 1),
+    ]
+    body = unescape(admin_client.get(DASHBOARD).content.decode())
+    rows = re.findall(r'<tr data-kind="(\w+)"><td>([^<]+)</td><td class="num">(\d+)</td>', body)
+    assert rows == [
+        ("server", error_message("server")[0], "3"),
+        ("other", error_message("other")[0], "1"),
+        ("validation", error_message("validation")[0], "1"),
+    ]
+
+
+def test_with_the_orm_broker_it_shows_the_queue_depth_and_the_oldest_waiting_tasks_age(
+    admin_client, monkeypatch
+):
+    monkeypatch.setattr(selectors.Conf, "ORM", "default")  # the embedded mode's broker, in either mode
+    now = timezone.now()
+    key = selectors.Conf.CLUSTER_NAME
+    OrmQ.objects.create(key=key, payload="x", lock=now - datetime.timedelta(minutes=7))
+    OrmQ.objects.create(key=key, payload="x", lock=now - datetime.timedelta(seconds=5))
+    OrmQ.objects.create(key=key, payload="x", lock=now + datetime.timedelta(minutes=2))  # taken by a worker
+    OrmQ.objects.create(key="another-cluster", payload="x", lock=now)
+    health = selectors.sync_queue_health()
+    assert (health.broker, health.depth, health.running) == ("orm", 2, 1)
+    assert datetime.timedelta(minutes=7) <= health.oldest_age < datetime.timedelta(minutes=8)
+    body = unescape(admin_client.get(DASHBOARD).content.decode())
+    assert '<dd id="queue-depth">2</dd>' in body and "7\xa0minutes ago" in body
+
+
+@pytest.mark.skipif(not TEST_REDIS_URL, reason="needs a Redis server (TEST_REDIS_URL)")
+def test_with_the_redis_broker_it_shows_the_queue_depth_and_no_age(admin_client, monkeypatch):
+    monkeypatch.setattr(selectors.Conf, "ORM", None)
+    monkeypatch.setattr(selectors.Conf, "REDIS", TEST_REDIS_URL)
+    monkeypatch.setattr(
+        selectors.Conf, "CLUSTER_NAME", f"test-dashboard-{uuid.uuid4().hex}"
+    )  # a queue of its own
+    broker = get_broker()
+    try:
+        for _ in range(3):
+            broker.enqueue("x")
+        assert selectors.sync_queue_health() == selectors.QueueHealth("redis", 3, None, None)
+        body = admin_client.get(DASHBOARD).content.decode()
+    finally:
+        broker.delete_queue()
+    assert '<dd id="queue-depth">3</dd>' in body and "not known (Redis)" in body
+
+
+def test_with_redis_the_age_is_not_known(admin_client, monkeypatch):
+    class Redis:
+        def queue_size(self) -> int:
+            return 4
+
+    monkeypatch.setattr(selectors.Conf, "ORM", None)
+    monkeypatch.setattr(selectors, "get_broker", Redis)
+    body = admin_client.get(DASHBOARD).content.decode()
+    assert '<dd id="queue-depth">4</dd>' in body and "not known (Redis)" in body
+
+
+@pytest.mark.parametrize(
+    ("state", "advice"),
+    [
+        ("connected", "All good: orders go to amoCRM as they change."),
+        ("revoked", error_message("revoked")[1]),
+        ("unpaid", error_message("unpaid")[1]),
+        ("not_connected", error_message("not_connected")[1]),
+        ("error", "The last call to amoCRM failed: the connection page shows the error."),
+    ],
+)
+def test_it_tells_the_connections_health_and_what_to_do(admin_client, state, advice):
+    connect(state)
+    body = unescape(admin_client.get(DASHBOARD).content.decode())
+    assert f'<p id="connection-advice">{advice}</p>' in body
+
+
+def test_it_lists_the_first_ten_drifted_orders(admin_client, make_order):
+    map_stages()
+    connect()
+    drifted = [make_order(status="new") for _ in range(12)]
+    for order in drifted:
+        deal_at(order, 12)
+    deal_at(make_order(status="new"))
+    body = admin_client.get(DASHBOARD).content.decode()
+    assert '<strong id="drifted-count">12</strong>' in body
+    links = re.findall(r'<a href="/orders/(\d+)/">R-\d+</a>', body.split('id="drifted"')[1])
+    assert [int(pk) for pk in links] == [o.pk for o in reversed(drifted)][:10]
+    assert 'href="/orders/?drifted=on"' in body
+
+
+def test_it_draws_a_week_of_synced_and_failed_attempts_per_hour(admin_client):
+    # Twenty minutes past the last full hour: the three attempts share one hour whenever the test runs.
+    hour_ago = timezone.localtime() - datetime.timedelta(hours=1)
+    at = hour_ago.replace(minute=20, second=0, microsecond=0)
+    for seconds in (0, 60):
+        log(0, "ok", at=at + datetime.timedelta(seconds=seconds))
+    log(0, "failed", "server", at=at + datetime.timedelta(seconds=120))
+    log(3 * 24 * 60, "noop")
+    log(8 * 24 * 60, "ok")  # older than the chart
+    log(0, "ok", event="manager", at=at)  # a manager's control, not an attempt
+    body = admin_client.get(DASHBOARD).content.decode()
+    svg = body[body.index("<svg") : body.index("</svg>")]
+    hour = at.strftime("%d.%m %H:00")
+    assert f"<title>{hour}: 2 synced, 1 failed</title>" in svg
+    assert svg.count('<rect class="synced"') == 2 and svg.count('<rect class="failed"') == 1
+    assert "synced: 3" in body and "failed: 1" in body
+
+
+def dashboard_queries(client) -> tuple[int, int]:  # noqa: ANN001
+    """The queries of a request that counts afresh, then of one that finds the figures kept."""
+    dashboard.SUMMARIES.clear()
+    with CaptureQueriesContext(connection) as counting:
+        assert client.get(DASHBOARD).status_code == 200
+    with CaptureQueriesContext(connection) as kept:
+        assert client.get(DASHBOARD).status_code == 200
+    return len(counting), len(kept)
+
+
+def test_the_dashboard_takes_a_constant_number_of_queries(admin_client):
+    map_stages()
+    connect()
+    many_orders(20)
+    log(5, "ok")
+    log(6, "failed", "server")
+    small = dashboard_queries(admin_client)
+    many_orders(400, start=20)
+    for minutes in range(0, 7 * 24 * 60, 37):
+        log(minutes, "failed" if minutes % 3 else "ok", "server")
+    assert dashboard_queries(admin_client) == small
+    counting, kept = small
+    assert counting <= 12 and kept < counting
+
+
+def test_the_figures_are_kept_a_few_seconds_and_the_page_says_as_of_when(admin_client):
+    map_stages()
+    connect()
+    many_orders(7)
+
+    def total() -> int:
+        body = admin_client.get(DASHBOARD).content.decode()
+        assert 'id="summary-age"' in body and f"at most every {dashboard.SUMMARY_SECONDS} s;" in body
+        return sum(map(int, re.findall(r'<strong class="state-count">(\d+)</strong>', body)))
+
+    assert total() == 7
+    many_orders(3, start=7)
+    assert total() == 7  # kept
+    connect("revoked")
+    assert total() == 10  # another connection state: counted afresh
+    dashboard.SUMMARIES.clear()
+    connect()
+    assert total() == 10
