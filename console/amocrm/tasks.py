@@ -57,7 +57,9 @@ def order_link_task(order_id: int, lead_id: int, trigger: str = "") -> str:
 
 
 def sync_due_retries() -> int:
-    """Every minute: enqueue the orders whose retry is due (and detached deals, pending contact edits)."""
+    """Every minute: enqueue the orders whose retry is due (and detached deals, pending contact edits), and
+    take back webhook deliveries whose processing task was lost."""
+    inbox_requeue_pending()
     if retries.connection_is_healthy():
         if detached.detached_leads_due():
             queue.enqueue(detached.DETACHED_TASK)
@@ -100,6 +102,5 @@ def webhook_inbox_prune_task() -> int:
 
 
 def reconcile_task() -> str:
-    """Every few minutes: requeue deliveries left pending, then apply the leads changed in amoCRM."""
-    requeued = inbox_requeue_pending()
-    return f"{leads_reconcile(trigger='schedule').summary()}; {requeued} pending deliveries requeued"
+    """Every few minutes: apply the leads changed in amoCRM."""
+    return leads_reconcile(trigger="schedule").summary()

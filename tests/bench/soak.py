@@ -333,8 +333,8 @@ def run(mode: str, scale: Scale = FULL, sandbox: SandboxHandle | None = None) ->
     try:
         sandbox.reset()
         sandbox.configure(rate_limit=scale.rate_limit, webhook_retry_delays=[2, 5, 10, 30])
-        # Short retry delays and a reconciliation each minute: the storm's failures are retried and deliveries
-        # left pending by a killed cluster's processing task are requeued (after 5 minutes) within the run.
+        # Short retry delays and a reconciliation each minute: the storm's failures are retried within the run
+        # (deliveries left pending by a killed cluster's processing task are requeued within about a minute).
         env = {"AMOCRM_READ_TIMEOUT": str(READ_TIMEOUT), "AMOCRM_RETRY_DELAYS": "15,30,60",
                "AMOCRM_RECONCILE_MINUTES": "1"}  # fmt: skip
         with Stack(

@@ -11,7 +11,7 @@
   reason and one result per item land on the row. A row is claimed first, so two workers never both
   process it. After ``PROCESS_SLICE`` rows the task hands over to a successor, so it never nears the
   cluster's task timeout. :func:`inbox_replay` processes a row again on demand.
-- :func:`inbox_requeue_pending` (with the reconciliation) and :func:`inbox_prune` (daily) keep it tidy.
+- :func:`inbox_requeue_pending` (every minute) and :func:`inbox_prune` (daily) keep it tidy.
 
 Webhook events amoCRM sends: https://www.amocrm.ru/developers/content/crm_platform/webhooks-format
 """
@@ -278,13 +278,15 @@ def inbox_process_pending(*, limit: int = PROCESS_SLICE) -> int:
             return done
 
 
-def inbox_requeue_pending(*, older_than: timedelta = timedelta(minutes=5)) -> int:
-    """Queue a processing task when deliveries are still ``pending`` after ``older_than`` (their task was
-    lost with its broker or worker); returns how many wait. Each row is processed once however many tasks
-    reach it."""
-    cutoff = timezone.now() - older_than
+def inbox_requeue_pending(*, older_than: timedelta | None = None) -> int:
+    """Queue a processing task when deliveries are still ``pending`` after ``older_than`` (by default
+    ``AMOCRM_CLAIM_STALE_SECONDS``) and no processing task has shown life for as long (its task was lost with
+    its broker or a killed worker, or the rows wait for amoCRM); returns how many wait. Each row is processed
+    once however many tasks reach it. Runs every minute (``tasks.sync_due_retries``)."""
+    cutoff = timezone.now() - (older_than or timedelta(seconds=settings.AMOCRM_CLAIM_STALE_SECONDS))
     waiting = WebhookInbox.objects.filter(outcome=Outcome.PENDING, received_at__lt=cutoff).count()
-    if waiting:
+    working = WebhookCounter.objects.filter(key=PROCESSING_KEY, value__gt=0, updated_at__gte=cutoff)
+    if waiting and not working.exists():
         _processing_mark(int(timezone.now().timestamp()))
         queue.enqueue(PROCESS_TASK, **_processing_options())
     return waiting

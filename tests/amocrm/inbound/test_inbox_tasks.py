@@ -62,11 +62,46 @@ def test_rows_left_pending_are_requeued_and_processed(
     order = link(5001)
     post(hook_body({"leads": {"status": [lead_item(5001, "reserved", T0)]}}), process=False)
     assert inbox.inbox_requeue_pending() == 0  # too recent: its task may still be on its way
-    WebhookInbox.objects.update(received_at=timezone.now() - dt.timedelta(minutes=10))
+    long_ago = timezone.now() - dt.timedelta(minutes=10)
+    WebhookInbox.objects.update(received_at=long_ago)
+    WebhookCounter.objects.filter(key=inbox.PROCESSING_KEY).update(updated_at=long_ago)  # its task was lost
     assert inbox.inbox_requeue_pending() == 1  # the test cluster runs it inline
     assert last_row().outcome == "applied"
     order.refresh_from_db()
     assert order.status == "reserved"
+
+
+def test_rows_whose_processing_task_died_are_taken_back_by_the_every_minute_job(
+    post: Callable[..., Any], link: Callable[..., Order]
+) -> None:
+    from console.amocrm import tasks
+
+    order = link(5001)
+    post(hook_body({"leads": {"status": [lead_item(5001, "reserved", T0)]}}), process=False)
+    # A processing task took the mark and was killed: the mark stays, silent.
+    minute_ago = timezone.now() - dt.timedelta(seconds=61)
+    WebhookCounter.objects.update_or_create(
+        key=inbox.PROCESSING_KEY, defaults={"value": int(minute_ago.timestamp())}
+    )
+    WebhookCounter.objects.filter(key=inbox.PROCESSING_KEY).update(updated_at=minute_ago)
+    WebhookInbox.objects.update(received_at=minute_ago)
+    tasks.sync_due_retries()  # the test cluster runs the requeued task inline
+    assert last_row().outcome == "applied"
+    order.refresh_from_db()
+    assert order.status == "reserved"
+
+
+def test_rows_are_not_requeued_while_their_processing_task_shows_life(
+    post: Callable[..., Any], link: Callable[..., Order]
+) -> None:
+    link(5001)
+    post(hook_body({"leads": {"status": [lead_item(5001, "reserved", T0)]}}), process=False)
+    WebhookCounter.objects.update_or_create(
+        key=inbox.PROCESSING_KEY, defaults={"value": int(timezone.now().timestamp())}
+    )
+    WebhookInbox.objects.update(received_at=timezone.now() - dt.timedelta(minutes=10))
+    assert inbox.inbox_requeue_pending() == 1  # waiting, but a live task is on it
+    assert last_row().outcome == "pending"
 
 
 @pytest.fixture
