@@ -48,6 +48,18 @@ def run_due_retries() -> int:
 # --- the services -----------------------------------------------------------------------------------------
 
 
+def store_recent_hook(lead_id: int, stage_ids: tuple[int, int]) -> WebhookInbox:
+    """Store (and process inline) a ``leads[status]`` hook as old as our push: it must be checked by reading
+    the lead from amoCRM."""
+    pipeline_id, status_id = stage_ids
+    item = lead_item(lead_id, status_id, int(time.time()) - 5, pipeline_id=pipeline_id)
+    body = hook_body({"leads": {"status": [item]}}).encode()
+    with committed():  # the processing task runs inline
+        return inbox_store(
+            body=body, headers={}, remote_addr=None, account=ACCOUNT, items=webhook_items(parse_form(body))
+        )
+
+
 def test_pause_needs_a_reason_and_a_connected_account(amo_connection: AmoConnection) -> None:
     with pytest.raises(ValueError, match="Say why"):
         connection_pause(connection_id=1, reason=" ", actor="olga")
@@ -115,17 +127,7 @@ def test_a_delivery_that_needs_amocrm_waits_while_paused(amo: Any, make_order: C
     pipeline_id, reserved = stage("reserved")
     amo.move_lead(lead_id, reserved, pipeline_id)
     connection_pause(connection_id=1, reason=REASON, actor="olga")
-    # A hook as old as our push: it must be checked by reading the lead from amoCRM.
-    item = lead_item(lead_id, reserved, int(time.time()) - 5, pipeline_id=pipeline_id)
-    body = hook_body({"leads": {"status": [item]}}).encode()
-    with committed():  # the processing task runs inline
-        row = inbox_store(
-            body=body,
-            headers={},
-            remote_addr=None,
-            account=ACCOUNT,
-            items=webhook_items(parse_form(body)),
-        )
+    row = store_recent_hook(lead_id, (pipeline_id, reserved))
     row.refresh_from_db()
     assert row.outcome == WebhookInbox.Outcome.PENDING and "paused" in row.reason
     assert inbox_process_pending() == 1  # tried once more, then left for later: no loop
@@ -134,7 +136,7 @@ def test_a_delivery_that_needs_amocrm_waits_while_paused(amo: Any, make_order: C
 
     connection_unpause(connection_id=1, actor="olga")
     WebhookInbox.objects.update(received_at=timezone.now() - timedelta(minutes=10))
-    assert inbox_requeue_pending() == 1  # the reconciliation's step; the task runs inline
+    assert inbox_requeue_pending() == 1  # the every-minute job's step; the task runs inline
     row.refresh_from_db()
     order.refresh_from_db()
     assert row.outcome == WebhookInbox.Outcome.APPLIED and order.status == "reserved"
@@ -149,13 +151,8 @@ def test_a_delivery_amocrm_cannot_answer_for_waits_and_is_applied_later(
     pipeline_id, reserved = stage("reserved")
     amo.move_lead(lead_id, reserved, pipeline_id)
     amo.fault(kind="500", probability=1.0, method="GET", path=f"/api/v4/leads/{lead_id}")
-    # A hook as old as our push: it must be checked by reading the lead, which amoCRM fails to answer.
-    item = lead_item(lead_id, reserved, int(time.time()) - 5, pipeline_id=pipeline_id)
-    body = hook_body({"leads": {"status": [item]}}).encode()
-    with committed():  # the processing task runs inline
-        row = inbox_store(
-            body=body, headers={}, remote_addr=None, account=ACCOUNT, items=webhook_items(parse_form(body))
-        )
+    # amoCRM fails to answer the read the hook needs.
+    row = store_recent_hook(lead_id, (pipeline_id, reserved))
     row.refresh_from_db()
     assert row.outcome == WebhookInbox.Outcome.PENDING, row.reason
     assert row.reason.startswith("waiting: amoCRM did not answer")
@@ -164,7 +161,7 @@ def test_a_delivery_amocrm_cannot_answer_for_waits_and_is_applied_later(
 
     amo.clear_faults()
     WebhookInbox.objects.update(received_at=timezone.now() - timedelta(minutes=10))
-    assert inbox_requeue_pending() == 1  # the reconciliation's step; the task runs inline
+    assert inbox_requeue_pending() == 1  # the every-minute job's step; the task runs inline
     row.refresh_from_db()
     order.refresh_from_db()
     assert row.outcome == WebhookInbox.Outcome.APPLIED and order.status == "reserved"
@@ -178,12 +175,7 @@ def test_a_delivery_amocrm_never_answers_for_fails_after_its_attempts(
     lead_id = state(order).lead_id
     pipeline_id, reserved = stage("reserved")
     amo.fault(kind="500", probability=1.0, method="GET", path=f"/api/v4/leads/{lead_id}")
-    item = lead_item(lead_id, reserved, int(time.time()) - 5, pipeline_id=pipeline_id)
-    body = hook_body({"leads": {"status": [item]}}).encode()
-    with committed():
-        row = inbox_store(
-            body=body, headers={}, remote_addr=None, account=ACCOUNT, items=webhook_items(parse_form(body))
-        )
+    row = store_recent_hook(lead_id, (pipeline_id, reserved))
     WebhookInbox.objects.filter(pk=row.pk).update(attempts=HOLD_ATTEMPTS - 1)
     row = inbox_process(inbox_id=row.pk)
     assert row.outcome == WebhookInbox.Outcome.FAILED and "500" in row.reason
