@@ -209,13 +209,9 @@ def inbox_process(
         outcome, reason, order_id = _summarise(results)
     except FormParseError as exc:
         outcome, reason, order_id = Outcome.INVALID, f"unparseable body: {exc}", None
-    except AmoCRMError as exc:
-        if isinstance(exc, CircuitOpen) or (not exc.permanent and row.attempts + 1 < HOLD_ATTEMPTS):
-            return _hold(row, results, started, exc)
-        logger.warning("webhook #%s failed: %s", inbox_id, type(exc).__name__)
-        outcome, reason = Outcome.FAILED, redact(f"{type(exc).__name__}: {exc}")[:2000]
-        order_id = next((r.order_id for r in results if r.order_id), None)
     except Exception as exc:
+        if isinstance(exc, AmoCRMError) and _may_wait(row, exc):
+            return _hold(row, results, started, exc)
         logger.exception("webhook #%s failed", inbox_id)
         outcome, reason = Outcome.FAILED, redact(f"{type(exc).__name__}: {exc}")[:2000]
         order_id = next((r.order_id for r in results if r.order_id), None)
@@ -230,6 +226,11 @@ def inbox_process(
         )
     row.refresh_from_db()
     return row
+
+
+def _may_wait(row: WebhookInbox, exc: AmoCRMError) -> bool:
+    """amoCRM may not be called now, or did not answer and the row has attempts left (``HOLD_ATTEMPTS``)."""
+    return isinstance(exc, CircuitOpen) or (not exc.permanent and row.attempts + 1 < HOLD_ATTEMPTS)
 
 
 def _hold(row: WebhookInbox, results: list[ItemResult], started: float, exc: AmoCRMError) -> WebhookInbox:
