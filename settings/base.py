@@ -320,6 +320,9 @@ AMOCRM_RETRY_DELAYS = env_ints("AMOCRM_RETRY_DELAYS", "30,120,600,3600,21600,432
 AMOCRM_MAX_ATTEMPTS = env_int("AMOCRM_MAX_ATTEMPTS", 8)
 # A sync's claim on an order with no heartbeat for this long is taken over: its worker died.
 AMOCRM_CLAIM_STALE_SECONDS = env_int("AMOCRM_CLAIM_STALE_SECONDS", 60)
+# A create whose answer was lost (a timeout, a dropped connection, a gateway error) may still be carried out
+# by amoCRM for a while: the console looks for what it created only this long after sending it.
+AMOCRM_UNCONFIRMED_SETTLE_SECONDS = env_int("AMOCRM_UNCONFIRMED_SETTLE_SECONDS", 60)
 # Fernet key (urlsafe base64, 32 bytes) for tokens and secrets at rest. Embedded mode keeps one in DATA_DIR.
 FIELD_ENCRYPTION_KEY = env("FIELD_ENCRYPTION_KEY")
 if not FIELD_ENCRYPTION_KEY:

@@ -102,8 +102,11 @@ MESSAGES: dict[str, tuple[Promise, Promise]] = {
         _("Restore the deal in amoCRM, or unlink the order and push it to create a new deal."),
     ),
     "customer_busy": (
-        _("Another sync is creating this customer's contact in amoCRM right now."),
-        _("Nothing to do: the order is sent again in a few seconds."),
+        _(
+            "Another sync is creating this customer's contact or company in amoCRM right now, or amoCRM "
+            "has not confirmed their creation yet."
+        ),
+        _("Nothing to do: the order is sent again once it is done."),
     ),
     "internal": (
         _("An error inside the console stopped the sync."),

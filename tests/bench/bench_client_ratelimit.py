@@ -1,14 +1,14 @@
 """Benchmark: 4 worker processes issue 300 calls through AmoCRMClient as fast as they can.
 
 Starts its own sandbox (rate limit 7 req/s, its 429 and block enabled), a throwaway SQLite database and
-data folder (so the file-lock limiter is shared by the workers, as on a one-host installation), connects
+data folder (so the database limiter is shared by the workers, as in the embedded mode), connects
 through the normal OAuth code exchange, then prints the sandbox's observed peak requests per second (must
 not exceed the limit), the achieved rate (target: at least 90 % of the limit) and the number of 429 answers.
 
     .venv/bin/python tests/bench/bench_client_ratelimit.py [--workers 4] [--calls 300] [--limit 7]
         [--redis URL]
 
-:func:`run` returns the figures (``tests/bench/figures.py``): the file-lock limiter is the embedded mode's,
+:func:`run` returns the figures (``tests/bench/figures.py``): the database limiter is the embedded mode's,
 the Redis one (``--redis``) the scale-out mode's. Not collected by pytest (the file name does not start with
 ``test_``).
 """
@@ -139,7 +139,7 @@ def run(*, workers: int = 4, calls: int = 300, limit: int = 7, redis: str = "") 
         span = times[-1] - times[0] if len(times) > 1 else 0.0
         achieved = (len(times) - 1) / span if span else 0.0
         too_many = report["statuses"].get("429", 0)
-        backend = "redis" if redis else "file lock"
+        backend = "redis" if redis else "database"
         made, errors = sum(c for c, _ in done), sum(e for _, e in done)
         blocked = requests.get(f"{url}/_sandbox/state", timeout=10).json().get("blocked")
         share_of_limit = achieved / limit

@@ -83,7 +83,7 @@ def webhook_figures(*, mode: str, scale: float) -> list[dict[str, Any]]:
 
 
 def ratelimit_figures(*, mode: str, calls: int = 300) -> list[dict[str, Any]]:
-    """``bench_client_ratelimit.run``: the file-lock limiter embedded, the Redis one scale-out."""
+    """``bench_client_ratelimit.run``: the database limiter embedded, the Redis one scale-out."""
     from tests.bench import bench_client_ratelimit
     from tests.fixtures.stack import redis_url
 

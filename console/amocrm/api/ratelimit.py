@@ -6,20 +6,23 @@ our grant and amoCRM's arrival time never puts ``rate + 1`` requests into any on
 sees.
 
 Backends: Redis (a Lua script over a sorted set, clock from the Redis server) when ``settings.REDIS_URL`` is
-set, else a file under ``settings.DATA_DIR`` guarded by ``fcntl.flock`` (processes on one host).
+set, else the database (one ``RateLimitWindow`` row, locked for each turn: SQLite's ``IMMEDIATE``
+transactions, PostgreSQL's ``SELECT ... FOR UPDATE``).
+
+amoCRM allows 7 requests per second and blocks an account that keeps exceeding it:
+https://www.amocrm.ru/developers/content/api/recommendations
 """
 
 from __future__ import annotations
 
-import fcntl
-import json
-import os
 import time
 import uuid
-from pathlib import Path
 from typing import Protocol
 
 from django.conf import settings
+from django.db import transaction
+
+from console.amocrm.models import RateLimitWindow
 
 # Extra seconds added to the 1 s window; the achieved rate is rate / (1 + margin) (about 91 % of the limit).
 # 0.05 s was not enough on a loaded 2-core machine: a request delayed 50 ms more than a later one on its way
@@ -36,39 +39,27 @@ class RateLimiter(Protocol):
         ...
 
 
-class FileRateLimiter:
-    """Sliding-log limiter in a JSON file, serialised with ``flock`` (threads and processes of one host)."""
+class DatabaseRateLimiter:
+    """Sliding-log limiter in a database row, locked for each turn (every process sharing the database)."""
 
-    def __init__(self, path: Path, rate: float, window: float) -> None:
-        self.path = Path(path)
+    def __init__(self, name: str, rate: float, window: float) -> None:
+        self.name = name
         self.rate = max(1, int(rate))
         self.window = window
-        self.path.parent.mkdir(parents=True, exist_ok=True)
 
     def _try(self) -> float:
         """Record a start and return 0, or return how long to wait before trying again."""
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            with os.fdopen(os.dup(fd), "r+") as handle:
-                raw = handle.read()
-                now = time.time()
-                try:
-                    stamps = [float(s) for s in json.loads(raw)] if raw else []
-                except (ValueError, TypeError):
-                    stamps = []
-                # Keep the window's starts; drop stamps from the future (clock set back), or all would wait.
-                stamps = [s for s in stamps if now - self.window < s <= now + 0.001]
-                if len(stamps) >= self.rate:
-                    return max(0.001, stamps[-self.rate] + self.window - now)
-                stamps.append(now)
-                handle.seek(0)
-                handle.truncate()
-                handle.write(json.dumps(stamps[-self.rate :]))
-                handle.flush()
-                return 0.0
-        finally:
-            os.close(fd)  # closing releases the lock
+        with transaction.atomic():
+            row = RateLimitWindow.objects.select_for_update().filter(name=self.name).first()
+            if row is None:
+                row, _ = RateLimitWindow.objects.get_or_create(name=self.name)
+            now = time.time()
+            # Keep the window's starts; drop stamps from the future (clock set back), or all would wait.
+            starts = [s for s in row.starts if now - self.window < s <= now + 0.001]
+            if len(starts) >= self.rate:
+                return max(0.001, starts[-self.rate] + self.window - now)
+            RateLimitWindow.objects.filter(pk=row.pk).update(starts=[*starts, now][-self.rate :])
+            return 0.0
 
     def acquire(self) -> float:
         waited = 0.0
@@ -76,6 +67,7 @@ class FileRateLimiter:
             delay = self._try()
             if not delay:
                 return waited
+            # amoCRM asks clients to wait for their turn rather than send and be refused.
             delay = min(delay, MAX_SLEEP)
             time.sleep(delay)
             waited += delay
@@ -135,4 +127,4 @@ def get_rate_limiter(*, name: str = "amocrm", rate: float | None = None) -> Rate
     window = count / rate + SAFETY_MARGIN
     if settings.REDIS_URL:
         return RedisRateLimiter(settings.REDIS_URL, f"ratelimit:{name}", count, window)
-    return FileRateLimiter(Path(settings.DATA_DIR) / f"ratelimit-{name}.json", count, window)
+    return DatabaseRateLimiter(name, count, window)

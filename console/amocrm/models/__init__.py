@@ -5,12 +5,14 @@ from console.amocrm.models.account import (
     ConfigChange,
     Pipeline,
     PipelineStatus,
+    RateLimitWindow,
     StageMapping,
     new_webhook_secret,
 )
 from console.amocrm.models.inbound import WebhookCounter, WebhookInbox
 from console.amocrm.models.outbound import (
     CatalogElementLink,
+    CompanyAmoLink,
     CustomerAmoLink,
     DetachedLead,
     OrderSync,
@@ -20,12 +22,14 @@ from console.amocrm.models.outbound import (
 __all__ = [
     "AmoConnection",
     "CatalogElementLink",
+    "CompanyAmoLink",
     "ConfigChange",
     "CustomerAmoLink",
     "DetachedLead",
     "OrderSync",
     "Pipeline",
     "PipelineStatus",
+    "RateLimitWindow",
     "StageMapping",
     "SyncLog",
     "WebhookCounter",

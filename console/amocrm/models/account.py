@@ -206,3 +206,19 @@ class ConfigChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.changed_at:%Y-%m-%d %H:%M} {self.area} {self.actor}: {self.summary}"
+
+
+class RateLimitWindow(models.Model):
+    """The start times of the last requests to amoCRM, for the installation-wide rate limiter
+    (``console.amocrm.api.ratelimit``) when there is no Redis: one row per limiter, locked while a request
+    takes its turn."""
+
+    name = models.CharField(max_length=40, unique=True)
+    starts = models.JSONField(default=list, help_text=_("unix times of the requests in the current window"))
+
+    class Meta:
+        verbose_name = _("rate limit window")
+        verbose_name_plural = _("rate limit windows")
+
+    def __str__(self) -> str:
+        return self.name

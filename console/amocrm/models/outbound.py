@@ -72,6 +72,9 @@ class OrderSync(models.Model):
     create_pending = models.BooleanField(
         default=False, help_text=_("a lead create was sent without a confirmed answer: look it up first")
     )
+    create_sent_at = models.DateTimeField(
+        null=True, blank=True, help_text=_("when the unconfirmed lead create was sent")
+    )
     note_added = models.BooleanField(default=False, help_text=_("the creation note is on the lead"))
     previous_lead_id = models.BigIntegerField(
         _("deal before unlinking"),
@@ -133,8 +136,11 @@ class CustomerAmoLink(models.Model):
     """The amoCRM contact (and company) of a customer, remembered so repeat customers need no search.
 
     ``locked_until`` is a short lease taken while one worker finds or creates the contact, so two orders of a
-    new customer synced at once never create two contacts. ``update_pending`` says an edit of the customer or
-    its company waits to be pushed (``update_seq`` counts the edits, so one made during a push is not lost).
+    new customer synced at once never create two contacts; the run holding it keeps it alive with its
+    heartbeat. ``contact_sent_at`` is when a contact create was sent whose answer was lost: nobody looks the
+    contact up before that create has settled (``AMOCRM_UNCONFIRMED_SETTLE_SECONDS``). ``update_pending``
+    says an edit of the customer or its company waits to be pushed (``update_seq`` counts the edits, so one
+    made during a push is not lost).
     """
 
     customer = models.OneToOneField(
@@ -147,6 +153,7 @@ class CustomerAmoLink(models.Model):
     update_pending = models.BooleanField(default=False, db_index=True)
     update_seq = models.PositiveIntegerField(default=0)
     locked_until = models.DateTimeField(null=True, blank=True)
+    contact_sent_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -155,6 +162,30 @@ class CustomerAmoLink(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_id} -> {self.contact_id}"
+
+
+class CompanyAmoLink(models.Model):
+    """The amoCRM company of one of our companies, found or created once for all its customers.
+
+    ``locked_until`` is the lease of the worker finding or creating it (kept alive by the run's heartbeat),
+    so two orders of one new company synced at once never create two companies; ``create_sent_at`` is when a
+    company create was sent whose answer was lost: nobody looks the company up before it has settled.
+    """
+
+    company = models.OneToOneField(
+        "customers.Company", on_delete=models.CASCADE, related_name="amo_link", verbose_name=_("company")
+    )
+    amo_id = models.BigIntegerField(_("amoCRM company id"), null=True, blank=True)
+    locked_until = models.DateTimeField(null=True, blank=True)
+    create_sent_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("company link")
+        verbose_name_plural = _("company links")
+
+    def __str__(self) -> str:
+        return f"{self.company_id} -> {self.amo_id}"
 
 
 class CatalogElementLink(models.Model):

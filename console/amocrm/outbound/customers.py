@@ -1,9 +1,13 @@
 """The customer step: each order's contact (and company for a business customer) found or created in amoCRM.
 
 A customer's contact is remembered (``CustomerAmoLink``) so a repeat customer costs no search; a new one is
-looked up first (``outbound.lookup``), then created, under a short per-customer lease so two orders of one new
-customer synced at once never create two contacts. A new individual customer with a single new order gets
-contact and deal in one ``/leads/complex`` call (``outbound.leads``).
+looked up first (``outbound.lookup``), then created, under a short per-customer lease (kept alive by the
+run's heartbeat) so two orders of one new customer synced at once never create two contacts. A contact
+create whose answer was lost is not looked up again before amoCRM has had time to carry it out
+(``retries.settled_at``): a search made earlier could miss it and create a second one. A new individual
+customer with a single new order gets contact and deal in one ``/leads/complex`` call (``outbound.leads``).
+A business customer's company is found or created once per company (``CompanyAmoLink``), under the same
+kind of lease and with the same care for a lost create.
 
 Contacts: https://www.amocrm.ru/developers/content/crm_platform/contacts-api
 Companies: https://www.amocrm.ru/developers/content/crm_platform/companies-api
@@ -11,28 +15,38 @@ Companies: https://www.amocrm.ru/developers/content/crm_platform/companies-api
 
 from __future__ import annotations
 
-import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db.models import Q
 from django.utils import timezone
 
-from console.amocrm.models import CustomerAmoLink
+from console.amocrm.models import CompanyAmoLink, CustomerAmoLink, OrderSync
 from console.amocrm.outbound import payloads
-from console.amocrm.outbound.job import BATCH, Job, Run, ids_of
+from console.amocrm.outbound.job import BATCH, Job, Run, creates_sending, ids_of, lease_until
 from console.amocrm.outbound.lookup import find_company_id, find_contact_id
 from console.amocrm.outbound.outcomes import job_pause
+from console.amocrm.outbound.queueing import enqueue_if_idle
+from console.amocrm.outbound.retries import settled_at
 
-LEASE = timedelta(seconds=60)
-LEASE_WAIT = timedelta(seconds=10)
-# How often a waiting worker looks whether the other one finished the contact; amoCRM answers within that.
-LEASE_POLL = 0.2
+# Orders that wait for another worker's contact or company are sent again by that worker when it is done;
+# should that be missed, the every-minute retry job sends them after this pause.
 BUSY_PAUSE = timedelta(seconds=5)
 
 
 class CustomerBusy(Exception):
-    """Another worker holds the customer's lease: try this order again in a few seconds."""
+    """Another worker holds the lease of the customer's contact or company (it sends the order again when
+    done), or their create is not confirmed yet (try again once it has settled, ``until``)."""
+
+    def __init__(self, until: datetime | None = None) -> None:
+        self.until = until
+        super().__init__()
+
+    def pause(self) -> timedelta:
+        """How long the customer's orders wait."""
+        if self.until is None:
+            return BUSY_PAUSE
+        return max(self.until - timezone.now(), timedelta(seconds=1))
 
 
 def customers_resolve(run: Run, jobs: list[Job]) -> list[Job]:
@@ -48,12 +62,12 @@ def customers_resolve(run: Run, jobs: list[Job]) -> list[Job]:
         customer = customer_jobs[0].order.customer
         link, _ = CustomerAmoLink.objects.get_or_create(customer=customer)
         try:
-            if _contact_resolve(run, customer, link, customer_jobs, single=len(by_customer) == 1):
+            if _contact_resolve(run, customer, link, customer_jobs):
                 to_create.append((customer, link))
-        except CustomerBusy:
+        except CustomerBusy as busy:
             for job in customer_jobs:
                 title = "The customer's contact is being created by another worker"
-                job_pause(job, BUSY_PAUSE, title, kind="customer_busy")
+                job_pause(job, busy.pause(), title, kind="customer_busy")
             continue
         ready.extend(customer_jobs)
     _contacts_create(run, to_create)
@@ -66,15 +80,12 @@ def customers_resolve(run: Run, jobs: list[Job]) -> list[Job]:
     return [j for j in ready if not j.done]
 
 
-def _contact_resolve(
-    run: Run, customer: Any, link: CustomerAmoLink, jobs: list[Job], *, single: bool
-) -> bool:
+def _contact_resolve(run: Run, customer: Any, link: CustomerAmoLink, jobs: list[Job]) -> bool:
     """Fill ``link.contact_id`` (remembered, found, or left for a create); True when it must be created apart.
 
-    A single customer may wait for the worker creating its contact; a bulk run moves on at once (its other
-    customers need not wait) and retries that customer's orders shortly."""
+    The orders of a customer whose contact another worker is creating wait: that worker sends them again."""
     if not link.contact_id:
-        _lease(run, link, wait=single)
+        _lease(link, known="contact_id", sent="contact_sent_at", held=run.leased)
     if link.contact_id:
         _contact_refresh(run, customer, link)
         return False
@@ -82,7 +93,8 @@ def _contact_resolve(
     if contact_id:
         link.contact_id = contact_id
         link.contact_hash = ""
-        link.save(update_fields=["contact_id", "contact_hash", "updated_at"])
+        link.contact_sent_at = None
+        link.save(update_fields=["contact_id", "contact_hash", "contact_sent_at", "updated_at"])
         return False
     if _complex_candidate(customer, jobs):
         jobs[0].new_contact = payloads.contact_payload(customer)
@@ -98,29 +110,49 @@ def _complex_candidate(customer: Any, jobs: list[Job]) -> bool:
     return not sync.lead_id and not sync.create_pending
 
 
-def _lease(run: Run, link: CustomerAmoLink, *, wait: bool) -> None:
-    """Take the customer's find-or-create lease, or wait (up to ``LEASE_WAIT``, when ``wait``) for the worker
-    holding it.
+def _lease(link: CustomerAmoLink | CompanyAmoLink, *, known: str, sent: str, held: list[int]) -> None:
+    """Take the find-or-create lease of a customer's contact (or of a company) at once.
 
-    Returns with the lease taken, or with ``link.contact_id`` filled by the other worker; raises
-    ``CustomerBusy`` when the other worker is still at it after the wait.
+    Returns with the lease taken (its pk added to ``held``), or with the id (field ``known``) filled by
+    another worker; raises ``CustomerBusy`` when another worker holds the lease (it sends the waiting orders
+    again when it is done: :func:`waiting_wake`), or when a create whose answer was lost (sent at field
+    ``sent``) has not settled yet.
     """
-    deadline = time.monotonic() + (LEASE_WAIT.total_seconds() if wait else 0)
-    while True:
-        now = timezone.now()
-        taken = (
-            CustomerAmoLink.objects.filter(pk=link.pk)
-            .filter(Q(locked_until__isnull=True) | Q(locked_until__lt=now))
-            .update(locked_until=now + LEASE)
-        )
-        if taken:
-            run.leased.append(link.pk)
-        link.refresh_from_db()
-        if taken or link.contact_id:
-            return
-        if time.monotonic() > deadline:
-            raise CustomerBusy
-        time.sleep(LEASE_POLL)
+    model = type(link)
+    now = timezone.now()
+    taken = (
+        model.objects.filter(pk=link.pk)
+        .filter(Q(locked_until__isnull=True) | Q(locked_until__lt=now))
+        .update(locked_until=lease_until(now))
+    )
+    if taken:
+        held.append(link.pk)
+    link.refresh_from_db()
+    if getattr(link, known):
+        return
+    settles = settled_at(getattr(link, sent))
+    if settles is not None and settles > now:
+        raise CustomerBusy(until=settles)
+    if not taken:
+        raise CustomerBusy
+
+
+def waiting_wake(run: Run) -> int:
+    """Send again, now, the orders that paused because this run held their customer's or company's lease
+    (unless a create of this run is unconfirmed: they wait for it to settle). Returns how many."""
+    customers = CustomerAmoLink.objects.filter(pk__in=run.leased, contact_sent_at__isnull=True)
+    companies = CompanyAmoLink.objects.filter(pk__in=run.company_leased, create_sent_at__isnull=True)
+    waiting = OrderSync.objects.filter(
+        Q(order__customer__in=customers.values("customer_id"))
+        | Q(order__customer__company__in=companies.values("company_id")),
+        state=OrderSync.State.QUEUED,
+        task_pending=False,
+        last_error_kind="customer_busy",
+    )
+    woken = 0
+    for sync_pk, order_id in waiting.values_list("pk", "order_id"):
+        woken += enqueue_if_idle(sync_pk=sync_pk, order_id=order_id)
+    return woken
 
 
 def _contact_refresh(run: Run, customer: Any, link: CustomerAmoLink) -> None:
@@ -139,51 +171,100 @@ def _contacts_create(run: Run, pending: list[tuple[Any, CustomerAmoLink]]) -> No
     for start in range(0, len(pending), BATCH):
         chunk = pending[start : start + BATCH]
         contacts = [payloads.contact_payload(customer) for customer, _ in chunk]
-        ids = ids_of(run.amo.create_contacts(contacts))
+        sent = CustomerAmoLink.objects.filter(pk__in=[link.pk for _, link in chunk])
+        with creates_sending(sent, "contact_sent_at"):
+            ids = ids_of(run.amo.create_contacts(contacts))
         for (_customer, link), contact_id, payload in zip(chunk, ids, contacts, strict=True):
             link.contact_id = contact_id
             link.contact_hash = payloads.stable_hash(payload)
-            link.locked_until = None
-            link.save(update_fields=["contact_id", "contact_hash", "locked_until", "updated_at"])
+            link.locked_until = link.contact_sent_at = None
+            fields = ["contact_id", "contact_hash", "locked_until", "contact_sent_at", "updated_at"]
+            link.save(update_fields=fields)
 
 
 def _companies_resolve(run: Run, jobs: list[Job]) -> None:
-    """Business customers: the company found (INN, then name) or created, linked to the contact."""
-    customers = {
-        job.order.customer.pk: job.order.customer
-        for job in jobs
-        if job.order.customer.company_id and job.order.customer.customer_type == "business"
+    """Business customers: each company found (INN, then name) or created once, under its own lease, and
+    linked to its customers' contacts. The orders of a company another worker is finding or creating (or
+    whose create is not confirmed yet) wait (``CustomerBusy``)."""
+    by_company: dict[int, list[Job]] = {}
+    for job in jobs:
+        customer = job.order.customer
+        if customer.company_id and customer.customer_type == "business":
+            by_company.setdefault(customer.company_id, []).append(job)
+    links = {
+        link.customer_id: link for link in CustomerAmoLink.objects.filter(customer_id__in=_customers(jobs))
     }
-    pending, linked = [], []
-    for customer in customers.values():
-        link = CustomerAmoLink.objects.get(customer=customer)
-        if link.company_id:
+    pending: list[CompanyAmoLink] = []
+    ready: list[CompanyAmoLink] = []
+    for company_pk, company_jobs in by_company.items():
+        if all(links[job.order.customer_id].company_id for job in company_jobs):
             continue
-        company = customer.company
-        company_id = find_company_id(run.amo, inn=company.inn or None, name=company.name)
-        if company_id:
-            link.company_id = company_id
-            link.save(update_fields=["company_id", "updated_at"])
-            linked.append(link)
-        else:
-            pending.append((company, link))
+        company_link = _company_link(company_pk)
+        try:
+            if not company_link.amo_id:
+                _lease(company_link, known="amo_id", sent="create_sent_at", held=run.company_leased)
+        except CustomerBusy as busy:
+            for job in company_jobs:
+                title = "The customer's company is being created by another worker"
+                job_pause(job, busy.pause(), title, kind="customer_busy")
+            continue
+        if not company_link.amo_id:
+            company = company_jobs[0].order.customer.company
+            company_link.amo_id = find_company_id(run.amo, inn=company.inn or None, name=company.name)
+        (ready if company_link.amo_id else pending).append(company_link)
     for start in range(0, len(pending), BATCH):
         chunk = pending[start : start + BATCH]
-        companies = [payloads.company_payload(company, run.company_field_ids) for company, _ in chunk]
-        created = ids_of(run.amo.create_companies(companies))
-        for (_company, link), company_id, company in zip(chunk, created, companies, strict=True):
-            link.company_id, link.company_hash = company_id, payloads.stable_hash(company)
-            link.save(update_fields=["company_id", "company_hash", "updated_at"])
-            linked.append(link)
-    items = [
-        {
-            "entity_id": int(link.contact_id),
-            "entity_type": "contacts",
-            "to_entity_id": int(link.company_id),
-            "to_entity_type": "companies",
-        }
-        for link in linked
-        if link.contact_id
-    ]
+        companies = [payloads.company_payload(link.company, run.company_field_ids) for link in chunk]
+        sent = CompanyAmoLink.objects.filter(pk__in=[link.pk for link in chunk])
+        with creates_sending(sent, "create_sent_at"):
+            created = ids_of(run.amo.create_companies(companies))
+        for company_link, amo_id in zip(chunk, created, strict=True):
+            company_link.amo_id = amo_id
+        ready.extend(chunk)
+    _company_links_store(run, ready, by_company, links)
+
+
+def _customers(jobs: list[Job]) -> set[int]:
+    return {job.order.customer_id for job in jobs}
+
+
+def _company_link(company_pk: int) -> CompanyAmoLink:
+    """The company's link, created on first use with the amoCRM id one of its customers already has."""
+    link, created = CompanyAmoLink.objects.select_related("company").get_or_create(company_id=company_pk)
+    if created or not link.amo_id:
+        known = (
+            CustomerAmoLink.objects.filter(customer__company_id=company_pk, company_id__isnull=False)
+            .values_list("company_id", flat=True)
+            .first()
+        )
+        if known:
+            link.amo_id = known
+            link.save(update_fields=["amo_id", "updated_at"])
+    return link
+
+
+def _company_links_store(
+    run: Run, ready: list[CompanyAmoLink], by_company: dict[int, list[Job]], links: dict[int, CustomerAmoLink]
+) -> None:
+    """Remember each resolved company, on its link and its customers' links, and link it to their contacts."""
+    items = []
+    for company_link in ready:
+        company_link.locked_until = company_link.create_sent_at = None
+        company_link.save(update_fields=["amo_id", "locked_until", "create_sent_at", "updated_at"])
+        for customer_id in _customers(by_company[company_link.company_id]):
+            link = links[customer_id]
+            if link.company_id:
+                continue
+            link.company_id = company_link.amo_id
+            link.save(update_fields=["company_id", "updated_at"])
+            if link.contact_id:
+                items.append(
+                    {
+                        "entity_id": int(link.contact_id),
+                        "entity_type": "contacts",
+                        "to_entity_id": int(link.company_id),
+                        "to_entity_type": "companies",
+                    }
+                )
     for start in range(0, len(items), BATCH):
         run.amo.link_many("contacts", items[start : start + BATCH])

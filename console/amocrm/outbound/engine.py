@@ -8,7 +8,8 @@ A run (one task) takes a set of orders and, sharing batch calls between them:
    taken over: its worker died;
 2. computes each order's target (what its deal should be) and finishes at once what has nothing to send
    (the stored hash equals the target's), what must not be pushed (a cancelled order that never had a deal)
-   and a deal deleted in amoCRM;
+   and a deal deleted in amoCRM; an order whose deal create lost its answer waits until that create has
+   settled in amoCRM (``retries.settled_at``) before it is looked up;
 3. products: the catalog elements of every SKU (``outbound.products``);
 4. customers: each customer's contact and company, found or created (``outbound.customers``);
 5. deals: adopt an unconfirmed create, create the missing deals, update the changed ones (``outbound.leads``);
@@ -30,15 +31,15 @@ from django.utils import timezone
 
 from console.amocrm.account.access import account_client
 from console.amocrm.api.errors import AmoCRMError
-from console.amocrm.models import AmoConnection, CustomerAmoLink, OrderSync, SyncLog
+from console.amocrm.models import AmoConnection, CompanyAmoLink, CustomerAmoLink, OrderSync, SyncLog
 from console.amocrm.outbound import payloads
-from console.amocrm.outbound.customers import customers_resolve
+from console.amocrm.outbound.customers import customers_resolve, waiting_wake
 from console.amocrm.outbound.job import Job, Run, Target, sync_record_error
 from console.amocrm.outbound.leads import leads_adopt, leads_create, leads_update
 from console.amocrm.outbound.notes import notes_add
-from console.amocrm.outbound.outcomes import job_release, job_succeed, jobs_fail
+from console.amocrm.outbound.outcomes import job_pause, job_release, job_succeed, jobs_fail
 from console.amocrm.outbound.products import elements_ensure, links_sync, pushed_products_reread
-from console.amocrm.outbound.retries import claim_stale_before
+from console.amocrm.outbound.retries import claim_stale_before, settled_at
 from console.amocrm.payment import order_payment
 from console.amocrm.stagemap import StageMap
 from console.orders.models import Order
@@ -49,6 +50,7 @@ State = OrderSync.State
 Outcome = SyncLog.Outcome
 CLAIMABLE = (State.NOT_SYNCED, State.QUEUED, State.SYNCED, State.FAILED)
 DELETED_DEAL = "The deal was deleted in AmoCRM: unlink the order to create a new deal, or link another"
+SETTLING = "AmoCRM did not confirm the deal's create; it is looked up once amoCRM has carried it out"
 
 
 def order_sync_run(*, order_id: int, trigger: str = "") -> str | None:
@@ -135,9 +137,14 @@ def _target(run: Run, order: Order) -> Target:
 
 
 def _prepare(run: Run, jobs: list[Job]) -> None:
-    """Compute each order's target; finish the no-ops and the orders that must not be pushed."""
+    """Compute each order's target; finish the no-ops and the orders that must not be pushed or wait."""
+    now = timezone.now()
     for job in jobs:
         order, sync = job.order, job.sync
+        settles = settled_at(sync.create_sent_at) if sync.create_pending and not sync.lead_id else None
+        if settles is not None and settles > now:
+            job_pause(job, settles - now, SETTLING, kind="unknown_outcome")
+            continue
         if not sync.lead_id and (not order.is_active or order.status == Order.Status.CANCELLED):
             job.finish(Outcome.SKIPPED, "none")
             continue
@@ -189,6 +196,8 @@ def _execute(jobs: list[Job]) -> None:
         finally:
             # A failed find-or-create gives its leases back: the next attempt searches again at once.
             CustomerAmoLink.objects.filter(pk__in=run.leased).update(locked_until=None)
+            CompanyAmoLink.objects.filter(pk__in=run.company_leased).update(locked_until=None)
+            waiting_wake(run)
     _share_calls(jobs, run.client.calls if run.client is not None else 0)
     for job in jobs:
         job_release(job)

@@ -8,26 +8,36 @@ and ``notes`` read the target, call amoCRM and write the sync row column by colu
 A run keeps its claims alive: :meth:`Run.heartbeat` moves their ``OrderSync.claimed_at`` forward, between
 the engine's steps and before each amoCRM call a step makes (:attr:`Run.amo`), at most every
 ``AMOCRM_CLAIM_STALE_SECONDS / 6``. A claim whose heartbeat stopped (``outbound.retries``) is taken over.
+The same heartbeat keeps the run's customer leases (``outbound.customers``) from running out.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from console.amocrm.api.client import AmoCRMClient
-from console.amocrm.api.errors import AmoCRMError, error_detail, error_kind
+from console.amocrm.api.errors import AmoCRMError, UnknownOutcome, error_detail, error_kind
 from console.amocrm.api.redaction import redact
-from console.amocrm.models import AmoConnection, OrderSync, SyncLog
+from console.amocrm.models import AmoConnection, CompanyAmoLink, CustomerAmoLink, OrderSync, SyncLog
 from console.amocrm.stagemap import Stage, StageMap
 from console.orders.models import Order
 
 BATCH = 50  # amoCRM's batch size for add, update and link requests
+
+
+def lease_until(now: datetime) -> datetime:
+    """The end of a customer lease taken or renewed at ``now``: like a claim, a lease with no heartbeat for
+    ``AMOCRM_CLAIM_STALE_SECONDS`` was left by a dead worker."""
+    return now + timedelta(seconds=settings.AMOCRM_CLAIM_STALE_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -83,6 +93,7 @@ class Run:
     client: AmoCRMClient | None = None
     elements: dict[str, int] = field(default_factory=dict)  # sku -> catalog element id
     leased: list[int] = field(default_factory=list)  # CustomerAmoLink pks whose lease this run holds
+    company_leased: list[int] = field(default_factory=list)  # CompanyAmoLink pks whose lease it holds
     jobs: list[Job] = field(default_factory=list)  # the claims this run holds (kept alive by heartbeat)
     beaten: float = field(default_factory=time.monotonic)  # when the last heartbeat was written
 
@@ -91,7 +102,8 @@ class Run:
         sixth of ``AMOCRM_CLAIM_STALE_SECONDS`` unless ``force``).
 
         Only claims still held as this run wrote them are moved; one taken over meanwhile (the run was silent
-        too long) keeps its new owner's time, and ``outcomes.job_release`` leaves it to that owner."""
+        too long) keeps its new owner's time, and ``outcomes.job_release`` leaves it to that owner. The
+        customer leases the run holds are renewed alike."""
         if not self.jobs or (
             not force and time.monotonic() - self.beaten < settings.AMOCRM_CLAIM_STALE_SECONDS / 6
         ):
@@ -103,6 +115,14 @@ class Run:
             state=OrderSync.State.SYNCING,
             claimed_at__in={job.sync.claimed_at for job in self.jobs},
         ).update(claimed_at=now)
+        if self.leased:
+            CustomerAmoLink.objects.filter(pk__in=self.leased, locked_until__isnull=False).update(
+                locked_until=lease_until(now)
+            )
+        if self.company_leased:
+            CompanyAmoLink.objects.filter(pk__in=self.company_leased, locked_until__isnull=False).update(
+                locked_until=lease_until(now)
+            )
         for job in self.jobs:
             job.sync.claimed_at = now
 
@@ -127,6 +147,22 @@ class Run:
         assert self.client is not None
         self.heartbeat()
         return self.client
+
+
+@contextmanager
+def creates_sending(rows: QuerySet, field: str, **marks: Any) -> Iterator[None]:
+    """Mark the creates of ``rows`` as sent (``field`` set to now, with ``marks``) while the call runs.
+
+    An answer that is lost (an ``UnknownOutcome``, or a crash) leaves the mark: nobody looks those entities
+    up before they have settled in amoCRM (``retries.settled_at``). An error amoCRM answered means nothing was
+    created: the send time is taken back, so the next attempt need not wait."""
+    rows.update(**{field: timezone.now()}, **marks)
+    try:
+        yield
+    except AmoCRMError as exc:
+        if not isinstance(exc, UnknownOutcome):
+            rows.update(**{field: None})
+        raise
 
 
 def sync_save(sync: OrderSync, *names: str) -> None:

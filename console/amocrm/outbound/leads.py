@@ -1,7 +1,8 @@
 """The deal step: create the deals that do not exist yet, update the ones whose fields or stage moved.
 
-No duplicates: ``create_pending`` is saved before a create is sent and cleared when its id is stored; an
-attempt that finds it set looks the deal up by the order-number field first (:func:`leads_adopt`).
+No duplicates: ``create_pending`` (and ``create_sent_at``) is saved before a create is sent and cleared when
+its id is stored; an attempt that finds it set looks the deal up by the order-number field first
+(:func:`leads_adopt`), once amoCRM has had time to carry out the lost create (the engine waits till then).
 
 https://www.amocrm.ru/developers/content/crm_platform/leads-api
 """
@@ -10,12 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from console.amocrm.api.errors import UnknownOutcome
 from console.amocrm.models import CustomerAmoLink, OrderSync
 from console.amocrm.outbound import payloads
-from console.amocrm.outbound.job import BATCH, Job, Run, id_of, ids_of, sync_save
+from console.amocrm.outbound.job import BATCH, Job, Run, creates_sending, id_of, ids_of, sync_save
 from console.amocrm.outbound.products import lead_products
 
 
@@ -35,6 +37,7 @@ def leads_adopt(run: Run, jobs: list[Job]) -> None:
             sync.contact_id = job.contact_id
             sync.company_id = job.company_id
         sync.create_pending = False
+        sync.create_sent_at = None
         sync_save(
             sync,
             "lead_id",
@@ -43,6 +46,7 @@ def leads_adopt(run: Run, jobs: list[Job]) -> None:
             "pushed_status_id",
             "pushed_products",
             "create_pending",
+            "create_sent_at",
             "contact_id",
             "company_id",
         )
@@ -65,9 +69,9 @@ def leads_create(run: Run, jobs: list[Job]) -> None:
             )
             for j in chunk
         ]
-        OrderSync.objects.filter(pk__in=[j.sync.pk for j in chunk]).update(create_pending=True)
         try:
-            ids = ids_of(run.amo.create_leads(leads))
+            with creates_sending(_syncs(chunk), "create_sent_at", create_pending=True):
+                ids = ids_of(run.amo.create_leads(leads))
         except UnknownOutcome as exc:
             _store_created(chunk[: len(exc.created_ids)], exc.created_ids)
             raise
@@ -89,17 +93,26 @@ def _create_with_contacts(run: Run, jobs: list[Job]) -> None:
             )
             lead["_embedded"]["contacts"] = [job.new_contact]
             leads.append(lead)
-        OrderSync.objects.filter(pk__in=[j.sync.pk for j in chunk]).update(create_pending=True)
-        results = run.amo.create_leads_complex(leads)
+        customers = CustomerAmoLink.objects.filter(customer_id__in=[j.order.customer_id for j in chunk])
+        with (
+            creates_sending(customers, "contact_sent_at"),
+            creates_sending(_syncs(chunk), "create_sent_at", create_pending=True),
+        ):
+            results = run.amo.create_leads_complex(leads)
         for job, result in zip(chunk, results, strict=True):
             job.contact_id = int(result["contact_id"])
             CustomerAmoLink.objects.filter(customer_id=job.order.customer_id).update(
                 contact_id=job.contact_id,
                 contact_hash=payloads.stable_hash(job.new_contact),
                 locked_until=None,
+                contact_sent_at=None,
                 updated_at=timezone.now(),
             )
             _store_created([job], [int(result["id"])])
+
+
+def _syncs(jobs: list[Job]) -> QuerySet[OrderSync]:
+    return OrderSync.objects.filter(pk__in=[j.sync.pk for j in jobs])
 
 
 def _store_created(jobs: list[Job], ids: Sequence[int]) -> None:
@@ -107,6 +120,7 @@ def _store_created(jobs: list[Job], ids: Sequence[int]) -> None:
         sync, stage = job.sync, job.target.stage
         sync.lead_id = int(lead_id)
         sync.create_pending = False
+        sync.create_sent_at = None
         sync.pushed_lead_hash = job.target.lead_hash
         sync.pushed_pipeline_id = stage.pipeline_id if stage else None
         sync.pushed_status_id = stage.status_id if stage else None
@@ -120,6 +134,7 @@ def _store_created(jobs: list[Job], ids: Sequence[int]) -> None:
             sync,
             "lead_id",
             "create_pending",
+            "create_sent_at",
             "pushed_lead_hash",
             "pushed_pipeline_id",
             "pushed_status_id",

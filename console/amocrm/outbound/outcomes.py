@@ -17,7 +17,7 @@ from console.amocrm.api.errors import AmoCRMError, CircuitOpen, UnknownOutcome, 
 from console.amocrm.models import OrderSync, SyncLog
 from console.amocrm.outbound.job import Job, sync_record_error, sync_save
 from console.amocrm.outbound.queueing import SYNC_TASK
-from console.amocrm.outbound.retries import max_attempts, retry_delay
+from console.amocrm.outbound.retries import max_attempts, retry_delay, settled_at
 
 State = OrderSync.State
 Outcome = SyncLog.Outcome
@@ -87,6 +87,9 @@ def jobs_fail(jobs: list[Job], exc: Exception) -> None:
             job.finish(Outcome.FAILED, "sync")
         else:
             job.sync.next_retry_at = timezone.now() + retry_delay(attempts)
+            if isinstance(exc, UnknownOutcome):
+                # Not before the lost create has settled in amoCRM (the engine would only wait again).
+                job.sync.next_retry_at = max(job.sync.next_retry_at, settled_at(timezone.now()))
             job.finish(Outcome.RETRY, "sync")
         sync_record_error(job.sync, exc if isinstance(exc, AmoCRMError) else None, error_title(exc), exc)
 

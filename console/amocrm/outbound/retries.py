@@ -3,6 +3,8 @@ queue moving.
 
 - :func:`retry_delay`: ``AMOCRM_RETRY_DELAYS`` (30 s, 2 min, 10 min, 1 h, 6 h, 12 h, 24 h by default; ± 20 %)
   after attempts 1, 2, …; an order fails for good after ``AMOCRM_MAX_ATTEMPTS`` (:func:`max_attempts`).
+- :func:`settled_at`: a create whose answer was lost is looked up only once amoCRM has had
+  ``AMOCRM_UNCONFIRMED_SETTLE_SECONDS`` to carry it out.
 - :func:`claim_stale_before`: a running sync refreshes its claims' ``OrderSync.claimed_at`` as it works
   (``Run.heartbeat``); a claim with no heartbeat for ``AMOCRM_CLAIM_STALE_SECONDS`` was left by a dead worker
   and may be taken over.
@@ -49,6 +51,15 @@ def max_attempts() -> int:
 def claim_stale_before(now: datetime | None = None) -> datetime:
     """A claim whose last heartbeat is older than this was left by a dead worker."""
     return (now or timezone.now()) - timedelta(seconds=settings.AMOCRM_CLAIM_STALE_SECONDS)
+
+
+def settled_at(sent_at: datetime | None) -> datetime | None:
+    """When a create sent at ``sent_at`` whose answer was lost has been carried out or dropped by amoCRM
+    (None when nothing is unconfirmed). Looking it up earlier may miss an entity amoCRM is still creating,
+    and creating it again then makes a duplicate."""
+    if sent_at is None:
+        return None
+    return sent_at + timedelta(seconds=settings.AMOCRM_UNCONFIRMED_SETTLE_SECONDS)
 
 
 def connection_is_healthy() -> bool:

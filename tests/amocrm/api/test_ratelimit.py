@@ -8,8 +8,15 @@ import uuid
 
 import pytest
 import requests
+from django.db import connections
 
-from console.amocrm.api.ratelimit import SAFETY_MARGIN, FileRateLimiter, RedisRateLimiter, get_rate_limiter
+from console.amocrm.api.ratelimit import (
+    SAFETY_MARGIN,
+    DatabaseRateLimiter,
+    RedisRateLimiter,
+    get_rate_limiter,
+)
+from console.amocrm.models import RateLimitWindow
 
 LIMIT = 7
 WORKERS = 4
@@ -49,17 +56,20 @@ def _run(sandbox, make_limiter) -> tuple[list[int], float]:
     return statuses, time.monotonic() - started
 
 
-def _make_file_limiter(path):
-    return lambda: FileRateLimiter(path, LIMIT, 1.0 + SAFETY_MARGIN)
+def _make_database_limiter(name):
+    return lambda: DatabaseRateLimiter(name, LIMIT, 1.0 + SAFETY_MARGIN)
 
 
-def test_processes_sharing_the_file_limiter_stay_under_the_limit(sandbox, tmp_path):
-    statuses, elapsed = _run(sandbox, _make_file_limiter(tmp_path / "limit.json"))
+@pytest.mark.django_db(transaction=True)
+def test_processes_sharing_the_database_limiter_stay_under_the_limit(sandbox):
+    connections.close_all()  # each forked worker opens its own connection to the test database
+    statuses, elapsed = _run(sandbox, _make_database_limiter("test"))
     report = sandbox.requests()
     assert statuses == [200] * WORKERS * CALLS_EACH, "the sandbox answered 429"
     assert report["peak_rps"] <= LIMIT
-    # 32 calls at 7 per 1.05 s: the first 7 go at once, the rest need about 3.6 s more
+    # 32 calls at 7 per 1.1 s: the first 7 go at once, the rest need about 3.9 s more
     assert elapsed < 8
+    assert len(RateLimitWindow.objects.get(name="test").starts) == LIMIT
 
 
 def _redis_url() -> str:
@@ -81,8 +91,9 @@ def test_processes_sharing_the_redis_limiter_stay_under_the_limit(sandbox):
     assert sandbox.requests()["peak_rps"] <= LIMIT
 
 
-def test_the_limiter_lets_a_burst_of_the_limit_through_at_once(tmp_path):
-    limiter = FileRateLimiter(tmp_path / "burst.json", 5, 1.0)
+@pytest.mark.django_db
+def test_the_limiter_lets_a_burst_of_the_limit_through_at_once():
+    limiter = DatabaseRateLimiter("burst", 5, 1.0)
     started = time.monotonic()
     waits = [limiter.acquire() for _ in range(5)]
     assert waits == [0.0] * 5 and time.monotonic() - started < 0.5
@@ -90,10 +101,17 @@ def test_the_limiter_lets_a_burst_of_the_limit_through_at_once(tmp_path):
     assert time.monotonic() - started >= 0.95
 
 
-def test_the_installation_limiter_follows_the_settings(settings, tmp_path):
+@pytest.mark.django_db
+def test_starts_from_the_future_do_not_hold_requests_back():
+    """A clock set back must not make every request wait for stamps that lie ahead of it."""
+    RateLimitWindow.objects.create(name="skewed", starts=[time.time() + 3600] * 5)
+    limiter = DatabaseRateLimiter("skewed", 5, 1.0)
+    assert [limiter.acquire() for _ in range(5)] == [0.0] * 5
+
+
+def test_the_installation_limiter_follows_the_settings(settings):
     settings.REDIS_URL = ""
-    settings.DATA_DIR = tmp_path
     settings.AMOCRM_RATE_LIMIT = 3
     limiter = get_rate_limiter()
-    assert isinstance(limiter, FileRateLimiter) and limiter.rate == 3
-    assert limiter.path.parent == tmp_path
+    assert isinstance(limiter, DatabaseRateLimiter) and limiter.rate == 3
+    assert limiter.window == pytest.approx(1.0 + SAFETY_MARGIN)

@@ -151,6 +151,7 @@ def test_a_failing_order_is_retried_after_the_configured_delay_and_fails_after_t
 ) -> None:
     settings.AMOCRM_RETRY_DELAYS = [5, 7]
     settings.AMOCRM_MAX_ATTEMPTS = 2
+    settings.AMOCRM_UNCONFIRMED_SETTLE_SECONDS = 0  # the sandbox's 500 creates nothing
     amo.fault(kind="500", method="POST", path="/api/v4/leads", times=20)
 
     with committed():

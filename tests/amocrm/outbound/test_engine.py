@@ -168,7 +168,6 @@ def test_the_schedules_command_creates_each_schedule_once() -> None:
 def test_a_customer_lease_held_elsewhere_makes_the_order_wait_without_an_attempt(
     order: Order, enqueued: list, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(customers, "LEASE_WAIT", timedelta(seconds=0))
     AmoConnection.objects.update_or_create(pk=1, defaults={"state": AmoConnection.State.CONNECTED})
     CustomerAmoLink.objects.create(
         customer=order.customer, locked_until=timezone.now() + timedelta(minutes=1)
@@ -185,3 +184,34 @@ def test_a_customer_lease_held_elsewhere_makes_the_order_wait_without_an_attempt
     outcomes.job_release(job)
     assert (row(order).state, row(order).attempts) == ("queued", 0)
     assert row(order).next_retry_at is not None
+
+
+@pytest.mark.parametrize("confirmed", [True, False])
+def test_the_run_holding_a_customer_lease_sends_the_orders_that_waited_for_it_again(
+    order: Order, make_order: Callable[..., Order], enqueued: list, confirmed: bool
+) -> None:
+    """No polling: the order that found the lease taken pauses, and the holder sends it again when it is done
+    (unless the holder's contact create is unconfirmed: then the order waits for it to settle)."""
+    AmoConnection.objects.update_or_create(pk=1, defaults={"state": AmoConnection.State.CONNECTED})
+    second = make_order(customer=order.customer)
+    link = CustomerAmoLink.objects.create(customer=order.customer)
+    holder = Run(AmoConnection.get_solo(), StageMap.load())
+    customers._lease(link, known="contact_id", sent="contact_sent_at", held=holder.leased)
+    queueing.order_sync_request(order_id=second.pk, trigger="storefront")
+    jobs = engine._claim([second.pk], "storefront")
+    run = Run(AmoConnection.get_solo(), StageMap.load(), client=object())
+    for job in jobs:
+        job.target = engine._target(run, job.order)
+    assert customers.customers_resolve(run, jobs) == []
+    outcomes.job_release(jobs[0])
+    assert (row(second).state, row(second).last_error_kind, row(second).task_pending) == (
+        "queued", "customer_busy", False)  # fmt: skip
+    if not confirmed:
+        CustomerAmoLink.objects.filter(pk=link.pk).update(contact_sent_at=timezone.now())
+    enqueued.clear()
+
+    woken = customers.waiting_wake(holder)
+
+    assert woken == (1 if confirmed else 0)
+    assert enqueued == ([("order_sync_task", second.pk)] if confirmed else [])
+    assert row(second).task_pending is confirmed

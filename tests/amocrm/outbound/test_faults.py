@@ -12,25 +12,37 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from console.amocrm.models import AmoConnection, OrderSync, SyncLog
+from console.amocrm.models import AmoConnection, CustomerAmoLink, OrderSync, SyncLog
 from console.amocrm.outbound import retries
 from console.orders.models import Order
-from tests.fixtures.sync import committed, entities, lead_of, notes_of, products_of, stage, state
+from tests.fixtures.sync import (
+    calls,
+    clear,
+    committed,
+    entities,
+    lead_of,
+    notes_of,
+    products_of,
+    retries_due,
+    stage,
+    state,
+)
+from tests.fixtures.waiting import wait_until
 
 
 def run_due_retries() -> int:
     """Make every waiting retry due now and run the schedule's task (sync mode runs the syncs inline)."""
-    OrderSync.objects.filter(state=OrderSync.State.QUEUED).update(
-        next_retry_at=timezone.now() - timedelta(seconds=1)
-    )
+    retries_due()
     with committed():
         return retries.sync_due_retries()
 
 
 @pytest.fixture
 def fast_client(settings: Any) -> None:
-    """Short read timeout so the sandbox's "slow" fault is a timeout."""
+    """Short read timeout so the sandbox's "slow" fault is a timeout; a lost create settles in 2 s (the
+    sandbox carries a slow request out 1.5 s after it came at the latest)."""
     settings.AMOCRM_READ_TIMEOUT = 0.5
+    settings.AMOCRM_UNCONFIRMED_SETTLE_SECONDS = 2
 
 
 @pytest.mark.django_db
@@ -69,7 +81,8 @@ def test_a_5xx_on_the_lead_create_schedules_a_retry_that_looks_up_before_creatin
 
     row = state(order)
     assert (row.state, row.attempts, row.create_pending) == (OrderSync.State.QUEUED, 1, True)
-    assert timezone.now() + timedelta(seconds=20) < row.next_retry_at < timezone.now() + timedelta(seconds=40)
+    # The first retry comes after 30 s, but not before the lost create has settled in amoCRM (60 s).
+    assert timezone.now() + timedelta(seconds=50) < row.next_retry_at < timezone.now() + timedelta(seconds=70)
     assert row.last_error_status == 502 and row.last_error_title
     log = SyncLog.objects.get(order=order)
     assert (log.outcome, log.error_status) == ("retry", 502)
@@ -107,11 +120,84 @@ def test_a_timeout_on_the_lead_create_never_duplicates_it(
     amo.fault(kind="slow", seconds=1.5, method="POST", path="/api/v4/leads", times=1)
     with committed():
         order = make_order()
+    wait_until(lambda: entities(amo, "leads"), what="the slow create to land in amoCRM")
 
     run_due_retries()
 
     assert state(order).state == OrderSync.State.SYNCED
     assert len(entities(amo, "leads")) == 1
+
+
+@pytest.mark.django_db
+def test_a_change_right_after_a_lost_deal_create_waits_for_it_to_settle_before_looking_it_up(
+    amo: Any, make_order: Callable[..., Order], fast_client: None
+) -> None:
+    """amoCRM may carry out a create after our read timeout: a sync that looked for the deal at once would
+    miss it and create a second one."""
+    from console.orders.services import order_set_status
+
+    amo.fault(kind="slow", seconds=1.5, method="POST", path="/api/v4/leads", times=1)
+    with committed():
+        order = make_order()
+    sent = state(order)
+    assert sent.create_pending and sent.create_sent_at is not None
+
+    with committed():
+        order_set_status(order=order, status="reserved", origin="manager", actor="m")
+
+    waiting = state(order)
+    assert waiting.state == OrderSync.State.QUEUED and waiting.last_error_kind == "unknown_outcome"
+    settles = retries.settled_at(sent.create_sent_at)
+    assert abs((waiting.next_retry_at - settles).total_seconds()) < 1
+    leads = wait_until(lambda: entities(amo, "leads"), what="the slow create to land in amoCRM")
+    run_due_retries()
+
+    assert state(order).state == OrderSync.State.SYNCED
+    assert [lead["id"] for lead in entities(amo, "leads")] == [leads[0]["id"]] == [state(order).lead_id]
+    assert lead_of(amo, order)["status_id"] == stage("reserved")[1]
+
+
+@pytest.mark.django_db
+def test_a_second_order_of_a_customer_whose_contact_create_was_lost_waits_and_shares_one_contact(
+    amo: Any, make_order: Callable[..., Order], make_customer: Callable[..., Any], fast_client: None
+) -> None:
+    customer = make_customer()
+    amo.fault(kind="slow", seconds=1.5, method="POST", path="/api/v4/leads/complex", times=1)
+    with committed():
+        first = make_order(customer=customer)
+    assert CustomerAmoLink.objects.get(customer=customer).contact_sent_at is not None
+
+    with committed():
+        second = make_order(customer=customer)
+
+    waiting = state(second)
+    assert waiting.state == OrderSync.State.QUEUED and waiting.last_error_kind == "customer_busy"
+    assert entities(amo, "contacts") == []  # still being created by the slow request
+    wait_until(lambda: entities(amo, "contacts"), what="the slow create to land in amoCRM")
+    run_due_retries()
+
+    assert state(first).state == state(second).state == OrderSync.State.SYNCED
+    contacts = entities(amo, "contacts")
+    assert len(contacts) == 1 and len(entities(amo, "leads")) == 2
+    assert state(first).contact_id == state(second).contact_id == contacts[0]["id"]
+
+
+@pytest.mark.django_db
+def test_a_create_amocrm_refused_is_not_waited_for(
+    amo: Any, make_order: Callable[..., Order], fast_client: None
+) -> None:
+    """A 400 means nothing was created: the marks are taken back, the next attempt need not wait."""
+    amo.fault(kind="429", method="POST", path="/api/v4/leads/complex", times=20, retry_after=0)
+    with committed():
+        order = make_order()
+
+    sync = state(order)
+    assert sync.state == OrderSync.State.QUEUED and sync.last_error_kind == "rate_limited"
+    assert sync.create_sent_at is None
+    assert CustomerAmoLink.objects.get(customer=order.customer).contact_sent_at is None
+    amo.clear_faults()
+    run_due_retries()
+    assert state(order).state == OrderSync.State.SYNCED
 
 
 @pytest.mark.django_db
@@ -249,3 +335,42 @@ def test_under_random_faults_every_order_ends_synced_with_one_lead_each_and_one_
     for order in orders:
         order.refresh_from_db()
         assert lead_of(amo, order)["status_id"] == stage(order.status)[1]
+
+
+@pytest.mark.django_db
+def test_customers_of_one_company_share_one_amocrm_company_even_when_its_create_was_lost(
+    amo: Any,
+    make_order: Callable[..., Order],
+    make_customer: Callable[..., Any],
+    make_company: Callable[..., Any],
+    fast_client: None,
+) -> None:
+    from console.amocrm.models import CompanyAmoLink
+
+    company = make_company()
+    first, second, third = (make_customer(customer_type="business", company=company) for _ in range(3))
+    amo.fault(kind="slow", seconds=1.5, method="POST", path="/api/v4/companies", times=1)
+    with committed():
+        lost = make_order(customer=first)
+    assert CompanyAmoLink.objects.get(company=company).create_sent_at is not None
+
+    with committed():
+        waiting = make_order(customer=second)
+
+    row = state(waiting)
+    assert row.state == OrderSync.State.QUEUED and row.last_error_kind == "customer_busy"
+    assert entities(amo, "companies") == []  # still being created by the slow request
+    wait_until(lambda: entities(amo, "companies"), what="the slow create to land in amoCRM")
+    run_due_retries()
+    clear(amo)
+    with committed():
+        later = make_order(customer=third)
+    made = calls(amo)  # the third customer's company is known: no search, no create
+
+    companies = entities(amo, "companies")
+    assert len(companies) == 1
+    for order in (lost, waiting, later):
+        assert state(order).state == OrderSync.State.SYNCED
+        assert state(order).company_id == companies[0]["id"]
+    assert CompanyAmoLink.objects.get(company=company).amo_id == companies[0]["id"]
+    assert not [key for key in made if "/companies" in key and key.startswith(("GET", "POST"))]

@@ -8,13 +8,12 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.utils import timezone
 
 from console.amocrm.models import AmoConnection, OrderSync
 from console.amocrm.outbound import controls, retries
 from console.orders.models import Order
 from console.orders.services import order_update
-from tests.fixtures.sync import committed, lead_of, notes_of, state
+from tests.fixtures.sync import committed, lead_of, notes_of, retries_due, state
 
 
 def cf(lead: dict[str, Any], field_id: int) -> Any:
@@ -30,7 +29,7 @@ def settle() -> None:
         waiting = OrderSync.objects.filter(state=OrderSync.State.QUEUED)
         if not waiting.exists():
             return
-        waiting.update(next_retry_at=timezone.now() - timedelta(seconds=1))
+        retries_due()
         with committed():
             retries.sync_due_retries()
     raise AssertionError("orders still waiting after 20 rounds of retries")
