@@ -49,10 +49,14 @@ class DatabaseRateLimiter:
 
     def _try(self) -> float:
         """Record a start and return 0, or return how long to wait before trying again."""
+        locked = RateLimitWindow.objects.select_for_update().filter(name=self.name)
         with transaction.atomic():
-            row = RateLimitWindow.objects.select_for_update().filter(name=self.name).first()
+            row = locked.first()
             if row is None:
-                row, _ = RateLimitWindow.objects.get_or_create(name=self.name)
+                # The first turn ever: create the row (or meet the one another process just created), then
+                # lock it like any other turn.
+                RateLimitWindow.objects.get_or_create(name=self.name)
+                row = locked.get()
             now = time.time()
             # Keep the window's starts; drop stamps from the future (clock set back), or all would wait.
             starts = [s for s in row.starts if now - self.window < s <= now + 0.001]

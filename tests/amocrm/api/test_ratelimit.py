@@ -69,7 +69,7 @@ def test_processes_sharing_the_database_limiter_stay_under_the_limit(sandbox):
     assert report["peak_rps"] <= LIMIT
     # 32 calls at 7 per 1.1 s: the first 7 go at once, the rest need about 3.9 s more
     assert elapsed < 8
-    assert len(RateLimitWindow.objects.get(name="test").starts) == LIMIT
+    assert 1 <= len(RateLimitWindow.objects.get(name="test").starts) <= LIMIT  # the window, nothing older
 
 
 def _redis_url() -> str:
