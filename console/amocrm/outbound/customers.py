@@ -140,6 +140,8 @@ def _lease(link: CustomerAmoLink | CompanyAmoLink, *, known: str, sent: str, hel
 def waiting_wake(run: Run) -> int:
     """Send again, now, the orders that paused because this run held their customer's or company's lease
     (unless a create of this run is unconfirmed: they wait for it to settle). Returns how many."""
+    if not run.leased and not run.company_leased:
+        return 0
     customers = CustomerAmoLink.objects.filter(pk__in=run.leased, contact_sent_at__isnull=True)
     companies = CompanyAmoLink.objects.filter(pk__in=run.company_leased, create_sent_at__isnull=True)
     waiting = OrderSync.objects.filter(
@@ -177,9 +179,8 @@ def _contacts_create(run: Run, pending: list[tuple[Any, CustomerAmoLink]]) -> No
         for (_customer, link), contact_id, payload in zip(chunk, ids, contacts, strict=True):
             link.contact_id = contact_id
             link.contact_hash = payloads.stable_hash(payload)
-            link.locked_until = link.contact_sent_at = None
-            fields = ["contact_id", "contact_hash", "locked_until", "contact_sent_at", "updated_at"]
-            link.save(update_fields=fields)
+            link.contact_sent_at = None  # its lease is given back when the run ends
+            link.save(update_fields=["contact_id", "contact_hash", "contact_sent_at", "updated_at"])
 
 
 def _companies_resolve(run: Run, jobs: list[Job]) -> None:
@@ -191,9 +192,12 @@ def _companies_resolve(run: Run, jobs: list[Job]) -> None:
         customer = job.order.customer
         if customer.company_id and customer.customer_type == "business":
             by_company.setdefault(customer.company_id, []).append(job)
-    links = {
-        link.customer_id: link for link in CustomerAmoLink.objects.filter(customer_id__in=_customers(jobs))
+    if not by_company:
+        return
+    business = {
+        customer_id for company_jobs in by_company.values() for customer_id in _customers(company_jobs)
     }
+    links = {link.customer_id: link for link in CustomerAmoLink.objects.filter(customer_id__in=business)}
     pending: list[CompanyAmoLink] = []
     ready: list[CompanyAmoLink] = []
     for company_pk, company_jobs in by_company.items():
@@ -249,8 +253,8 @@ def _company_links_store(
     """Remember each resolved company, on its link and its customers' links, and link it to their contacts."""
     items = []
     for company_link in ready:
-        company_link.locked_until = company_link.create_sent_at = None
-        company_link.save(update_fields=["amo_id", "locked_until", "create_sent_at", "updated_at"])
+        company_link.create_sent_at = None  # its lease is given back when the run ends
+        company_link.save(update_fields=["amo_id", "create_sent_at", "updated_at"])
         for customer_id in _customers(by_company[company_link.company_id]):
             link = links[customer_id]
             if link.company_id:

@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from console.amocrm.account.access import account_client
 from console.amocrm.api.errors import AmoCRMError
-from console.amocrm.models import AmoConnection, CompanyAmoLink, CustomerAmoLink, OrderSync, SyncLog
+from console.amocrm.models import AmoConnection, OrderSync, SyncLog
 from console.amocrm.outbound import payloads
 from console.amocrm.outbound.customers import customers_resolve, waiting_wake
 from console.amocrm.outbound.job import Job, Run, Target, sync_record_error
@@ -194,9 +194,7 @@ def _execute(jobs: list[Job]) -> None:
             logger.exception("sync run crashed")
             jobs_fail(jobs, exc)
         finally:
-            # A failed find-or-create gives its leases back: the next attempt searches again at once.
-            CustomerAmoLink.objects.filter(pk__in=run.leased).update(locked_until=None)
-            CompanyAmoLink.objects.filter(pk__in=run.company_leased).update(locked_until=None)
+            run.leases_release()
             waiting_wake(run)
     _share_calls(jobs, run.client.calls if run.client is not None else 0)
     for job in jobs:

@@ -8,7 +8,7 @@ and ``notes`` read the target, call amoCRM and write the sync row column by colu
 A run keeps its claims alive: :meth:`Run.heartbeat` moves their ``OrderSync.claimed_at`` forward, between
 the engine's steps and before each amoCRM call a step makes (:attr:`Run.amo`), at most every
 ``AMOCRM_CLAIM_STALE_SECONDS / 6``. A claim whose heartbeat stopped (``outbound.retries``) is taken over.
-The same heartbeat keeps the run's customer leases (``outbound.customers``) from running out.
+The same heartbeat keeps the run's contact and company leases (``outbound.customers``) from running out.
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ BATCH = 50  # amoCRM's batch size for add, update and link requests
 
 
 def lease_until(now: datetime) -> datetime:
-    """The end of a customer lease taken or renewed at ``now``: like a claim, a lease with no heartbeat for
-    ``AMOCRM_CLAIM_STALE_SECONDS`` was left by a dead worker."""
+    """The end of a contact or company lease taken or renewed at ``now``: like a claim, a lease with no
+    heartbeat for ``AMOCRM_CLAIM_STALE_SECONDS`` was left by a dead worker."""
     return now + timedelta(seconds=settings.AMOCRM_CLAIM_STALE_SECONDS)
 
 
@@ -103,7 +103,7 @@ class Run:
 
         Only claims still held as this run wrote them are moved; one taken over meanwhile (the run was silent
         too long) keeps its new owner's time, and ``outcomes.job_release`` leaves it to that owner. The
-        customer leases the run holds are renewed alike."""
+        contact and company leases the run holds are renewed alike."""
         if not self.jobs or (
             not force and time.monotonic() - self.beaten < settings.AMOCRM_CLAIM_STALE_SECONDS / 6
         ):
@@ -115,16 +115,25 @@ class Run:
             state=OrderSync.State.SYNCING,
             claimed_at__in={job.sync.claimed_at for job in self.jobs},
         ).update(claimed_at=now)
-        if self.leased:
-            CustomerAmoLink.objects.filter(pk__in=self.leased, locked_until__isnull=False).update(
-                locked_until=lease_until(now)
-            )
-        if self.company_leased:
-            CompanyAmoLink.objects.filter(pk__in=self.company_leased, locked_until__isnull=False).update(
-                locked_until=lease_until(now)
-            )
+        for held in self._leases():
+            held.filter(locked_until__isnull=False).update(locked_until=lease_until(now))
         for job in self.jobs:
             job.sync.claimed_at = now
+
+    def _leases(self) -> list[QuerySet]:
+        """The contact and company links whose find-or-create lease this run holds."""
+        held = []
+        if self.leased:
+            held.append(CustomerAmoLink.objects.filter(pk__in=self.leased))
+        if self.company_leased:
+            held.append(CompanyAmoLink.objects.filter(pk__in=self.company_leased))
+        return held
+
+    def leases_release(self) -> None:
+        """Give back every lease the run holds, when it ends however it ends (a create whose answer was lost
+        stays marked as sent: nobody looks it up before it has settled)."""
+        for held in self._leases():
+            held.update(locked_until=None)
 
     @property
     def field_ids(self) -> dict[str, int]:

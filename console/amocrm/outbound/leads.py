@@ -104,7 +104,6 @@ def _create_with_contacts(run: Run, jobs: list[Job]) -> None:
             CustomerAmoLink.objects.filter(customer_id=job.order.customer_id).update(
                 contact_id=job.contact_id,
                 contact_hash=payloads.stable_hash(job.new_contact),
-                locked_until=None,
                 contact_sent_at=None,
                 updated_at=timezone.now(),
             )

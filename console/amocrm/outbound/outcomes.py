@@ -88,7 +88,7 @@ def jobs_fail(jobs: list[Job], exc: Exception) -> None:
         else:
             job.sync.next_retry_at = timezone.now() + retry_delay(attempts)
             if isinstance(exc, UnknownOutcome):
-                # Not before the lost create has settled in amoCRM (the engine would only wait again).
+                # Not before the lost create has settled in amoCRM: a look-up sooner may miss it.
                 job.sync.next_retry_at = max(job.sync.next_retry_at, settled_at(timezone.now()))
             job.finish(Outcome.RETRY, "sync")
         sync_record_error(job.sync, exc if isinstance(exc, AmoCRMError) else None, error_title(exc), exc)
