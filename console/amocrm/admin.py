@@ -135,7 +135,7 @@ class WebhookInboxAdmin(admin.ModelAdmin):
 
     list_display = ["id", "received_at", "events", "entity_ids", "outcome", "order", "attempts"]
     list_filter = ["outcome", "events"]
-    search_fields = ["entity_ids", "reason"]
+    search_fields = ["entity_ids", "events"]
     date_hierarchy = "received_at"
     exclude = ["body"]
     readonly_fields = ["body_text"]

@@ -32,6 +32,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from console.amocrm.models import ConfigChange, Pipeline, PipelineStatus, StageMapping
+from console.amocrm.reasons import Code, Reason, reason
 from console.orders.models import Order
 
 logger = logging.getLogger(__name__)
@@ -113,18 +114,17 @@ class ReverseStageMap:
     conflicts: dict[tuple[int, int], list[str]] = field(default_factory=dict)
     implicit: set[tuple[int, int]] = field(default_factory=set)
 
-    def lookup(self, pipeline_id: int, status_id: int) -> tuple[str | None, str]:
+    def lookup(self, pipeline_id: int, status_id: int) -> tuple[str | None, Reason | None]:
         """The order status for the stage, or None and the reason it is not applied."""
         stage = (pipeline_id, status_id)
+        at = {"pipeline_id": pipeline_id, "status_id": status_id}
         if stage in self.conflicts:
-            return None, f"stage {pipeline_id}/{status_id} is mapped to several statuses: " + ", ".join(
-                self.conflicts[stage]
-            )
+            return None, reason(Code.STAGE_AMBIGUOUS, **at, statuses=list(self.conflicts[stage]))
         if stage in self.statuses:
-            return self.statuses[stage], ""
+            return self.statuses[stage], None
         if stage in self.disabled:
-            return None, f"the mapping of stage {pipeline_id}/{status_id} is disabled"
-        return None, f"stage {pipeline_id}/{status_id} is not mapped to an order status"
+            return None, reason(Code.STAGE_DISABLED, **at)
+        return None, reason(Code.STAGE_UNMAPPED, **at)
 
 
 def _reverse(rows: Iterable[StageMapping], default_pipeline_id: int | None) -> ReverseStageMap:
@@ -172,7 +172,7 @@ class StageMap:
             status, self.forward, deleted=deleted, default_pipeline_id=self.default_pipeline_id
         )
 
-    def status_for(self, pipeline_id: int, status_id: int) -> tuple[str | None, str]:
+    def status_for(self, pipeline_id: int, status_id: int) -> tuple[str | None, Reason | None]:
         """The order status a move to the stage sets, or None and why not."""
         return self.reverse.lookup(pipeline_id, status_id)
 

@@ -1,5 +1,5 @@
 """Words for the codes the integration stores: sync log events, actions, triggers and outcomes; webhook
-events, outcomes and reasons; amoCRM stages by name; the address of amoCRM's cards.
+events and outcomes; amoCRM stages by name; the address of amoCRM's cards (reasons: ``web.reasons``).
 
 The codes stay what they are in the database (support searches by them); every page shows these words
 instead. An unknown code is shown as it is, never hidden.
@@ -8,7 +8,6 @@ instead. An unknown code is shown as it is, never hidden.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from django.utils.functional import Promise
 from django.utils.translation import gettext
@@ -16,7 +15,6 @@ from django.utils.translation import gettext_lazy as _
 
 from console.amocrm.models import AmoConnection, PipelineStatus, SyncLog, WebhookInbox
 from console.orders.models import Order
-from console.web.templatetags.console_format import format_money, format_when
 
 # --- the sync log -------------------------------------------------------------------------------------------
 
@@ -174,167 +172,3 @@ def amo_base_url() -> str:
     """The connected account's address (``https://sub.amocrm.ru``), or "" when none is set."""
     connection = AmoConnection.objects.only("base_url").filter(pk=1).first()
     return (connection.base_url or "").rstrip("/") if connection else ""
-
-
-# --- why a webhook did what it did --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Reason:
-    """A stored reason in words (``text``), or not understood (``known`` False: show ``raw`` as it is)."""
-
-    text: str
-    raw: str
-    known: bool
-
-
-STAGE = r"(?P<pipeline_id>\d+)/(?P<status_id>\d+)"
-# The reasons ``console.amocrm.inbound`` (rules, events, payments, inbox, the intake view) and the stage map
-# write: a pattern and its words. Named groups fill the placeholders of the same name, in words (see
-# ``_CONVERT``); ``pipeline_id``/``status_id`` fill ``%(stage)s``, ``entity``/``action`` fill ``%(event)s``.
-# A reason of several items, or of a stage and a payment, joins them with "; ".
-_REASONS: list[tuple[str, Promise]] = [
-    ("the order is deleted", _("The order is deleted in the console.")),
-    (
-        r"last_modified (?P<seen>\d+) is older than (?P<applied>\d+) already applied",
-        _("An older state of the deal (%(seen)s) than one already applied (%(applied)s)."),
-    ),
-    (
-        rf"stage {STAGE} is the one we pushed last",
-        _("The deal is at %(stage)s, which the console set itself."),
-    ),
-    (
-        "a push of this order was in flight and overwrites the stage; reconciliation re-checks",
-        _("The console was sending this order at that moment and sets the stage; it checks again later."),
-    ),
-    (
-        "the order's status was changed here after this amoCRM change; our push wins",
-        _("The order's status was changed in the console after this change in amoCRM; the console's wins."),
-    ),
-    (
-        rf"stage {STAGE} is mapped to several statuses: (?P<statuses>[\w, ]+?)",
-        _("Several order statuses (%(statuses)s) are mapped to %(stage)s, so the move is ignored."),
-    ),
-    (
-        rf"the mapping of stage {STAGE} is disabled",
-        _("The mapping of %(stage)s is turned off, so the move is ignored."),
-    ),
-    (
-        rf"stage {STAGE} is not mapped to an order status",
-        _("No order status is mapped to %(stage)s, so the move is ignored."),
-    ),
-    (r"the order already has status (?P<status>\w+)", _("The order already has the status “%(status)s”.")),
-    (
-        rf"status (?P<status>\w+) from stage {STAGE} \(confirmed by re-reading the lead\)",
-        _("Status set to “%(status)s” from %(stage)s (checked in amoCRM first)."),
-    ),
-    (
-        rf"status (?P<status>\w+) from stage {STAGE}",
-        _("Status set to “%(status)s” from %(stage)s."),
-    ),
-    ("no order is linked to this lead", _("No order is linked to this deal.")),
-    ("several orders are linked to this lead", _("Several orders are linked to this deal.")),
-    (
-        r"last_modified (?P<seen>\d+) lies more than \d+ minutes after our clock, not trusted",
-        _("The time amoCRM sent (%(seen)s) is ahead of our clock, so the deal was checked in amoCRM."),
-    ),
-    ("the lead no longer exists in amoCRM", _("The deal no longer exists in amoCRM.")),
-    (
-        "superseded by our later push: amoCRM shows the stage we pushed",
-        _("Out of date: amoCRM already shows the stage the console set later."),
-    ),
-    ("the deal was deleted in amoCRM", _("The deal was deleted in amoCRM.")),
-    ("the deal was restored in amoCRM", _("The deal was restored in amoCRM.")),
-    ("the item has no lead id", _("The event carries no deal number.")),
-    ("the item carries no pipeline/stage", _("The event carries no pipeline or stage.")),
-    ("note events are not synced", _("Notes are not synced.")),
-    ("contacts events are not synced", _("Contact events are not synced.")),
-    ("companies events are not synced", _("Company events are not synced.")),
-    (r"(?P<entity>\w+)\[(?P<action>\w+)\] events are not synced", _("%(event)s: not synced.")),
-    (
-        "the payment was changed here after our last push; our push wins",
-        _("The payment was changed in the console after its last push; the console's wins."),
-    ),
-    (
-        r"amoCRM's payment is not valid here: (?P<errors>.*)",
-        _("The payment in amoCRM is not valid: %(errors)s"),
-    ),
-    (
-        r"payment (?P<amount>[\d.]+) ₽, (?P<payment>\w+) from the deal",
-        _("Payment taken from the deal: %(amount)s, “%(payment)s”."),
-    ),
-    (
-        r"same content as delivery #(?P<id>\d+)",
-        _("Same content as delivery #%(id)s, so not processed again."),
-    ),
-    ("no entity items in the body", _("The delivery holds no deal, contact or company.")),
-    ("no account in the body", _("The delivery names no amoCRM account.")),
-    ("body too large, not stored", _("The delivery was too large and was not stored.")),
-    (r"unparseable body: (?P<error>.*)", _("The delivery could not be read: %(error)s")),
-    (
-        r"waiting: amoCRM may not be called now \((?P<state>\w+): (?P<error>[^)]*)\)",
-        _("Waiting: the console does not call amoCRM now (%(error)s); it is processed once calls resume."),
-    ),
-    (
-        r"waiting: amoCRM did not answer \((?P<error>[^)]*)\), tried again later",
-        _("Waiting: amoCRM did not answer (%(error)s); it is tried again within a few minutes."),
-    ),
-    (rf"(?P<count>\d+) (?P<outcome>{'|'.join(WebhookInbox.Outcome.values)})", _("%(outcome)s: %(count)s.")),
-]
-_PATTERNS = [(re.compile(rf"(?:{pattern})(?:; |$)"), message) for pattern, message in _REASONS]
-
-
-def _statuses(codes: str) -> str:
-    return ", ".join(order_status_label(code.strip()) for code in codes.split(","))
-
-
-def _seconds(value: str) -> str:
-    return format_when(value, "seconds")
-
-
-_CONVERT = {
-    "status": order_status_label,
-    "statuses": _statuses,
-    "payment": lambda code: _choice_label(Order.PaymentStatus, code),
-    "outcome": webhook_outcome_label,
-    "amount": format_money,
-    "seen": _seconds,
-    "applied": _seconds,
-}
-
-
-def _stage_phrase(pipeline_id: str, status_id: str, stages: Stages) -> str:
-    """The stage as a sentence names it: the stage “Pipeline → Stage”, or an unknown stage (1/22)."""
-    name = stages.get((int(pipeline_id), int(status_id)))
-    if name:
-        return gettext("the stage “%(name)s”") % {"name": name}
-    return gettext("an unknown stage (%(pipeline)s/%(status)s)") % {
-        "pipeline": pipeline_id,
-        "status": status_id,
-    }
-
-
-def _words(match: re.Match[str], message: Promise, stages: Stages) -> str:
-    raw = {name: value for name, value in match.groupdict().items() if value is not None}
-    args = {name: _CONVERT.get(name, str)(value) for name, value in raw.items()}
-    if "pipeline_id" in raw:
-        args["stage"] = _stage_phrase(raw["pipeline_id"], raw["status_id"], stages)
-    if "entity" in raw:
-        args["event"] = webhook_event_label(raw["entity"], raw["action"])
-    return str(message) % args if args else str(message)
-
-
-def reason_label(reason: str, stages: Stages) -> Reason:
-    """A stored webhook reason in words, part by part; when a part is not understood the whole reason is
-    shown as it is (``known`` False)."""
-    parts, pos = [], 0
-    while pos < len(reason):
-        for pattern, message in _PATTERNS:
-            match = pattern.match(reason, pos)
-            if match and match.end() > pos:
-                parts.append(_words(match, message, stages))
-                pos = match.end()
-                break
-        else:
-            return Reason(text=reason, raw=reason, known=False)
-    return Reason(text=" ".join(parts), raw=reason, known=bool(parts))

@@ -274,9 +274,11 @@ class Soak:
         creation = Counter(n["entity_id"] for n in notes if is_creation_note(n["params"].get("text") or ""))
         customers = self.stack.query("select count(*) from customers_customer")[0][0]
         inbox = dict(self.stack.query("select outcome, count(*) from amocrm_webhookinbox group by outcome"))
-        unexplained = self.stack.query("select count(*) from amocrm_webhookinbox where reason = ''")[0][0]
+        unexplained = self.stack.query(
+            "select count(*) from amocrm_webhookinbox where cast(reasons as text) = '[]'"
+        )[0][0]
         problems = self.stack.query(
-            "select id, outcome, events, reason from amocrm_webhookinbox "
+            "select id, outcome, events, reasons from amocrm_webhookinbox "
             "where outcome in ('pending', 'failed') order by id limit 5"
         )
         hooks = Counter(str(d.get("status")) for d in self.sandbox.webhooks())

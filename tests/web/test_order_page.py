@@ -18,6 +18,7 @@ from console.customers.models import Customer
 from console.orders.models import Order, OrderStatusChange, Product
 from console.orders.services import order_create, order_soft_delete
 from tests.fixtures.builders import make_user
+from tests.legacy_reasons import from_prose
 from tests.web.orders_world import (
     TODAY,
     UNMAPPED_STAGE,
@@ -384,7 +385,7 @@ def test_the_timeline_merges_status_changes_sync_attempts_and_webhooks_newest_fi
         body=b"{}",
         events="leads[status]",
         outcome="applied",
-        reason="the order is deleted",
+        reasons=from_prose("the order is deleted"),
         received_at=at[10],
     )
     body = page_of(admin_client, order)

@@ -25,6 +25,7 @@ from django.utils import translation
 from console.amocrm.models import ConfigChange, SyncLog, WebhookInbox
 from console.orders.models import Order
 from console.web.templatetags.console_format import format_when
+from tests.legacy_reasons import from_prose
 from tests.web.orders_world import PIPELINE, connect, create_order, deal_at, map_stages, sync_row
 
 LOCALE = Path(settings.BASE_DIR) / "console" / "locale" / "ru" / "LC_MESSAGES"
@@ -252,7 +253,7 @@ def world(db, products) -> dict[str, object]:  # noqa: ANN001
         events="leads[status]",
         entity_ids=str(sync.lead_id),
         outcome="applied",
-        reason=f"status reserved from stage {PIPELINE}/12",
+        reasons=from_prose(f"status reserved from stage {PIPELINE}/12"),
         order=order,
         received_at=MOMENT,
         processed_at=MOMENT,

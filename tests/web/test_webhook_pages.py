@@ -23,7 +23,9 @@ from console.amocrm.models import (
     StageMapping,
     WebhookInbox,
 )
+from console.amocrm.reasons import codes
 from tests.fixtures.builders import make_user
+from tests.legacy_reasons import from_prose
 
 pytestmark = pytest.mark.django_db
 
@@ -69,7 +71,7 @@ def failed_delivery(make_order: Any) -> WebhookInbox:
         events="leads[status]",
         entity_ids="5001",
         outcome="failed",
-        reason="RuntimeError: boom",
+        reasons=from_prose("RuntimeError: boom"),
     )
 
 
@@ -77,7 +79,7 @@ def failed_delivery(make_order: Any) -> WebhookInbox:
 def rows(make_order: Any) -> dict[str, WebhookInbox]:
     failed = failed_delivery(make_order)
     ignored = WebhookInbox.objects.create(
-        body=b"x=1", events="contacts[add]", outcome="ignored", reason="nope"
+        body=b"x=1", events="contacts[add]", outcome="ignored", reasons=from_prose("nope")
     )
     return {"failed": failed, "ignored": ignored}
 
@@ -163,7 +165,7 @@ def test_the_reverse_stage_map_lists_unmapped_stages(staff: Client, db: None) ->
     response = staff.get(reverse("web:webhook_stages"))
     unmapped = response.context["unmapped"]
     assert [s["stage"].name for s in unmapped] == ["Бронь", "Переговоры", "Успешно"]
-    assert "disabled" in unmapped[0]["reason"]
+    assert codes(unmapped[0]["reasons"]) == ["stage_disabled"]
     assert [s["status"] for s in response.context["stages"] if s["stage"].status_id == 143] == ["cancelled"]
     assert "Переговоры" in response.content.decode()
 
@@ -250,13 +252,14 @@ STAGE_REASONS = [
 
 @pytest.mark.parametrize(("reason", "words"), STAGE_REASONS)
 def test_reasons_are_told_in_words_with_stage_names(reason: str, words: str) -> None:
-    from console.web.labels import reason_label, stage_names
+    from console.web.labels import stage_names
+    from console.web.reasons import shown_reasons
 
     pipeline = Pipeline.objects.create(amo_id=1, name="Аренда")
     for status_id, name in [(11, "Новая"), (22, "Бронь"), (33, "Переговоры")]:
         PipelineStatus.objects.create(pipeline=pipeline, status_id=status_id, name=name)
 
-    told = reason_label(reason, stage_names())
+    told = shown_reasons(from_prose(reason), stage_names())
 
     assert told.known, reason
     assert words.replace("’", "'") in told.text.replace("\u00a0", " "), told.text
@@ -276,9 +279,9 @@ def test_the_inbox_shows_stage_names_and_outcomes_in_words(staff: Client, make_o
         events="leads[status], leads[update]",
         entity_ids="5001",
         outcome="applied",
-        reason="status reserved from stage 1/22",
+        reasons=from_prose("status reserved from stage 1/22"),
         results=[{"entity": "leads", "action": "status", "id": 5001, "outcome": "applied",
-                  "reason": "status reserved from stage 1/22", "order_id": None}],
+                  "reasons": from_prose("status reserved from stage 1/22"), "order_id": None}],
     )  # fmt: skip
 
     text = visible(staff.get(reverse("web:webhooks")).content.decode())

@@ -17,6 +17,7 @@ from typing import Any
 from console.amocrm.inbound.items import STATE_ACTIONS, WebhookItem
 from console.amocrm.inbound.payments import combine, payment_from_webhook, payment_observe
 from console.amocrm.inbound.rules import ItemResult, LeadObservation, Outcome, lead_mark_deleted, lead_observe
+from console.amocrm.reasons import Code, has, reason
 
 ClientFactory = Callable[[], Any] | None
 Handler = Callable[[WebhookItem, ClientFactory], ItemResult]
@@ -25,15 +26,15 @@ Handler = Callable[[WebhookItem, ClientFactory], ItemResult]
 PARTY_ACTIONS = ("add", "update", "delete", "restore", "responsible", "note")
 
 
-def _ignored(reason: str) -> Handler:
+def _ignored(code: Code) -> Handler:
     def handler(item: WebhookItem, client_factory: ClientFactory) -> ItemResult:
-        return ItemResult(outcome=Outcome.IGNORED, reason=reason)
+        return ItemResult(outcome=Outcome.IGNORED, reasons=[reason(code)])
 
     return handler
 
 
 def _no_lead_id() -> ItemResult:
-    return ItemResult(outcome=Outcome.INVALID, reason="the item has no lead id")
+    return ItemResult(outcome=Outcome.INVALID, reasons=[reason(Code.NO_LEAD_ID)])
 
 
 def _lead_stage(item: WebhookItem, client_factory: ClientFactory) -> ItemResult:
@@ -41,7 +42,7 @@ def _lead_stage(item: WebhookItem, client_factory: ClientFactory) -> ItemResult:
     if item.id is None:
         return _no_lead_id()
     if item.status_id is None or item.pipeline_id is None:
-        return ItemResult(outcome=Outcome.IGNORED, reason="the item carries no pipeline/stage")
+        return ItemResult(outcome=Outcome.IGNORED, reasons=[reason(Code.NO_STAGE)])
     obs = LeadObservation(
         lead_id=item.id,
         pipeline_id=item.pipeline_id,
@@ -50,7 +51,7 @@ def _lead_stage(item: WebhookItem, client_factory: ClientFactory) -> ItemResult:
         source="webhook",
     )
     stage = lead_observe(obs, client_factory=client_factory)
-    if stage.outcome == Outcome.STALE and "older than" in stage.reason:
+    if stage.outcome == Outcome.STALE and has(stage.reasons, Code.OLDER_THAN_APPLIED):
         return stage  # an out-of-date report: its payment is out of date as well
     return combine(stage, payment_observe(lead_id=item.id, seen=payment_from_webhook(item.fields)))
 
@@ -70,7 +71,7 @@ def _lead_restore(item: WebhookItem, client_factory: ClientFactory) -> ItemResul
     if restored.outcome != Outcome.APPLIED or not (item.status_id and item.pipeline_id):
         return restored
     stage = _lead_stage(item, client_factory)
-    restored.reason = f"{restored.reason}; {stage.reason}"
+    restored.reasons = [*restored.reasons, *stage.reasons]
     restored.http_calls = stage.http_calls
     return restored
 
@@ -79,14 +80,16 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     **{("leads", action): _lead_stage for action in STATE_ACTIONS},
     ("leads", "delete"): _lead_delete,
     ("leads", "restore"): _lead_restore,
-    ("leads", "note"): _ignored("note events are not synced"),
-    **{("contacts", action): _ignored("contacts events are not synced") for action in PARTY_ACTIONS},
-    **{("companies", action): _ignored("companies events are not synced") for action in PARTY_ACTIONS},
+    ("leads", "note"): _ignored(Code.NOTES_NOT_SYNCED),
+    **{("contacts", action): _ignored(Code.CONTACTS_NOT_SYNCED) for action in PARTY_ACTIONS},
+    **{("companies", action): _ignored(Code.COMPANIES_NOT_SYNCED) for action in PARTY_ACTIONS},
 }
 
 
 def _unknown(item: WebhookItem, client_factory: ClientFactory) -> ItemResult:
-    return ItemResult(outcome=Outcome.IGNORED, reason=f"{item.entity}[{item.action}] events are not synced")
+    return ItemResult(
+        outcome=Outcome.IGNORED, reasons=[reason(Code.NOT_SYNCED, entity=item.entity, action=item.action)]
+    )
 
 
 def item_process(item: WebhookItem, *, client_factory: ClientFactory = None) -> ItemResult:
@@ -94,4 +97,6 @@ def item_process(item: WebhookItem, *, client_factory: ClientFactory = None) -> 
     handler = HANDLERS.get((item.entity, item.action), _unknown)
     result = handler(item, client_factory)
     result.entity, result.action, result.id = item.entity, item.action, item.id
+    if item.time_reason is not None:
+        result.reasons = [item.time_reason, *result.reasons]
     return result

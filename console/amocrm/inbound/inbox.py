@@ -8,9 +8,13 @@
   amoCRM waits for answers, and spares the broker a task per delivery.
 - :func:`inbox_process_pending` (that task): the pending deliveries, oldest first, each by
   :func:`inbox_process`: each item of the body by its event's handler (``inbound.events``); the outcome, the
-  reason and one result per item land on the row. A row is claimed first, so two workers never both
-  process it. After ``PROCESS_SLICE`` rows the task hands over to a successor, so it never nears the
-  cluster's task timeout. :func:`inbox_replay` processes a row again on demand.
+  reasons (``console.amocrm.reasons``) and one result per item land on the row. A row is claimed first, so
+  two workers never both process it. The work of one delivery is bounded: at most ``MAX_ITEMS`` items, and
+  amoCRM is read at most once per deal per delivery. An attempt that died with its worker (killed, timed out)
+  is counted, and after ``LOST_ATTEMPTS`` of them the row fails with that reason instead of stalling the
+  inbox. After ``PROCESS_SLICE`` rows or ``PROCESS_SECONDS`` the task hands over to a successor, so it never
+  nears the cluster's task timeout; the task refreshes its mark as it goes, so a running task is never taken
+  for a lost one. :func:`inbox_replay` processes a row again on demand.
 - :func:`inbox_requeue_pending` (every minute) and :func:`inbox_prune` (daily) keep it tidy.
 
 Webhook events amoCRM sends: https://www.amocrm.ru/developers/content/crm_platform/webhooks-format
@@ -32,11 +36,13 @@ from django.utils import timezone
 from console.amocrm import queue
 from console.amocrm.api.errors import AmoCRMError, CircuitOpen
 from console.amocrm.api.redaction import redact
+from console.amocrm.inbound import rules
 from console.amocrm.inbound.events import item_process
 from console.amocrm.inbound.formparse import FormParseError, parse_form
 from console.amocrm.inbound.items import WebhookItem, as_int, fingerprint, webhook_items
 from console.amocrm.inbound.rules import ItemResult
 from console.amocrm.models import SyncLog, WebhookCounter, WebhookInbox
+from console.amocrm.reasons import Code, Reason, codes, reason
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +52,10 @@ REPLAY_TASK = "console.amocrm.tasks.webhook_replay_task"
 # 0 while no processing task is queued or running, else when one was (unix seconds, refreshed as it works).
 PROCESSING_KEY = "inbox:processing"
 PROCESS_SLICE = 500  # rows per task (about 10 s of work); then a successor takes over
+PROCESS_SECONDS = 20  # nor longer than this (the cluster's task timeout is 120 s)
+MARK_EVERY = 5  # seconds between refreshes of the mark while the task works
+MAX_ITEMS = 250  # items of one delivery processed; the rest are named in the row's reasons
+LOST_ATTEMPTS = 3  # attempts that died (task killed or timed out) before the row fails
 # A row amoCRM could not answer for (5xx, timeout, 429, a token being renewed) is held pending and tried again
 # by the reconciliation's requeue; after this many attempts it fails (support sees it and may replay it).
 HOLD_ATTEMPTS = 8
@@ -110,7 +120,7 @@ def inbox_store(
     remote_addr: str | None,
     account: dict[str, Any],
     items: list[WebhookItem],
-    invalid_reason: str = "",
+    invalid_reason: Reason | None = None,
 ) -> WebhookInbox:
     """Store one authenticated delivery and enqueue its processing after commit.
 
@@ -130,7 +140,7 @@ def inbox_store(
         item_count=len(items),
     )
     if invalid_reason:
-        row.outcome, row.reason, row.processed_at = Outcome.INVALID, invalid_reason, now
+        row.outcome, row.reasons, row.processed_at = Outcome.INVALID, [invalid_reason], now
         row.save()
         return row
     row.fingerprint = row.dedup_key = fingerprint(account, items)
@@ -143,23 +153,23 @@ def inbox_store(
         row.pk, row.dedup_key = None, None
         row.duplicate_of = WebhookInbox.objects.filter(dedup_key=row.fingerprint).first()
         row.outcome, row.processed_at = Outcome.DUPLICATE, now
-        row.reason = f"same content as delivery #{row.duplicate_of_id}"
+        row.reasons = [reason(Code.DUPLICATE_OF, id=row.duplicate_of_id)]
         row.save()
     return row
 
 
-def _summarise(results: list[ItemResult]) -> tuple[str, str, int | None]:
+def _summarise(results: list[ItemResult]) -> tuple[str, list[Reason], int | None]:
     if not results:
-        return Outcome.INVALID, "no entity items in the body", None
+        return Outcome.INVALID, [reason(Code.NO_ITEMS)], None
     best = min(results, key=lambda r: _OUTCOME_RANK.index(r.outcome) if r.outcome in _OUTCOME_RANK else 99)
     touched = next((r.order_id for r in results if r.outcome == Outcome.APPLIED and r.order_id), None)
     order_id = touched or next((r.order_id for r in results if r.order_id), None)
     if len(results) == 1:
-        return best.outcome, best.reason, order_id
+        return best.outcome, best.reasons, order_id
     counts: dict[str, int] = {}
     for r in results:
         counts[r.outcome] = counts.get(r.outcome, 0) + 1
-    return best.outcome, "; ".join(f"{n} {o}" for o, n in counts.items()), order_id
+    return best.outcome, [reason(Code.COUNTS, counts=counts)], order_id
 
 
 def _log_applied(row: WebhookInbox, results: list[ItemResult], started: float) -> None:
@@ -178,11 +188,72 @@ def _log_applied(row: WebhookInbox, results: list[ItemResult], started: float) -
 
 
 def _claim(row: WebhookInbox, *, replay: bool) -> bool:
-    """Count this attempt on the row; without ``replay`` only while it is pending and nobody else took it."""
+    """Count this attempt on the row; without ``replay`` only while it is pending and nobody else took it.
+
+    A pending row already attempted whose reasons name no wait was left by an attempt that died (its worker
+    killed or timed out before any outcome was written): counted in an ``attempts_lost`` reason, and at
+    ``LOST_ATTEMPTS`` the row fails with it instead of being taken again."""
     rows = WebhookInbox.objects.filter(pk=row.pk)
-    if not replay:
-        rows = rows.filter(outcome=Outcome.PENDING, attempts=row.attempts)
-    return bool(rows.update(attempts=F("attempts") + 1))
+    if replay:
+        return bool(rows.update(attempts=F("attempts") + 1, reasons=[]))
+    rows = rows.filter(outcome=Outcome.PENDING, attempts=row.attempts)
+    lost = _lost_attempts(row)
+    if lost >= LOST_ATTEMPTS:
+        rows.update(
+            outcome=Outcome.FAILED,
+            reasons=[reason(Code.ATTEMPTS_LOST, attempts=lost)],
+            processed_at=timezone.now(),
+        )
+        return False
+    mark = [reason(Code.ATTEMPTS_LOST, attempts=lost)] if lost else []
+    return bool(rows.update(attempts=F("attempts") + 1, reasons=mark))
+
+
+def _lost_attempts(row: WebhookInbox) -> int:
+    """How many attempts at a pending row died: counted from the mark the previous claim left."""
+    if not row.attempts:
+        return 0
+    mark = row.reasons or []
+    waited = {Code.WAITING_CIRCUIT, Code.WAITING_NO_ANSWER} & set(codes(mark))
+    if waited:
+        return 0
+    before = next((r["params"].get("attempts", 0) for r in mark if r.get("code") == Code.ATTEMPTS_LOST), 0)
+    return int(before) + 1
+
+
+class _OneReadPerDeal:
+    """The amoCRM client for one delivery: a deal re-read once is not read again for a later item."""
+
+    def __init__(self, factory: Callable[[], Any] | None) -> None:
+        self._factory, self._client, self._leads = factory, None, {}
+
+    def __call__(self) -> _OneReadPerDeal:
+        return self
+
+    def get_lead(self, lead_id: int) -> Any:
+        if lead_id not in self._leads:
+            self._leads[lead_id] = self._real().get_lead(lead_id)
+        return self._leads[lead_id]
+
+    def _real(self) -> Any:
+        if self._client is None:
+            self._client = self._factory() if self._factory else rules.account_client()
+        return self._client
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real(), name)
+
+
+def _process_items(
+    body: bytes, client_factory: Callable[[], Any] | None
+) -> tuple[list[ItemResult], list[Reason]]:
+    """Each item by its handler, at most ``MAX_ITEMS`` of them; the reasons of those left out."""
+    items = webhook_items(parse_form(body))
+    reads = _OneReadPerDeal(client_factory)
+    results = [item_process(item, client_factory=reads) for item in items[:MAX_ITEMS]]
+    if len(items) > MAX_ITEMS:
+        return results, [reason(Code.ITEMS_CAPPED, count=len(items), limit=MAX_ITEMS)]
+    return results, []
 
 
 def inbox_process(
@@ -204,22 +275,23 @@ def inbox_process(
     started = time.monotonic()
     results: list[ItemResult] = []
     try:
-        items = webhook_items(parse_form(bytes(row.body)))
-        results = [item_process(item, client_factory=client_factory) for item in items]
-        outcome, reason, order_id = _summarise(results)
+        results, left_out = _process_items(bytes(row.body), client_factory)
+        outcome, reasons, order_id = _summarise(results)
+        reasons = [*reasons, *left_out]
     except FormParseError as exc:
-        outcome, reason, order_id = Outcome.INVALID, f"unparseable body: {exc}", None
+        outcome, reasons, order_id = Outcome.INVALID, [reason(Code.UNPARSEABLE, error=str(exc))], None
     except Exception as exc:
         if isinstance(exc, AmoCRMError) and _may_wait(row, exc):
             return _hold(row, results, started, exc)
         logger.exception("webhook #%s failed", inbox_id)
-        outcome, reason = Outcome.FAILED, redact(f"{type(exc).__name__}: {exc}")[:2000]
+        outcome = Outcome.FAILED
+        reasons = [reason(Code.FAILED, error=redact(f"{type(exc).__name__}: {exc}")[:2000])]
         order_id = next((r.order_id for r in results if r.order_id), None)
     with transaction.atomic():
         _log_applied(row, results, started)
         WebhookInbox.objects.filter(pk=inbox_id).update(
             outcome=outcome,
-            reason=reason,
+            reasons=reasons,
             results=[r.as_dict() for r in results],
             order_id=order_id,
             processed_at=timezone.now(),
@@ -237,12 +309,12 @@ def _hold(row: WebhookInbox, results: list[ItemResult], started: float, exc: Amo
     """Leave the row pending: amoCRM may not be called now, or did not answer. Items applied before stay
     logged; processed again later they are echoes."""
     if isinstance(exc, CircuitOpen):
-        why = f"waiting: amoCRM may not be called now ({exc.state}: {exc.title})"
+        why = reason(Code.WAITING_CIRCUIT, state=exc.state, error=redact(exc.title)[:500])
     else:
-        why = f"waiting: amoCRM did not answer ({type(exc).__name__}: {exc.title}), tried again later"
+        why = reason(Code.WAITING_NO_ANSWER, error=redact(f"{type(exc).__name__}: {exc.title}")[:500])
     with transaction.atomic():
         _log_applied(row, results, started)
-        WebhookInbox.objects.filter(pk=row.pk).update(outcome=Outcome.PENDING, reason=redact(why)[:2000])
+        WebhookInbox.objects.filter(pk=row.pk).update(outcome=Outcome.PENDING, reasons=[why])
     row.refresh_from_db()
     return row
 
@@ -253,7 +325,8 @@ def _pending_ids(limit: int, held: set[int] | frozenset[int] = frozenset()) -> l
 
 
 def inbox_process_pending(*, limit: int = PROCESS_SLICE) -> int:
-    """The processing task: up to ``limit`` pending deliveries, oldest first; returns how many it processed.
+    """The processing task: up to ``limit`` pending deliveries (and ``PROCESS_SECONDS``), oldest first;
+    returns how many it processed.
 
     With more waiting it queues its successor and ends (the mark stays). With none left it clears the mark,
     then looks once more: a delivery stored in between either saw the mark cleared (and queued a new task)
@@ -262,6 +335,7 @@ def inbox_process_pending(*, limit: int = PROCESS_SLICE) -> int:
     """
     done = 0
     held: set[int] = set()
+    until = time.monotonic() + PROCESS_SECONDS
     while True:
         ids = _pending_ids(min(100, limit - done), held)
         if not ids:
@@ -269,14 +343,17 @@ def inbox_process_pending(*, limit: int = PROCESS_SLICE) -> int:
             if not _pending_ids(1, held) or not _processing_claim():
                 return done
             continue
-        _processing_mark(int(timezone.now().timestamp()))
+        marked = 0.0
         for inbox_id in ids:
+            if time.monotonic() - marked >= MARK_EVERY:
+                _processing_mark(int(timezone.now().timestamp()))
+                marked = time.monotonic()
             if inbox_process(inbox_id=inbox_id).outcome == Outcome.PENDING:
                 held.add(inbox_id)
-        done += len(ids)
-        if done >= limit:
-            queue.enqueue(PROCESS_TASK, **_processing_options())
-            return done
+            done += 1
+            if done >= limit or time.monotonic() >= until:
+                queue.enqueue(PROCESS_TASK, **_processing_options())
+                return done
 
 
 def inbox_requeue_pending(*, older_than: timedelta | None = None) -> int:

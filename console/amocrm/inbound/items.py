@@ -17,10 +17,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from console.amocrm.inbound.formparse import as_list
+from console.amocrm.reasons import Code, Reason, reason
 
 # Actions that carry the lead's state (its stage): two of them for the same lead and time are one event.
 STATE_ACTIONS = {"add", "update", "status", "responsible"}
 COMPANY_ELEMENT_TYPE = 3  # a note's element_type for a company (1 contact, 2 lead)
+# Unix seconds below this (the year 5138) are a time; 1,000 times more is a stamp in milliseconds, which some
+# integrations send; anything else is no time at all (judged as an item without one).
+SECONDS_LIMIT = 10**11
 
 
 def as_int(value: Any) -> int | None:
@@ -42,6 +46,8 @@ class WebhookItem:
     last_modified: int | None = None
     fields: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     note_id: int | None = None  # a note event: the note's own id (``id`` is the entity it belongs to)
+    # Why the item's time is not the one it claimed (milliseconds read as seconds, or no plausible time).
+    time_reason: Reason | None = field(default=None, compare=False)
 
     def dedup_part(self) -> list[Any]:
         """What makes two deliveries the same event. A lead: entity, kind of action, id, stage and time (its
@@ -60,11 +66,23 @@ def _digest(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
 
 
-def _latest_time(raw: dict[str, Any]) -> int | None:
+def _plausible(value: int) -> tuple[int | None, Reason | None]:
+    """A claimed time as unix seconds: as it is, a millisecond stamp divided, or None (with the reason)."""
+    if 0 <= value < SECONDS_LIMIT:
+        return value, None
+    if SECONDS_LIMIT <= value < SECONDS_LIMIT * 1000:
+        return value // 1000, reason(Code.TIME_MILLISECONDS, seen=value)
+    return None, reason(Code.TIME_OUT_OF_RANGE, seen=value)
+
+
+def _latest_time(raw: dict[str, Any]) -> tuple[int | None, Reason | None]:
     """The item's time: ``last_modified`` or ``updated_at``, the later where both are given (a body that
-    claims a future time in either one is judged by that time)."""
-    times = [t for t in (as_int(raw.get("last_modified")), as_int(raw.get("updated_at"))) if t is not None]
-    return max(times) if times else None
+    claims a future time in either one is judged by that time), and why it differs from the claim."""
+    claimed = [t for t in (as_int(raw.get("last_modified")), as_int(raw.get("updated_at"))) if t is not None]
+    read = [_plausible(t) for t in claimed]
+    times = [t for t, _why in read if t is not None]
+    why = next((w for _t, w in read if w is not None), None)
+    return (max(times) if times else None), why
 
 
 def _item(entity: str, action: str, raw: dict[str, Any]) -> WebhookItem:
@@ -75,22 +93,26 @@ def _item(entity: str, action: str, raw: dict[str, Any]) -> WebhookItem:
     if entity == "contacts" and is_company:
         entity = "companies"
     if note is not None:
+        note_time, note_why = _latest_time(note)
         return WebhookItem(
             entity=entity,
             action=action,
             id=as_int(raw.get("id")) or as_int(note.get("element_id")),
-            last_modified=_latest_time(note),
+            last_modified=note_time,
             fields=raw,
             note_id=as_int(note.get("id")),
+            time_reason=note_why,
         )
+    modified, why = _latest_time(raw)
     return WebhookItem(
         entity=entity,
         action=action,
         id=as_int(raw.get("id")),
         status_id=as_int(raw.get("status_id")),
         pipeline_id=as_int(raw.get("pipeline_id")),
-        last_modified=_latest_time(raw),
+        last_modified=modified,
         fields=raw,
+        time_reason=why,
     )
 
 

@@ -26,6 +26,7 @@ from console.amocrm.inbound.items import as_int
 from console.amocrm.inbound.rules import ACTOR, ItemResult, Outcome
 from console.amocrm.models import AmoConnection, OrderSync
 from console.amocrm.payment import order_payment
+from console.amocrm.reasons import Code, reason
 from console.orders.services import order_set_payment
 
 
@@ -92,7 +93,7 @@ def payment_observe(*, lead_id: int, seen: dict[str, str]) -> ItemResult | None:
         if order_payment(sync.order) != pushed:
             return ItemResult(
                 outcome=Outcome.STALE,
-                reason="the payment was changed here after our last push; our push wins",
+                reasons=[reason(Code.PAYMENT_LOCAL_WINS)],
                 id=lead_id,
                 order_id=sync.order_id,
             )
@@ -111,14 +112,14 @@ def _apply(sync: OrderSync, amo: dict[str, str], lead_id: int) -> ItemResult:
     except ValidationError as exc:
         return ItemResult(
             outcome=Outcome.IGNORED,
-            reason="amoCRM's payment is not valid here: " + "; ".join(exc.messages),
+            reasons=[reason(Code.PAYMENT_INVALID, errors=list(exc.messages))],
             id=lead_id,
             order_id=sync.order_id,
         )
     OrderSync.objects.filter(pk=sync.pk).update(pushed_payment=amo)
     return ItemResult(
         outcome=Outcome.APPLIED,
-        reason=f"payment {amo['paid_amount']} ₽, {amo['payment_status']} from the deal",
+        reasons=[reason(Code.PAYMENT_SET, amount=amo["paid_amount"], payment=amo["payment_status"])],
         id=lead_id,
         order_id=sync.order_id,
     )
@@ -134,7 +135,7 @@ def combine(stage: ItemResult, payment: ItemResult | None) -> ItemResult:
     best = min((stage, payment), key=lambda r: _RANK.index(r.outcome) if r.outcome in _RANK else 99)
     return ItemResult(
         outcome=best.outcome,
-        reason=f"{stage.reason}; {payment.reason}",
+        reasons=[*stage.reasons, *payment.reasons],
         id=stage.id or payment.id,
         order_id=stage.order_id or payment.order_id,
         http_calls=stage.http_calls,

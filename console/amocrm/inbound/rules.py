@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +24,7 @@ from django.utils import timezone
 from console.amocrm.account.access import account_client
 from console.amocrm.inbound.items import as_int
 from console.amocrm.models import OrderSync, WebhookInbox
+from console.amocrm.reasons import Code, Reason, reason
 from console.amocrm.stagemap import StageMap
 from console.orders.models import Order, OrderStatusChange
 from console.orders.services import order_set_status
@@ -41,7 +42,7 @@ class ItemResult:
     """What processing made of one item (stored in ``WebhookInbox.results``)."""
 
     outcome: str
-    reason: str
+    reasons: list[Reason] = field(default_factory=list)
     entity: str = "leads"
     action: str = ""
     id: int | None = None
@@ -150,10 +151,10 @@ def _seen(obs: LeadObservation) -> dict[str, Any]:
 def _decide_locked(sync: OrderSync, obs: LeadObservation, *, verified: bool) -> ItemResult:
     """The rules, in order, for a lead linked to ``sync`` (row locked by the caller)."""
     order = sync.order
-    result = ItemResult(outcome=Outcome.IGNORED, reason="", id=obs.lead_id, order_id=order.pk)
+    result = ItemResult(outcome=Outcome.IGNORED, id=obs.lead_id, order_id=order.pk)
     time_forgotten = _forget_future_modified(sync)
     if not order.is_active:
-        result.reason = "the order is deleted"
+        result.reasons = [reason(Code.ORDER_DELETED)]
         return result
     if (
         obs.modified is not None
@@ -161,41 +162,41 @@ def _decide_locked(sync: OrderSync, obs: LeadObservation, *, verified: bool) -> 
         and obs.modified < sync.last_amo_modified
     ):
         result.outcome = Outcome.STALE
-        result.reason = f"last_modified {obs.modified} is older than {sync.last_amo_modified} already applied"
+        result.reasons = [reason(Code.OLDER_THAN_APPLIED, seen=obs.modified, applied=sync.last_amo_modified)]
         return result
     if (obs.pipeline_id, obs.status_id) == (sync.pushed_pipeline_id, sync.pushed_status_id):
         _bump_modified(sync, obs.modified, **_seen(obs))
         result.outcome = Outcome.ECHO
-        result.reason = f"stage {obs.pipeline_id}/{obs.status_id} is the one we pushed last"
+        result.reasons = [reason(Code.OUR_STAGE, pipeline_id=obs.pipeline_id, status_id=obs.status_id)]
         return result
     if _push_in_flight(sync):
         result.outcome = Outcome.STALE
-        result.reason = (
-            "a push of this order was in flight and overwrites the stage; reconciliation re-checks"
-        )
+        result.reasons = [reason(Code.PUSH_IN_FLIGHT)]
         return result
     if _local_change_wins(sync, obs):
         result.outcome = Outcome.STALE
-        result.reason = "the order's status was changed here after this amoCRM change; our push wins"
+        result.reasons = [reason(Code.LOCAL_STATUS_WINS)]
         return result
     if not verified and _needs_verification(sync, obs, time_forgotten=time_forgotten):
         raise _VerifyNeeded
     status, why = StageMap.load().status_for(obs.pipeline_id, obs.status_id)
     if status is None:
         _bump_modified(sync, None, **_seen(obs))  # the deal now sits where no status maps: drift, shown
-        result.reason = why
+        result.reasons = [why] if why else []
         return result
     stage_fields = {"pushed_pipeline_id": obs.pipeline_id, "pushed_status_id": obs.status_id, **_seen(obs)}
     if order.status == status:
         _bump_modified(sync, obs.modified, **stage_fields)
         result.outcome = Outcome.ECHO
-        result.reason = f"the order already has status {status}"
+        result.reasons = [reason(Code.ALREADY_STATUS, status=status)]
         return result
     order_set_status(order=order, status=status, origin="amocrm", actor=ACTOR)
     # Recorded as pushed: the sync engine then sees nothing to send back for this stage.
     _bump_modified(sync, obs.modified, **stage_fields)
     result.outcome = Outcome.APPLIED
-    result.reason = f"status {status} from stage {obs.pipeline_id}/{obs.status_id}"
+    result.reasons = [
+        reason(Code.STATUS_SET, status=status, pipeline_id=obs.pipeline_id, status_id=obs.status_id)
+    ]
     return result
 
 
@@ -205,13 +206,9 @@ def _observe_once(obs: LeadObservation, *, verified: bool) -> ItemResult:
             OrderSync.objects.select_for_update().select_related("order").filter(lead_id=obs.lead_id)[:2]
         )
         if not syncs:
-            return ItemResult(
-                outcome=Outcome.IGNORED, reason="no order is linked to this lead", id=obs.lead_id
-            )
+            return ItemResult(outcome=Outcome.IGNORED, reasons=[reason(Code.NO_ORDER)], id=obs.lead_id)
         if len(syncs) > 1:
-            return ItemResult(
-                outcome=Outcome.IGNORED, reason="several orders are linked to this lead", id=obs.lead_id
-            )
+            return ItemResult(outcome=Outcome.IGNORED, reasons=[reason(Code.SEVERAL_ORDERS)], id=obs.lead_id)
         return _decide_locked(syncs[0], obs, verified=verified)
 
 
@@ -257,8 +254,8 @@ def lead_observe(obs: LeadObservation, *, client_factory: Callable[[], Any] | No
     """
     if obs.source == "webhook" and _from_future(obs.modified):
         result = _observe(replace(obs, modified=None), client_factory)
-        ahead = f"more than {FUTURE_TOLERANCE // 60} minutes after our clock"
-        result.reason = f"last_modified {obs.modified} lies {ahead}, not trusted; {result.reason}"
+        ahead = reason(Code.TIME_AHEAD, seen=obs.modified, minutes=FUTURE_TOLERANCE // 60)
+        result.reasons = [ahead, *result.reasons]
         return result
     return _observe(obs, client_factory)
 
@@ -270,16 +267,16 @@ def _observe(obs: LeadObservation, client_factory: Callable[[], Any] | None) -> 
         pass
     fresh = _fetch_observation(obs.lead_id, client_factory or account_client)
     if fresh is None:
-        return ItemResult(
-            outcome=Outcome.IGNORED, reason="the lead no longer exists in amoCRM", id=obs.lead_id
-        )
+        return ItemResult(outcome=Outcome.IGNORED, reasons=[reason(Code.LEAD_GONE)], id=obs.lead_id)
     result = _observe_once(fresh, verified=True)
     result.http_calls += 1
     if result.outcome == Outcome.ECHO and obs.source == "webhook":
         result.outcome = Outcome.STALE
-        result.reason = "superseded by our later push: amoCRM shows the stage we pushed"
+        result.reasons = [reason(Code.SUPERSEDED)]
     elif result.outcome == Outcome.APPLIED:
-        result.reason += " (confirmed by re-reading the lead)"
+        for r in result.reasons:
+            if r["code"] == Code.STATUS_SET:
+                r["params"]["verified"] = True
     return result
 
 
@@ -288,7 +285,7 @@ def lead_mark_deleted(*, lead_id: int, deleted: bool = True) -> ItemResult:
     now = timezone.now() if deleted else None
     sync = OrderSync.objects.filter(lead_id=lead_id).first()
     if sync is None:
-        return ItemResult(outcome=Outcome.IGNORED, reason="no order is linked to this lead", id=lead_id)
+        return ItemResult(outcome=Outcome.IGNORED, reasons=[reason(Code.NO_ORDER)], id=lead_id)
     OrderSync.objects.filter(pk=sync.pk).update(lead_deleted_at=now)
-    reason = "the deal was deleted in amoCRM" if deleted else "the deal was restored in amoCRM"
-    return ItemResult(outcome=Outcome.APPLIED, reason=reason, id=lead_id, order_id=sync.order_id)
+    why = reason(Code.DEAL_DELETED if deleted else Code.DEAL_RESTORED)
+    return ItemResult(outcome=Outcome.APPLIED, reasons=[why], id=lead_id, order_id=sync.order_id)

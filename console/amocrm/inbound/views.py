@@ -27,6 +27,7 @@ from console.amocrm.inbound.formparse import FormParseError, parse_form
 from console.amocrm.inbound.inbox import counter_increment, inbox_store
 from console.amocrm.inbound.items import as_int, webhook_items
 from console.amocrm.models import AmoConnection
+from console.amocrm.reasons import Code, Reason, reason
 
 logger = logging.getLogger(__name__)
 
@@ -83,9 +84,9 @@ def _reject(reason: str) -> HttpResponse:
 
 
 def _invalid(
-    reason: str, store: dict[str, Any], account: dict[str, Any] | None = None, items: Any = ()
+    why: Reason, store: dict[str, Any], account: dict[str, Any] | None = None, items: Any = ()
 ) -> HttpResponse:
-    inbox_store(account=account or {}, items=list(items), invalid_reason=reason, **store)
+    inbox_store(account=account or {}, items=list(items), invalid_reason=why, **store)
     return HttpResponse("invalid")
 
 
@@ -100,26 +101,24 @@ def _intake(request: HttpRequest, secret: str) -> HttpResponse:
     declared = _content_length(request)
     if declared > settings.WEBHOOK_MAX_BODY:
         # Not read at all: a body over the bound never reaches memory (nor the inbox).
-        return _invalid(
-            f"body too large ({declared} bytes, WEBHOOK_MAX_BODY is {settings.WEBHOOK_MAX_BODY}), not stored",
-            {**store, "body": b""},
-        )
+        too_large = reason(Code.BODY_TOO_LARGE, size=declared, limit=settings.WEBHOOK_MAX_BODY)
+        return _invalid(too_large, {**store, "body": b""})
     try:
         body = store["body"] = request.body
     except RequestDataTooBig:
-        return _invalid("body too large, not stored", {**store, "body": b""})
+        return _invalid(reason(Code.BODY_TOO_LARGE), {**store, "body": b""})
     try:
         data = parse_form(body)
     except FormParseError as exc:
-        return _invalid(f"unparseable body: {exc}", store)
+        return _invalid(reason(Code.UNPARSEABLE, error=str(exc)), store)
     account = data.get("account") if isinstance(data.get("account"), dict) else {}
     items = webhook_items(data)
     if not account:
-        return _invalid("no account in the body", store, items=items)
+        return _invalid(reason(Code.NO_ACCOUNT), store, items=items)
     if not account_matches(account, connection):
         return _reject("account")
     if not items:
-        return _invalid("no entity items in the body", store, account=account)
+        return _invalid(reason(Code.NO_ITEMS), store, account=account)
     inbox_store(account=account, items=items, **store)
     return HttpResponse("ok")
 

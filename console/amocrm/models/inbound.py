@@ -15,7 +15,8 @@ class WebhookInbox(models.Model):
     """One authenticated webhook delivery from amoCRM: raw body and headers, and what processing made of it.
 
     The intake stores the row and answers at once; processing (a django-q2 task) fills ``outcome``,
-    ``reason``, ``results`` (one entry per item of the body) and ``order`` (the first order it touched).
+    ``reasons`` (codes and parameters), ``results`` (one entry per item of the body) and ``order`` (the
+    first order it touched).
     ``fingerprint`` identifies the delivery's content: (account, entity, action, id, status, last_modified)
     of every item. The first row with a fingerprint also holds it in the unique ``dedup_key``; a later
     delivery with the same content is stored with ``outcome=duplicate`` and ``duplicate_of`` and is not
@@ -47,7 +48,12 @@ class WebhookInbox(models.Model):
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="duplicates", db_index=False
     )
     outcome = models.CharField(_("outcome"), max_length=16, choices=Outcome.choices, default=Outcome.PENDING)
-    reason = models.TextField(_("reason"), blank=True)
+    reasons = models.JSONField(
+        _("reasons"),
+        default=list,
+        blank=True,
+        help_text=_("why: codes and parameters (console.amocrm.reasons)"),
+    )
     results = models.JSONField(_("item results"), default=list, blank=True)
     order = models.ForeignKey(
         Order,

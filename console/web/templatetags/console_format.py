@@ -6,7 +6,8 @@
 - ``{{ moment|when }}``: a datetime as "dd.mm.yyyy HH:MM" in the console's time zone (``settings.TIME_ZONE``,
   Moscow), a date as "dd.mm.yyyy", Unix seconds (amoCRM's times) as a datetime; ``|when:"time"`` gives
   "HH:MM" only, ``|when:"today"`` "HH:MM" for a moment of today and the full form otherwise,
-  ``|when:"seconds"`` with seconds, ``|when:"day"`` "dd.mm" (a chart's day). None and "" give "—".
+  ``|when:"seconds"`` with seconds, ``|when:"day"`` "dd.mm" (a chart's day). None and "" give "—"; a
+  number that is no representable moment is shown as it is (rendering never raises).
 """
 
 from __future__ import annotations
@@ -65,7 +66,10 @@ def format_when(value: Any, part: str = "") -> str:
         value = int(value)
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
         return value.strftime(FORMATS["day" if part == "day" else "date"])
-    moment = console_time(value)
+    try:
+        moment = console_time(value)
+    except (OverflowError, ValueError, OSError):  # no representable moment (a year past 9999): as given
+        return str(value)
     if part == "today":
         part = "time" if moment.date() == console_time(timezone.now()).date() else ""
     return moment.strftime(FORMATS.get(part, FORMATS[""]))

@@ -5,8 +5,8 @@ Filters: ``sync_event``, ``sync_action``, ``sync_trigger``, ``sync_outcome`` (sy
 ``order_status``, ``short_ids`` ("1, 2, 3 +4"), ``webhook_counter``.
 Tags: ``{% sync_error row %}`` (an ``OrderSync`` or ``SyncLog`` error: the kind's message, amoCRM's text in a
 ``<details>``; ``headline=False`` for the details only), ``{% amo_link "contacts" id %}`` (a link to the card
-in amoCRM; the view puts ``amo_base_url`` in the context), ``{% webhook_reason reason %}`` (a webhook
-reason in words; the view puts ``stage_names`` in the context), ``{% stage_name pipeline_id status_id %}``.
+in amoCRM; the view puts ``amo_base_url`` in the context), ``{% webhook_reason reasons %}`` (stored
+reasons in words; the view puts ``stage_names`` in the context), ``{% stage_name pipeline_id status_id %}``.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 from console.web import labels
 from console.web.errors import shown_error
+from console.web.reasons import shown_reasons
 
 register = template.Library()
 
@@ -66,8 +67,8 @@ def amo_link(context: template.Context, entity: str, entity_id: Any) -> str:
 
 
 @register.inclusion_tag("webhooks/_reason.html", takes_context=True)
-def webhook_reason(context: template.Context, reason: str) -> dict[str, Any]:
-    return {"reason": labels.reason_label(reason or "", context.get("stage_names") or {})}
+def webhook_reason(context: template.Context, reasons: Any) -> dict[str, Any]:
+    return {"reason": shown_reasons(reasons or [], context.get("stage_names") or {})}
 
 
 @register.simple_tag(takes_context=True)

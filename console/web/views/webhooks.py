@@ -131,9 +131,14 @@ def webhook_stages(request: HttpRequest) -> HttpResponse:
     stages = []
     for stage in PipelineStatus.objects.select_related("pipeline"):
         key = (stage.pipeline.amo_id, stage.status_id)
-        status, reason = reverse.lookup(*key)
+        status, why = reverse.lookup(*key)
         stages.append(
-            {"stage": stage, "status": status, "reason": reason, "implicit": key in reverse.implicit}
+            {
+                "stage": stage,
+                "status": status,
+                "reasons": [why] if why else [],
+                "implicit": key in reverse.implicit,
+            }
         )
     known = {(s["stage"].pipeline.amo_id, s["stage"].status_id) for s in stages}
     orphans = sorted(stage for stage in reverse.statuses if stage not in known)

@@ -27,6 +27,7 @@ from console.amocrm.inbound.inbox import (
 from console.amocrm.inbound.items import webhook_items
 from console.amocrm.models import AmoConnection, ConfigChange, OrderSync, WebhookInbox
 from console.amocrm.outbound import retries
+from console.amocrm.reasons import codes
 from console.orders.models import Order
 from console.orders.services import order_set_status
 from tests.amocrm.inbound.hookbodies import ACCOUNT, hook_body, lead_item
@@ -129,7 +130,7 @@ def test_a_delivery_that_needs_amocrm_waits_while_paused(amo: Any, make_order: C
     connection_pause(connection_id=1, reason=REASON, actor="olga")
     row = store_recent_hook(lead_id, (pipeline_id, reserved))
     row.refresh_from_db()
-    assert row.outcome == WebhookInbox.Outcome.PENDING and "paused" in row.reason
+    assert row.outcome == WebhookInbox.Outcome.PENDING and row.reasons[0]["params"]["state"] == "paused"
     assert inbox_process_pending() == 1  # tried once more, then left for later: no loop
     order.refresh_from_db()
     assert order.status == "new"
@@ -154,8 +155,8 @@ def test_a_delivery_amocrm_cannot_answer_for_waits_and_is_applied_later(
     # amoCRM fails to answer the read the hook needs.
     row = store_recent_hook(lead_id, (pipeline_id, reserved))
     row.refresh_from_db()
-    assert row.outcome == WebhookInbox.Outcome.PENDING, row.reason
-    assert row.reason.startswith("waiting: amoCRM did not answer")
+    assert row.outcome == WebhookInbox.Outcome.PENDING, row.reasons
+    assert codes(row.reasons) == ["waiting_no_answer"]
     order.refresh_from_db()
     assert order.status == "new"
 
@@ -178,4 +179,4 @@ def test_a_delivery_amocrm_never_answers_for_fails_after_its_attempts(
     row = store_recent_hook(lead_id, (pipeline_id, reserved))
     WebhookInbox.objects.filter(pk=row.pk).update(attempts=HOLD_ATTEMPTS - 1)
     row = inbox_process(inbox_id=row.pk)
-    assert row.outcome == WebhookInbox.Outcome.FAILED and "500" in row.reason
+    assert row.outcome == WebhookInbox.Outcome.FAILED and "500" in row.reasons[0]["params"]["error"]

@@ -12,6 +12,7 @@ import pytest
 from console.amocrm.inbound import rules
 from console.amocrm.inbound.rules import FUTURE_TOLERANCE, LeadObservation, lead_observe
 from console.amocrm.models import OrderSync, WebhookInbox
+from console.amocrm.reasons import Code, reason
 from console.orders.models import Order, OrderStatusChange
 from tests.amocrm.inbound.hookbodies import PIPELINE, STAGES, hook_body, last_row, lead_item
 
@@ -75,7 +76,7 @@ def test_a_forged_future_stage_move_is_checked_against_the_lead_and_does_not_sti
     assert amo.reads == 1
     row = last_row()
     assert row.outcome == "stale"
-    assert f"last_modified {forged} lies more than 5 minutes after our clock, not trusted" in row.reason
+    assert reason(Code.TIME_AHEAD, seen=forged, minutes=5) in row.reasons
     assert_not_in_future(order)
 
 
@@ -112,7 +113,7 @@ def test_a_future_delivery_applies_the_stage_amocrm_really_shows(
     order.refresh_from_db()
     assert order.status == "in_progress"  # the deal's real stage, not the one the body claims
     assert last_row().outcome == "applied"
-    assert "confirmed by re-reading the lead" in last_row().reason
+    assert last_row().reasons[-1]["params"].get("verified") is True
     assert stored_time(order) == amo.updated_at
 
 

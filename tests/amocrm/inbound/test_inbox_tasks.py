@@ -13,6 +13,7 @@ from django.utils import timezone
 from console.amocrm.inbound import inbox, rules
 from console.amocrm.inbound.inbox import inbox_process, inbox_replay
 from console.amocrm.models import WebhookCounter, WebhookInbox
+from console.amocrm.reasons import Code, reason
 from console.orders.models import Order, OrderStatusChange
 from tests.amocrm.inbound.hookbodies import T0, hook_body, last_row, lead_item
 
@@ -41,7 +42,10 @@ def test_a_failed_row_can_be_replayed_once_the_cause_is_fixed(
     with monkeypatch.context() as patch:
         patch.setattr(rules, "order_set_status", broken)
         post(hook_body({"leads": {"status": [lead_item(5001, "reserved", T0)]}}))
-    assert (last_row().outcome, last_row().reason) == ("failed", "RuntimeError: orders service unavailable")
+    assert (last_row().outcome, last_row().reasons) == (
+        "failed",
+        [reason(Code.FAILED, error="RuntimeError: orders service unavailable")],
+    )
     assert inbox_replay(inbox_id=last_row().pk).outcome == "applied"
     order.refresh_from_db()
     assert order.status == "reserved"

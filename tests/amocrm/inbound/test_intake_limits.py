@@ -9,6 +9,7 @@ from django.test import Client
 from django.urls import reverse
 
 from console.amocrm.models import AmoConnection
+from console.amocrm.reasons import Code, reason
 from tests.amocrm.inbound.hookbodies import SECRET, T0, hook_body, last_row, lead_item
 from tests.fixtures.bodies import UnreadableInput
 
@@ -32,7 +33,7 @@ def test_a_body_over_webhook_max_body_is_stored_as_invalid_without_being_read(
     row = last_row()
     assert row.outcome == "invalid" and bytes(row.body) == b""
     limit = settings.WEBHOOK_MAX_BODY
-    assert row.reason == f"body too large ({limit + 1} bytes, WEBHOOK_MAX_BODY is {limit}), not stored"
+    assert row.reasons == [reason(Code.BODY_TOO_LARGE, size=limit + 1, limit=limit)]
 
 
 def test_a_body_within_the_bound_is_read_and_stored(post: Any, settings: Any) -> None:

@@ -11,6 +11,7 @@ import pytest
 
 from console.amocrm.inbound.reconcile import leads_reconcile
 from console.amocrm.models import AmoConnection, OrderSync
+from console.amocrm.reasons import codes
 from console.orders.models import Order
 from console.orders.services import order_set_payment
 from tests.amocrm.inbound.hookbodies import T0, hook_body, last_row, lead_item
@@ -66,7 +67,7 @@ def test_a_payment_changed_here_and_not_pushed_yet_wins(
     order_set_payment(order=order, paid_amount="1000", payment_status="prepaid", origin="manager", actor="m")
     post(hook_body({"leads": {"update": [paid_item(5001, "300", 602, T0)]}}))
 
-    assert last_row().outcome == "stale" and "our push wins" in last_row().reason
+    assert last_row().outcome == "stale" and "payment_local_wins" in codes(last_row().reasons)
     order.refresh_from_db()
     assert order.paid_amount == Decimal("1000.00")
 

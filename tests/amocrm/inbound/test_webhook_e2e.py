@@ -14,6 +14,7 @@ from console.amocrm.account.setup import account_setup
 from console.amocrm.inbound.reconcile import leads_reconcile, watermark_get
 from console.amocrm.inbound.rules import CLOCK_SKEW, trust_horizon
 from console.amocrm.models import OrderSync, StageMapping, SyncLog, WebhookInbox
+from console.amocrm.reasons import codes
 from console.orders.models import Order
 from console.orders.services import order_set_status
 from tests.amocrm.inbound.hookbodies import hook_body
@@ -151,7 +152,7 @@ def test_a_move_in_amocrm_right_after_our_push_is_confirmed_by_one_read_and_ends
     counts = sandbox.requests()["counts"]
     assert counts == {f"GET /api/v4/leads/{sync.lead_id}": 1}, counts  # one read to confirm, no write
     applied = WebhookInbox.objects.filter(outcome="applied").latest("id")
-    assert "confirmed by re-reading the lead" in applied.reason
+    assert applied.reasons[-1]["params"].get("verified") is True
     assert lead_stage(sandbox, sync.lead_id) == (target.pipeline_id, target.status_id)
 
 
@@ -226,8 +227,8 @@ def test_a_forged_future_delivery_does_not_stick_and_a_real_move_still_applies(
     assert answer.status_code == 200
     processed()
     row = WebhookInbox.objects.latest("id")
-    assert row.outcome == "stale", row.reason  # amoCRM, re-read, shows the stage we pushed
-    assert "not trusted" in row.reason
+    assert row.outcome == "stale", row.reasons  # amoCRM, re-read, shows the stage we pushed
+    assert "time_ahead" in codes(row.reasons)
     sync.refresh_from_db()
     assert sync.last_amo_modified is None or sync.last_amo_modified <= trust_horizon()
     assert Order.objects.get(pk=synced_order.pk).status == "new"
@@ -279,7 +280,7 @@ def test_every_lead_contact_and_company_event_the_sandbox_fires_is_recognised(
     seen = {(row.events, row.outcome) for row in rows}
     assert not {outcome for _events, outcome in seen} & {"invalid", "failed", "pending"}, seen
     note_row = next(row for row in rows if row.events == "leads[note]")
-    assert (note_row.outcome, note_row.reason) == ("ignored", "note events are not synced")
+    assert (note_row.outcome, codes(note_row.reasons)) == ("ignored", ["notes_not_synced"])
     assert note_row.entity_ids == str(sync.lead_id)
     for entity in ("contacts", "companies"):
         for action in PARTY_EVENTS:

@@ -13,6 +13,7 @@ from console.amocrm.inbound.events import HANDLERS, item_process
 from console.amocrm.inbound.formparse import parse_form
 from console.amocrm.inbound.items import WebhookItem, webhook_items
 from console.amocrm.models import AmoConnection, OrderSync, StageMapping, WebhookInbox
+from console.amocrm.reasons import Code, codes, reason
 from console.orders.models import Order, OrderStatusChange
 from tests.amocrm.inbound.hookbodies import PIPELINE, STAGES, T0, hook_body, last_row, lead_item
 from tests.fixtures.samples import sample_path
@@ -62,20 +63,20 @@ LEAD_EVENTS = [
         "add",
         lead_item(LEAD, "in_rent", T0),
         "applied",
-        f"status in_rent from stage {PIPELINE}/{STAGES['in_rent']}",
+        "status_set",
     ),
-    ("update", lead_item(LEAD, "in_rent", T0), "applied", "status in_rent from stage"),
-    ("status", lead_item(LEAD, "in_rent", T0), "applied", "status in_rent from stage"),
-    ("responsible", lead_item(LEAD, "in_rent", T0, old_responsible_user_id=1), "applied", "status in_rent"),
+    ("update", lead_item(LEAD, "in_rent", T0), "applied", "status_set"),
+    ("status", lead_item(LEAD, "in_rent", T0), "applied", "status_set"),
+    ("responsible", lead_item(LEAD, "in_rent", T0, old_responsible_user_id=1), "applied", "status_set"),
     (
         "delete",
         {"id": LEAD, "status_id": STAGES["new"], "pipeline_id": PIPELINE},
         "applied",
-        "deal was deleted",
+        "deal_deleted",
     ),
-    ("restore", {"id": LEAD}, "applied", "the deal was restored in amoCRM"),
-    ("restore", lead_item(LEAD, "in_rent", T0), "applied", "status in_rent from stage"),
-    ("note", note(LEAD), "ignored", "note events are not synced"),
+    ("restore", {"id": LEAD}, "applied", "deal_restored"),
+    ("restore", lead_item(LEAD, "in_rent", T0), "applied", "status_set"),
+    ("note", note(LEAD), "ignored", "notes_not_synced"),
 ]
 
 
@@ -92,8 +93,10 @@ def test_every_lead_event_is_recognised(
     assert post(hook_body({"leads": {action: [item]}})).status_code == 200
     row = last_row()
     assert (row.events, row.entity_ids) == (f"leads[{action}]", str(LEAD))
-    assert row.outcome == outcome, row.reason
-    assert reason in row.reason
+    assert row.outcome == outcome, row.reasons
+    assert reason in codes(row.reasons)
+    if reason == "status_set":
+        assert row.reasons[-1]["params"]["status"] == "in_rent"
     assert row.results[0]["id"] == LEAD
 
 
@@ -111,7 +114,7 @@ def test_every_contact_and_company_event_is_ignored_with_a_plain_reason(
     post(hook_body({"contacts": {action: [item]}}))
     row = last_row()
     entity = "contacts" if kind == "contact" else "companies"
-    assert (row.outcome, row.reason) == ("ignored", f"{entity} events are not synced")
+    assert (row.outcome, codes(row.reasons)) == ("ignored", [f"{entity}_not_synced"])
     assert (row.events, row.entity_ids) == (f"{entity}[{action}]", "1110")
 
 
@@ -129,7 +132,7 @@ def test_an_event_we_do_not_know_is_ignored_and_named(
     post(hook_body({group: {action: [item]}}))
     row = last_row()
     assert row.outcome == "ignored"
-    assert row.reason == f"{group}[{action}] events are not synced"
+    assert row.reasons == [reason(Code.NOT_SYNCED, entity=group, action=action)]
 
 
 def test_each_lead_and_party_event_has_its_handler() -> None:
@@ -164,7 +167,7 @@ def test_a_note_without_a_lead_id_is_still_ignored_not_invalid(
     post: Callable[..., Any], stage_map: None
 ) -> None:
     post(hook_body({"leads": {"note": [{"note": {"id": 4000001, "text": "без сделки", "note_type": 4}}]}}))
-    assert (last_row().outcome, last_row().reason) == ("ignored", "note events are not synced")
+    assert (last_row().outcome, last_row().reasons) == ("ignored", [reason(Code.NOTES_NOT_SYNCED)])
 
 
 def test_notes_are_told_apart_by_their_own_id_and_a_repeated_note_is_a_duplicate(
@@ -209,7 +212,10 @@ def test_a_body_mixing_a_stage_move_and_a_note_applies_the_move(
     link(LEAD)
     post(hook_body({"leads": {"status": [lead_item(LEAD, "reserved", T0)], "note": [note(LEAD)]}}))
     row = last_row()
-    assert (row.outcome, row.reason) == ("applied", "1 applied; 1 ignored")
+    assert (row.outcome, row.reasons) == (
+        "applied",
+        [reason(Code.COUNTS, counts={"applied": 1, "ignored": 1})],
+    )
     assert [r["action"] for r in row.results] == ["status", "note"]
 
 
@@ -224,13 +230,13 @@ def test_item_process_reports_the_item_it_judged() -> None:
 @pytest.mark.parametrize(
     ("name", "event", "outcome", "reason"),
     [
-        ("webhook-18-add_company.txt", "companies[add]", "ignored", "companies events are not synced"),
-        ("webhook-19-add_lead-custom_fields.txt", "leads[add]", "ignored", "no order is linked to this lead"),
-        ("webhook-20-status_lead-custom_fields.txt", "leads[status]", "applied", "status in_progress from"),
-        ("webhook-21-update_lead-custom_fields.txt", "leads[update]", "applied", "status in_progress from"),
-        ("webhook-22-responsible_lead.txt", "leads[responsible]", "applied", "status in_progress from"),
-        ("webhook-23-add_contact.txt", "contacts[add]", "ignored", "contacts events are not synced"),
-        ("webhook-24-restore_contact.txt", "contacts[restore]", "ignored", "contacts events are not synced"),
+        ("webhook-18-add_company.txt", "companies[add]", "ignored", "companies_not_synced"),
+        ("webhook-19-add_lead-custom_fields.txt", "leads[add]", "ignored", "no_order"),
+        ("webhook-20-status_lead-custom_fields.txt", "leads[status]", "applied", "status_set"),
+        ("webhook-21-update_lead-custom_fields.txt", "leads[update]", "applied", "status_set"),
+        ("webhook-22-responsible_lead.txt", "leads[responsible]", "applied", "status_set"),
+        ("webhook-23-add_contact.txt", "contacts[add]", "ignored", "contacts_not_synced"),
+        ("webhook-24-restore_contact.txt", "contacts[restore]", "ignored", "contacts_not_synced"),
     ],
 )
 def test_every_recorded_amocrm_body_is_recognised(
@@ -254,5 +260,7 @@ def test_every_recorded_amocrm_body_is_recognised(
     assert post(body).status_code == 200
     row = last_row()
     assert row.events == event
-    assert row.outcome == outcome, row.reason
-    assert reason in row.reason
+    assert row.outcome == outcome, row.reasons
+    assert reason in codes(row.reasons)
+    if reason == "status_set":
+        assert row.reasons[-1]["params"]["status"] == "in_progress"

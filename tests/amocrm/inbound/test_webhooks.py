@@ -20,6 +20,7 @@ from console.amocrm.models import (
     WebhookCounter,
     WebhookInbox,
 )
+from console.amocrm.reasons import Code, codes, reason
 from console.amocrm.stagemap import reverse_stage_map
 from console.orders.models import Order, OrderStatusChange
 from console.orders.services import order_set_status
@@ -164,14 +165,14 @@ def test_a_malformed_body_is_stored_as_invalid_and_answered_200(post: Callable[.
     assert response.status_code == 200
     row = last_row()
     assert row.outcome == WebhookInbox.Outcome.INVALID
-    assert "UTF-8" in row.reason
+    assert codes(row.reasons) == ["unparseable"] and "UTF-8" in row.reasons[0]["params"]["error"]
 
 
 def test_a_body_without_account_or_items_is_stored_as_invalid(post: Callable[..., Any]) -> None:
     assert post("garbage").status_code == 200
-    assert last_row().reason == "no account in the body"
+    assert last_row().reasons == [reason(Code.NO_ACCOUNT)]
     assert post(hook_body({})).status_code == 200
-    assert last_row().reason == "no entity items in the body"
+    assert last_row().reasons == [reason(Code.NO_ITEMS)]
     assert WebhookInbox.objects.filter(outcome="invalid").count() == 2
 
 
@@ -223,7 +224,7 @@ def test_a_header_echoing_the_url_never_stores_the_secret(post: Callable[..., An
 def test_a_body_over_the_upload_limit_is_stored_as_invalid(post: Callable[..., Any], settings: Any) -> None:
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 100
     assert post(hook_body({"leads": {"status": [lead_item(1, "reserved", T0)]}})).status_code == 200
-    assert (last_row().outcome, last_row().reason) == ("invalid", "body too large, not stored")
+    assert (last_row().outcome, last_row().reasons) == ("invalid", [reason(Code.BODY_TOO_LARGE)])
 
 
 # --- processing -----------------------------------------------------------------------------------
@@ -247,7 +248,9 @@ def test_a_status_hook_moves_the_order_as_changed_by_amocrm(
     )
     row = last_row()
     assert (row.outcome, row.order_id) == ("applied", order.pk)
-    assert row.results[0]["reason"] == f"status in_rent from stage {PIPELINE}/{STAGES['in_rent']}"
+    assert row.results[0]["reasons"] == [
+        reason(Code.STATUS_SET, status="in_rent", pipeline_id=PIPELINE, status_id=STAGES["in_rent"])
+    ]
     assert SyncLog.objects.filter(order=order, trigger="webhook", outcome="ok").count() == 1
 
 
@@ -263,7 +266,7 @@ def test_a_body_with_several_leads_applies_each_and_reports_per_item(
     row = last_row()
     assert row.outcome == "applied"
     assert [r["outcome"] for r in row.results] == ["applied", "applied", "ignored"]
-    assert row.reason == "2 applied; 1 ignored"
+    assert row.reasons == [reason(Code.COUNTS, counts={"applied": 2, "ignored": 1})]
     assert row.order_id == first.pk
 
 
@@ -274,7 +277,7 @@ def test_the_echo_of_the_stage_we_pushed_changes_nothing(
     post(hook_body({"leads": {"status": [lead_item(5001, "reserved", T0)]}}))
     row = last_row()
     assert row.outcome == "echo"
-    assert "pushed last" in row.reason
+    assert codes(row.reasons) == ["our_stage"]
     assert not OrderStatusChange.objects.filter(order=order, origin="amocrm").exists()
     assert OrderSync.objects.get(order=order).last_amo_modified == T0
 
@@ -289,7 +292,7 @@ def test_a_hook_older_than_the_last_applied_change_is_stale(
     assert order.status == "in_rent"
     row = last_row()
     assert row.outcome == "stale"
-    assert f"{T0 + 5} is older than {T0 + 10}" in row.reason
+    assert row.reasons == [reason(Code.OLDER_THAN_APPLIED, seen=T0 + 5, applied=T0 + 10)]
 
 
 def test_out_of_order_hooks_end_at_the_newest_stage_whatever_the_arrival_order(
@@ -318,13 +321,13 @@ def test_a_status_changed_here_after_the_amocrm_change_wins(
     order.refresh_from_db()
     assert order.status == "in_progress"
     assert last_row().outcome == "stale"
-    assert "our push wins" in last_row().reason
+    assert codes(last_row().reasons) == ["local_status_wins"]
 
 
 def test_an_unknown_lead_is_ignored_with_the_reason(post: Callable[..., Any], stage_map: None) -> None:
     post(hook_body({"leads": {"status": [lead_item(424242, "reserved", T0)]}}))
     row = last_row()
-    assert (row.outcome, row.reason, row.order_id) == ("ignored", "no order is linked to this lead", None)
+    assert (row.outcome, row.reasons, row.order_id) == ("ignored", [reason(Code.NO_ORDER)], None)
 
 
 def test_an_unmapped_stage_is_ignored_with_the_reason(
@@ -334,7 +337,7 @@ def test_an_unmapped_stage_is_ignored_with_the_reason(
     post(hook_body({"leads": {"status": [lead_item(5001, 555, T0)]}}))
     row = last_row()
     assert row.outcome == "ignored"
-    assert row.reason == f"stage {PIPELINE}/555 is not mapped to an order status"
+    assert row.reasons == [reason(Code.STAGE_UNMAPPED, pipeline_id=PIPELINE, status_id=555)]
     assert row.order_id == order.pk
     order.refresh_from_db()
     assert order.status == "new"
@@ -347,7 +350,7 @@ def test_a_disabled_mapping_is_ignored_with_the_reason(
     StageMapping.objects.filter(order_status="in_rent").update(is_active=False)
     post(hook_body({"leads": {"status": [lead_item(5001, "in_rent", T0)]}}))
     assert last_row().outcome == "ignored"
-    assert "is disabled" in last_row().reason
+    assert codes(last_row().reasons) == ["stage_disabled"]
 
 
 def test_a_stage_claimed_by_two_statuses_is_ignored_and_reported(
@@ -357,14 +360,14 @@ def test_a_stage_claimed_by_two_statuses_is_ignored_and_reported(
     StageMapping.objects.filter(order_status="in_progress").update(status_id=STAGES["in_rent"])
     post(hook_body({"leads": {"status": [lead_item(5001, "in_rent", T0)]}}))
     assert last_row().outcome == "ignored"
-    assert "several statuses: in_progress, in_rent" in last_row().reason
+    assert last_row().reasons[0]["params"]["statuses"] == ["in_progress", "in_rent"]
     assert reverse_stage_map().conflicts == {(PIPELINE, STAGES["in_rent"]): ["in_progress", "in_rent"]}
 
 
 def test_the_lost_stage_maps_to_cancelled_by_default_when_cancelled_has_no_row(stage_map: None) -> None:
     StageMapping.objects.filter(order_status="cancelled").delete()
     reverse = reverse_stage_map()
-    assert reverse.lookup(PIPELINE, 143) == ("cancelled", "")
+    assert reverse.lookup(PIPELINE, 143) == ("cancelled", None)
     assert (PIPELINE, 143) in reverse.implicit
 
 
@@ -380,7 +383,7 @@ def test_delete_lead_only_marks_the_sync_state(post: Callable[..., Any], link: C
     order.refresh_from_db()
     assert (order.status, order.is_active) == ("reserved", True)
     assert last_row().outcome == "applied"
-    assert last_row().reason == "the deal was deleted in amoCRM"
+    assert last_row().reasons == [reason(Code.DEAL_DELETED)]
 
 
 def test_contacts_and_companies_under_contacts_are_ignored(post: Callable[..., Any], stage_map: None) -> None:
@@ -389,7 +392,7 @@ def test_contacts_and_companies_under_contacts_are_ignored(post: Callable[..., A
     }
     post(hook_body(items))
     row = last_row()
-    assert (row.outcome, row.reason) == ("ignored", "companies events are not synced")
+    assert (row.outcome, row.reasons) == ("ignored", [reason(Code.COMPANIES_NOT_SYNCED)])
 
 
 def test_a_hook_that_may_predate_our_push_is_checked_against_the_lead(
@@ -413,7 +416,7 @@ def test_a_hook_that_may_predate_our_push_is_checked_against_the_lead(
     assert reads == [5001]
     row = last_row()
     assert row.outcome == "stale"
-    assert "superseded by our later push" in row.reason
+    assert codes(row.reasons) == ["superseded"]
 
 
 def test_the_reference_shaped_capture_with_cyrillic_is_applied(
