@@ -142,7 +142,7 @@ def is_drifted(order: Order, sync: OrderSync | None, ctx: SyncContext) -> bool:
 
 
 def _retrying(sync: OrderSync) -> bool:
-    return bool(sync.last_error_title and sync.next_retry_at and sync.last_error_kind not in CIRCUIT_KINDS)
+    return bool(sync.error_kind and sync.next_retry_at and sync.error_kind not in CIRCUIT_KINDS)
 
 
 def _failed(sync: OrderSync) -> SyncDisplay:
@@ -277,9 +277,9 @@ def drifted(orders: QuerySet[Order], ctx: SyncContext) -> QuerySet[Order]:
 def _retrying_q(sync: str = "amo_sync__") -> Q:
     """Queued rows that are "failed, retrying" (see ``_retrying``)."""
     return (
-        ~Q(**{f"{sync}last_error_title": ""})
+        ~Q(**{f"{sync}error_kind": ""})
         & Q(**{f"{sync}next_retry_at__isnull": False})
-        & ~Q(**{f"{sync}last_error_kind__in": CIRCUIT_KINDS})
+        & ~Q(**{f"{sync}error_kind__in": CIRCUIT_KINDS})
     )
 
 
@@ -308,7 +308,7 @@ def state_q(state: str, ctx: SyncContext) -> Q:
 
 def has_error_q() -> Q:
     """Orders whose sync row holds an error (failed, retrying, or paused after an error)."""
-    return Q(amo_sync__isnull=False) & ~Q(amo_sync__last_error_title="")
+    return Q(amo_sync__isnull=False) & ~Q(amo_sync__error_kind="")
 
 
 def state_counts(ctx: SyncContext, **orders: object) -> dict[str, int]:

@@ -117,9 +117,10 @@ while True:
 newest = WebhookInbox.objects.aggregate(at=Max("processed_at"))["at"]
 early = WebhookInbox.objects.filter(processed_at__lte=dt.datetime.fromtimestamp(LAST_ANSWER, dt.UTC))
 held = WebhookInbox.objects.filter(outcome="pending").exclude(reasons=[])
+held = sorted({json.dumps(r) for r in held.values_list("reasons", flat=True)[:200]})
 print(json.dumps({"done": done, "outcomes": counts, "newest": newest.timestamp() if newest else None,
                   "processed_at_last_answer": early.count(),
-                  "pending_reasons": sorted({json.dumps(r) for r in held.values_list("reasons", flat=True)[:200]})[:5]}))
+                  "pending_reasons": held[:5]}))
 """
 
 

@@ -68,7 +68,9 @@ def test_it_filters_by_status_and_search(admin_client):
 def test_it_filters_by_sync_state_including_never_synced(admin_client):
     failed = create_order(phone="+79990000021", first_name="Failing")
     create_order(phone="+79990000022", first_name="Fresh")
-    OrderSync.objects.update_or_create(order=failed, defaults={"state": "failed", "last_error_title": "Boom"})
+    OrderSync.objects.update_or_create(
+        order=failed, defaults={"state": "failed", "error_kind": "other", "error": {"title": "Boom"}}
+    )
     body = admin_client.get(reverse("web:orders"), {"sync_state": "failed"}).content.decode()
     assert "Failing" in body and "Fresh" not in body
     body = admin_client.get(reverse("web:orders"), {"sync_state": "not_linked"}).content.decode()

@@ -134,7 +134,9 @@ def test_the_sync_log_page_lists_and_filters_attempts(manager: Client, order: Or
 def test_the_failed_page_lists_failures_and_retry_queues_them(
     manager: Client, order: Order, enqueued: list
 ) -> None:
-    OrderSync.objects.filter(order=order).update(state="failed", last_error_title="AmoCRM rejected the data")
+    OrderSync.objects.filter(order=order).update(
+        state="failed", error_kind="other", error={"title": "AmoCRM rejected the data"}
+    )
 
     assert "AmoCRM rejected the data" in manager.get(reverse("web:sync_failed")).content.decode()
     manager.post(reverse("web:sync_retry"), {"all": "1"})
@@ -186,15 +188,14 @@ def failures(make_order: Callable[..., Order]) -> dict[str, list[Order]]:
                 "state": "queued",
                 "attempts": 3,
                 "next_retry_at": retry_at,
-                "last_error_title": "AmoCRM server error 502: try again later",
-                "last_error_kind": "server",
-                "last_error_request_id": "req-502",
+                "error_kind": "server",
+                "error": {"title": "AmoCRM server error 502: try again later", "request_id": "req-502"},
             },
         )
     OrderSync.objects.update_or_create(
         order=orders["validation"][0],
-        defaults={"state": "failed", "attempts": 1, "last_error_title": "AmoCRM rejected the data",
-                  "last_error_kind": "validation"},
+        defaults={"state": "failed", "attempts": 1, "error": {"title": "AmoCRM rejected the data"},
+                  "error_kind": "validation"},
     )  # fmt: skip
     return orders
 

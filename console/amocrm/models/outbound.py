@@ -3,11 +3,27 @@ element of each product, and the sync log."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from console.orders.models import Order
+
+
+def _error_part(name: str, default: Any) -> property:
+    """A property reading and writing ``OrderSync.error[name]``."""
+
+    def get(sync: OrderSync) -> Any:
+        return (sync.error or {}).get(name, default)
+
+    def put(sync: OrderSync, value: Any) -> None:
+        sync.error = {**(sync.error or {}), name: value}
+        if name == "title" and value and not sync.error_kind:
+            sync.error_kind = "other"  # an error always has a kind (as the migration gave old rows)
+
+    return property(get, put)
 
 
 class OrderSync(models.Model):
@@ -49,11 +65,10 @@ class OrderSync(models.Model):
     )
     attempts = models.PositiveIntegerField(_("attempts"), default=0)
     next_retry_at = models.DateTimeField(_("next retry at"), null=True, blank=True, db_index=True)
-    last_error_title = models.CharField(_("last error"), max_length=500, blank=True)
-    last_error_detail = models.TextField(_("last error detail"), blank=True)
-    last_error_status = models.IntegerField(_("last error HTTP status"), null=True, blank=True)
-    last_error_request_id = models.CharField(_("AmoCRM request id"), max_length=100, blank=True)
-    last_error_kind = models.CharField(_("kind of error"), max_length=20, blank=True, db_index=True)
+    # The last failure: its kind (``api.errors.ERROR_KINDS``; "" while none) and amoCRM's own answer
+    # (``{"title", "detail", "status", "request_id"}``, redacted), which support reads as the details.
+    error_kind = models.CharField(_("kind of error"), max_length=20, blank=True, db_index=True)
+    error = models.JSONField(_("last error"), default=dict, blank=True)
     amo_pipeline_id = models.BigIntegerField(_("pipeline in amoCRM"), null=True, blank=True)
     amo_status_id = models.BigIntegerField(_("stage in amoCRM"), null=True, blank=True)
     amo_seen_at = models.DateTimeField(_("stage seen in amoCRM"), null=True, blank=True)
@@ -117,8 +132,7 @@ class OrderSync(models.Model):
                     "amo_pipeline_id",
                     "amo_status_id",
                     "next_retry_at",
-                    "last_error_kind",
-                    "last_error_title",
+                    "error_kind",
                 ],
                 name="ordersync_display_idx",
             ),
@@ -130,6 +144,23 @@ class OrderSync(models.Model):
     @property
     def is_retry_scheduled(self) -> bool:
         return self.state == self.State.QUEUED and self.next_retry_at is not None
+
+    def error_clear(self) -> None:
+        self.error_kind, self.error = "", {}
+
+    # The parts of ``error`` by name (read by the pages; set by ``outbound.job.sync_record_error``).
+    last_error_title = _error_part("title", "")
+    last_error_detail = _error_part("detail", "")
+    last_error_status = _error_part("status", None)
+    last_error_request_id = _error_part("request_id", "")
+
+    @property
+    def last_error_kind(self) -> str:
+        return self.error_kind
+
+    @last_error_kind.setter
+    def last_error_kind(self, value: str) -> None:
+        self.error_kind = value
 
 
 class CustomerAmoLink(models.Model):

@@ -149,7 +149,7 @@ def waiting_wake(run: Run) -> int:
         | Q(order__customer__company__in=companies.values("company_id")),
         state=OrderSync.State.QUEUED,
         task_pending=False,
-        last_error_kind="customer_busy",
+        error_kind="customer_busy",
     )
     woken = 0
     for sync_pk, order_id in waiting.values_list("pk", "order_id"):

@@ -183,11 +183,13 @@ def sync_record_error(
     sync: OrderSync, error: AmoCRMError | None, title: str, exc: Exception | None = None, kind: str = ""
 ) -> None:
     """Put an error's title, detail, HTTP status and request id on ``sync`` (not saved)."""
-    sync.last_error_title = redact(title)[:500]
-    sync.last_error_detail = error_detail(error or exc)
-    sync.last_error_status = getattr(error, "status", None)
-    sync.last_error_request_id = (getattr(error, "request_id", "") or "")[:100]
-    sync.last_error_kind = kind or error_kind(error or exc)
+    sync.error_kind = kind or error_kind(error or exc)
+    sync.error = {
+        "title": redact(title)[:500],
+        "detail": error_detail(error or exc),
+        "status": getattr(error, "status", None),
+        "request_id": (getattr(error, "request_id", "") or "")[:100],
+    }
 
 
 def control_log(order_id: int, action: str, trigger: str, sync: OrderSync, calls: int = 0) -> None:

@@ -35,8 +35,7 @@ def job_succeed(job: Job) -> None:
     sync.last_synced_at = timezone.now()
     sync.attempts = 0
     sync.next_retry_at = None
-    sync.last_error_title = sync.last_error_detail = sync.last_error_request_id = sync.last_error_kind = ""
-    sync.last_error_status = None
+    sync.error_clear()
     sync_save(
         sync,
         "payload_hash",
@@ -47,11 +46,8 @@ def job_succeed(job: Job) -> None:
         "last_synced_at",
         "attempts",
         "next_retry_at",
-        "last_error_title",
-        "last_error_detail",
-        "last_error_request_id",
-        "last_error_status",
-        "last_error_kind",
+        "error_kind",
+        "error",
     )
     job.finish(Outcome.OK if job.action else Outcome.NOOP, "none")
     SyncLog.objects.filter(
@@ -115,11 +111,8 @@ def job_release(job: Job) -> None:
         "state": final,
         "attempts": sync.attempts,
         "next_retry_at": sync.next_retry_at,
-        "last_error_title": sync.last_error_title,
-        "last_error_detail": sync.last_error_detail,
-        "last_error_status": sync.last_error_status,
-        "last_error_request_id": sync.last_error_request_id,
-        "last_error_kind": sync.last_error_kind,
+        "error_kind": sync.error_kind,
+        "error": sync.error,
         "claimed_at": None,
         "pending_trigger": "",
         "pending_event": "",

@@ -36,7 +36,7 @@ def sync_log_list(*, order_id: int | None = None, outcome: str = "", trigger: st
 
 def sync_failed_list() -> QuerySet[OrderSync]:
     """Orders whose sync failed for good or waits for a retry, oldest problem first."""
-    waiting = OrderSync.objects.filter(state=OrderSync.State.QUEUED).exclude(last_error_title="")
+    waiting = OrderSync.objects.filter(state=OrderSync.State.QUEUED).exclude(error_kind="")
     failed = OrderSync.objects.filter(state=OrderSync.State.FAILED)
     return (failed | waiting).select_related("order", "order__customer").order_by("updated_at")
 

@@ -259,7 +259,7 @@ def sync_log(request: HttpRequest) -> HttpResponse:
 
 def _failed_of_kind(kind: str) -> list[int]:
     """Order ids of the failed syncs whose error is of ``kind`` (as the failed page groups them)."""
-    rows = selectors.sync_failed_list().only("order_id", "last_error_kind", "last_error_status")
+    rows = selectors.sync_failed_list().only("order_id", "error_kind", "error")
     return [s.order_id for s in rows if kind_of(s.last_error_kind, s.last_error_status) == kind]
 
 
