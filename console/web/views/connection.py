@@ -238,12 +238,23 @@ def _attempt(request: HttpRequest, service: Callable[..., object], success: str,
     return redirect("web:connection")
 
 
-@require_POST
-@admin_required
-def connection_resume(request: HttpRequest) -> HttpResponse:
-    """POST: the admin resolved the block / payment problem; calls may go out again."""
-    success = _("Resumed. The next call will show whether amoCRM accepts us again.")
-    return _attempt(request, connection_services.connection_resume, success)
+def _simple(service: Callable[..., object], success: Any, doc: str) -> Callable[[HttpRequest], HttpResponse]:
+    """An admin's POST with no form: run ``service`` (see :func:`_attempt`)."""
+
+    @require_POST
+    @admin_required
+    def view(request: HttpRequest) -> HttpResponse:
+        return _attempt(request, service, str(success))
+
+    view.__doc__ = doc
+    return view
+
+
+connection_resume = _simple(
+    connection_services.connection_resume,
+    _("Resumed. The next call will show whether amoCRM accepts us again."),
+    "POST: the admin resolved the block / payment problem; calls may go out again.",
+)
 
 
 @require_POST
@@ -259,12 +270,11 @@ def connection_pause(request: HttpRequest) -> HttpResponse:
     )
 
 
-@require_POST
-@admin_required
-def connection_unpause(request: HttpRequest) -> HttpResponse:
-    """POST: end the pause; the queued changes go out within a minute."""
-    success = _("The sync is resumed. Queued changes go out within a minute.")
-    return _attempt(request, connection_services.connection_unpause, success)
+connection_unpause = _simple(
+    connection_services.connection_unpause,
+    _("The sync is resumed. Queued changes go out within a minute."),
+    "POST: end the pause; the queued changes go out within a minute.",
+)
 
 
 @require_POST

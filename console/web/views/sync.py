@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -63,7 +64,7 @@ def _order_ids(request: HttpRequest) -> list[int]:
     return IdListField(required=False).clean(raw)
 
 
-def _one(request: HttpRequest, pk: int, action: Callable[..., object], text: str) -> HttpResponse:
+def _one(request: HttpRequest, pk: int, action: Callable[..., object], text: Any) -> HttpResponse:
     order = get_object_or_404(Order, pk=pk)
     action(order_id=order.pk, trigger=_trigger(request))
     return _done(request, text % {"order": order})
@@ -105,25 +106,36 @@ def sync_push(request: HttpRequest, pk: int) -> HttpResponse:
     return _done(request, str(text) % {"order": order}, level)
 
 
-@require_POST
-@requires("sync.control")
-def sync_skip(request: HttpRequest, pk: int) -> HttpResponse:
-    """Never sync this order (its lead, if any, stays as it is)."""
-    return _one(request, pk, controls.order_skip, _("Order %(order)s will not be synced."))
+OrderView = Callable[[HttpRequest, int], HttpResponse]
 
 
-@require_POST
-@requires("sync.control")
-def sync_unskip(request: HttpRequest, pk: int) -> HttpResponse:
-    """Sync this order again (queues a push)."""
-    return _one(request, pk, controls.order_unskip, _("Order %(order)s will be synced again."))
+def _control(action: Callable[..., object], text: Any, doc: str) -> OrderView:
+    """A manager's one-order control: POST runs ``action`` on the order and says ``text``."""
+
+    @require_POST
+    @requires("sync.control")
+    def view(request: HttpRequest, pk: int) -> HttpResponse:
+        return _one(request, pk, action, text)
+
+    view.__doc__ = doc
+    return view
 
 
-@require_POST
-@requires("sync.control")
-def sync_unlink(request: HttpRequest, pk: int) -> HttpResponse:
-    """Forget the order's lead without touching amoCRM."""
-    return _one(request, pk, controls.order_unlink, _("Order %(order)s is unlinked from its deal."))
+sync_skip = _control(
+    controls.order_skip,
+    gettext_lazy("Order %(order)s will not be synced."),
+    "Never sync this order (its lead, if any, stays as it is).",
+)
+sync_unskip = _control(
+    controls.order_unskip,
+    gettext_lazy("Order %(order)s will be synced again."),
+    "Sync this order again (queues a push).",
+)
+sync_unlink = _control(
+    controls.order_unlink,
+    gettext_lazy("Order %(order)s is unlinked from its deal."),
+    "Forget the order's lead without touching amoCRM.",
+)
 
 
 @require_POST
