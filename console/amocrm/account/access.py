@@ -17,6 +17,7 @@ from console.amocrm.account.connection import (
     connection_record_success,
     connection_set_state,
 )
+from console.amocrm.account.ratelimit import get_rate_limiter
 from console.amocrm.api.client import AmoCRMClient
 from console.amocrm.api.errors import AuthError, CircuitOpen
 from console.amocrm.api.transport import Credentials
@@ -95,4 +96,4 @@ def account_client(
 ) -> AmoCRMClient:
     """A client for the installation's connection (or ``connection``); ``options`` tune retries for tests."""
     access = ConnectionAccess(connection or AmoConnection.get_solo(), farewell=farewell)
-    return AmoCRMClient(access, **options)
+    return AmoCRMClient(access, limiter=options.pop("limiter", None) or get_rate_limiter(), **options)

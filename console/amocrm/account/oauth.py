@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 
 from console.amocrm import queue
 from console.amocrm.account.connection import REAL_HOST_SUFFIXES, connection_set_state, is_real_amocrm
+from console.amocrm.account.ratelimit import get_rate_limiter
 from console.amocrm.api.errors import AmoCRMError, AuthError, CircuitOpen, NotFound
 from console.amocrm.api.oauth import account_domain, token_request
 from console.amocrm.models import AmoConnection
@@ -81,7 +82,9 @@ def _token_post(*, connection: AmoConnection, payload: dict[str, str]) -> dict[s
         "redirect_uri": connection.redirect_uri,
         **payload,
     }
-    return token_request(base_url=connection.base_url, body=body, secrets=_secrets_of(connection))
+    return token_request(
+        base_url=connection.base_url, body=body, secrets=_secrets_of(connection), limiter=get_rate_limiter()
+    )
 
 
 def _expires_at(data: dict[str, Any]) -> datetime:
@@ -258,6 +261,7 @@ def _follow_moved_account(connection: AmoConnection) -> bool:
             api_url=f"{scheme}://{api_domain}",
             refresh_token=connection.refresh_token,
             secrets=_secrets_of(connection),
+            limiter=get_rate_limiter(),
         )
     except AmoCRMError as exc:
         logger.warning("AmoCRM account lookup failed: %s", exc.title)

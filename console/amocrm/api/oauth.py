@@ -1,4 +1,4 @@
-"""amoCRM's OAuth 2.0 token endpoint over HTTP: one request, its answer, or a typed error.
+"""amoCRM's OAuth 2.0 endpoints: one request (``transport.send``), its answer, or a typed error.
 
 https://www.amocrm.ru/developers/content/oauth/step-by-step (authorization code and refresh token grants).
 What to store and when to refresh is the account's business (``console.amocrm.account.oauth``).
@@ -8,18 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import requests
-from django.conf import settings
+from requests import Response
 
-from console.amocrm.api.errors import (
-    REJECTED_TITLE,
-    REVOKED_TITLE,
-    CircuitOpen,
-    TransientError,
-    error_from_response,
-)
-from console.amocrm.api.ratelimit import get_rate_limiter
-from console.amocrm.api.redaction import redact
+from console.amocrm.api.errors import REJECTED_TITLE, REVOKED_TITLE, CircuitOpen, TransientError
+from console.amocrm.api.ratelimit import RateLimiter
+from console.amocrm.api.transport import refusal, send
 
 TOKEN_PATH = "/oauth2/access_token"
 # amoCRM's answer to a wrong client id or secret (a 401 with this title and no hint).
@@ -28,39 +21,22 @@ _CLIENT_REJECTED = "Некорректный клиент"
 _REVOKED_HINTS = ("revoked", "invalid refresh token", "refresh token", "expired")
 
 
-def token_request(*, base_url: str, body: dict[str, str], secrets: list[str]) -> dict[str, Any]:
+def token_request(
+    *, base_url: str, body: dict[str, str], secrets: list[str], limiter: RateLimiter
+) -> dict[str, Any]:
     """POST ``body`` to the account's token endpoint and return the token answer.
 
-    Rate-limited like every call; errors are typed and redacted of ``secrets`` and of the body's values. A
-    refresh grant answered "revoked" raises ``CircuitOpen`` with state ``revoked``; a wrong client id or
-    secret (any grant) raises ``CircuitOpen`` with state ``rejected``.
+    Sent like every call (``transport.send``: the rate limiter, timeouts, the log line); errors are typed and
+    redacted of ``secrets`` and of the body's values. A refresh grant answered "revoked" raises
+    ``CircuitOpen`` with state ``revoked``; a wrong client id or secret (any grant) raises ``CircuitOpen``
+    with state ``rejected``.
     """
     hidden = [*secrets, *body.values()]
-    get_rate_limiter().acquire()
-    try:
-        response = requests.post(
-            f"{base_url.rstrip('/')}{TOKEN_PATH}",
-            json=body,
-            timeout=(settings.AMOCRM_CONNECT_TIMEOUT, settings.AMOCRM_READ_TIMEOUT),
-        )
-    except requests.RequestException as exc:
-        raise TransientError(
-            title=f"AmoCRM token endpoint unreachable: {type(exc).__name__}",
-            method="POST",
-            path=TOKEN_PATH,
-            excerpt=redact(str(exc), hidden)[:300],
-        ) from None
+    url = f"{base_url.rstrip('/')}{TOKEN_PATH}"
+    response = send("POST", url, limiter=limiter, hidden=hidden, json=body)
     if response.status_code == 200:
         return _token_answer(response)
-    error = error_from_response(
-        status=response.status_code,
-        text=response.text,
-        content_type=response.headers.get("Content-Type", ""),
-        request_id=response.headers.get("X-Request-Id", ""),
-        method="POST",
-        path=TOKEN_PATH,
-        redact_fn=lambda text: redact(text, hidden),
-    )
+    error = refusal(response, method="POST", path=TOKEN_PATH, hidden=hidden)
     circuit = {k: getattr(error, k) for k in ("method", "path", "status", "request_id", "excerpt")}
     if response.status_code == 401 and _body_title(response) == _CLIENT_REJECTED:
         raise CircuitOpen(title=REJECTED_TITLE, state="rejected", **circuit)
@@ -70,36 +46,18 @@ def token_request(*, base_url: str, body: dict[str, str], secrets: list[str]) ->
     raise error
 
 
-def account_domain(*, api_url: str, refresh_token: str, secrets: list[str]) -> dict[str, Any]:
+def account_domain(
+    *, api_url: str, refresh_token: str, secrets: list[str], limiter: RateLimiter
+) -> dict[str, Any]:
     # https://www.amocrm.ru/developers/content/oauth/step-by-step (an account whose domain changed):
     # GET {api domain}/oauth2/account/current/subdomain with the refresh token in X-Refresh-Token
     """Where the account lives now: ``{"id", "subdomain", "domain", ...}``; errors typed as for the token."""
     path = "/oauth2/account/current/subdomain"
-    get_rate_limiter().acquire()
-    try:
-        response = requests.get(
-            f"{api_url.rstrip('/')}{path}",
-            headers={"X-Refresh-Token": refresh_token, "Accept": "application/json"},
-            timeout=(settings.AMOCRM_CONNECT_TIMEOUT, settings.AMOCRM_READ_TIMEOUT),
-        )
-    except requests.RequestException as exc:
-        hidden = [*secrets, refresh_token]
-        raise TransientError(
-            title=f"AmoCRM account lookup unreachable: {type(exc).__name__}",
-            method="GET",
-            path=path,
-            excerpt=redact(str(exc), hidden)[:300],
-        ) from None
+    hidden = [*secrets, refresh_token]
+    url = f"{api_url.rstrip('/')}{path}"
+    response = send("GET", url, limiter=limiter, hidden=hidden, headers={"X-Refresh-Token": refresh_token})
     if response.status_code != 200:
-        raise error_from_response(
-            status=response.status_code,
-            text=response.text,
-            content_type=response.headers.get("Content-Type", ""),
-            request_id=response.headers.get("X-Request-Id", ""),
-            method="GET",
-            path=path,
-            redact_fn=lambda text: redact(text, [*secrets, refresh_token]),
-        )
+        raise refusal(response, method="GET", path=path, hidden=hidden)
     try:
         body = response.json()
     except ValueError:
@@ -109,7 +67,7 @@ def account_domain(*, api_url: str, refresh_token: str, secrets: list[str]) -> d
     return body
 
 
-def _body_title(response: requests.Response) -> str:
+def _body_title(response: Response) -> str:
     try:
         body = response.json()
     except ValueError:
@@ -117,7 +75,7 @@ def _body_title(response: requests.Response) -> str:
     return str(body.get("title") or "") if isinstance(body, dict) else ""
 
 
-def _token_answer(response: requests.Response) -> dict[str, Any]:
+def _token_answer(response: Response) -> dict[str, Any]:
     try:
         data = response.json()
     except ValueError:

@@ -1,4 +1,6 @@
-"""The one chokepoint every amoCRM API request goes through: :meth:`Transport._request`.
+"""The one chokepoint every request to amoCRM goes through: :func:`send` (one request: the rate limiter,
+the token, timeouts, the log line), used by :meth:`Transport._request` (the API, with retries) and by the
+OAuth endpoints (``api.oauth``).
 
 It owns the account host, timeouts, Bearer tokens, the installation-wide rate limiter, retries, typed errors,
 amoCRM's request id and redaction. What it needs of the connected account (the host and a token that is
@@ -41,7 +43,7 @@ from console.amocrm.api.errors import (
     UnknownOutcome,
     error_from_response,
 )
-from console.amocrm.api.ratelimit import RateLimiter, get_rate_limiter
+from console.amocrm.api.ratelimit import RateLimiter
 from console.amocrm.api.redaction import redact
 
 logger = logging.getLogger(__name__)
@@ -49,6 +51,7 @@ logger = logging.getLogger(__name__)
 BATCH_SIZE = 50  # amoCRM recommends at most 50 entities per add/update request
 PAGE_LIMIT = 250  # the most amoCRM returns per page
 REVOKED_LONG_LIVED = "The long-lived token expired or was revoked: generate a new one"
+DEFAULT_HEADERS = {"User-Agent": "furniture-rental-console/1.0", "Accept": "application/json"}
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,91 @@ def embedded(body: Any, key: str) -> list[dict[str, Any]]:
     return items if isinstance(items, list) else []
 
 
+def no_answer(exc: Exception, *, method: str, path: str, create: bool, hidden: list[str]) -> TransientError:
+    """A request that got no answer as a typed error (``UnknownOutcome``: a create may have been carried out).
+    Refused or timed out while connecting, the request never left; anything else may have arrived."""
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    not_sent = isinstance(exc, requests.ConnectTimeout) or isinstance(reason, ConnectTimeoutError)
+    error = TransientError(
+        title=f"AmoCRM did not answer ({type(exc).__name__})",
+        method=method,
+        path=path,
+        excerpt=redact(str(exc), hidden)[:300],
+    )
+    return unknown_outcome(error) if create and not not_sent else error
+
+
+def unknown_outcome(error: AmoCRMError) -> UnknownOutcome:
+    return UnknownOutcome(
+        method=error.method,
+        path=error.path,
+        status=error.status,
+        request_id=error.request_id,
+        excerpt=error.excerpt,
+    )
+
+
+def send(
+    method: str,
+    url: str,
+    *,
+    limiter: RateLimiter,
+    hidden: list[str],
+    session: requests.Session | None = None,
+    token: str = "",
+    headers: dict[str, str] | None = None,
+    params: dict[str, Any] | None = None,
+    json: Any = None,
+    create: bool = False,
+    timeout: tuple[float, float] | None = None,
+) -> requests.Response:
+    """Send one request to amoCRM and return its answer, whatever its status: the rate limiter's turn, the
+    Bearer ``token`` when given, the timeouts, one log line. No answer at all raises a ``TransientError``
+    (see :func:`no_answer`), redacted of ``hidden``. API calls (:class:`Transport`) and the OAuth endpoints
+    (``api.oauth``) both send through here."""
+    path = urlsplit(url).path
+    limiter.acquire()
+    started = time.monotonic()
+    sent_headers = {**DEFAULT_HEADERS, **(headers or {})}
+    if token:
+        sent_headers["Authorization"] = f"Bearer {token}"
+    try:
+        response = (session or requests.Session()).request(
+            method, url, params=params, json=json, headers=sent_headers, timeout=timeout or timeouts()
+        )
+    except requests.RequestException as exc:
+        raise no_answer(exc, method=method, path=path, create=create, hidden=hidden) from None
+    elapsed = (time.monotonic() - started) * 1000
+    request_id = response.headers.get("X-Request-Id", "")
+    logger.debug(
+        "AmoCRM %s %s -> %s in %.0f ms (request id %s)",
+        method,
+        path,
+        response.status_code,
+        elapsed,
+        request_id,
+    )
+    return response
+
+
+def refusal(response: requests.Response, *, method: str, path: str, hidden: list[str]) -> AmoCRMError:
+    """amoCRM's refusal (a status of 300 or more) as a typed error, redacted of ``hidden``."""
+    return error_from_response(
+        status=response.status_code,
+        text=response.text,
+        content_type=response.headers.get("Content-Type", ""),
+        request_id=response.headers.get("X-Request-Id", ""),
+        method=method,
+        path=path,
+        redact_fn=lambda text: redact(text, hidden),
+    )
+
+
+def timeouts() -> tuple[float, float]:
+    """(connect, read) seconds of every request (``AMOCRM_CONNECT_TIMEOUT``, ``AMOCRM_READ_TIMEOUT``)."""
+    return (settings.AMOCRM_CONNECT_TIMEOUT, settings.AMOCRM_READ_TIMEOUT)
+
+
 class Transport:
     """Requests to the connected account. One instance per task or unit of work; ``calls`` counts requests.
 
@@ -107,27 +195,21 @@ class Transport:
         self,
         access: AccountAccess,
         *,
-        limiter: RateLimiter | None = None,
+        limiter: RateLimiter,
         max_retries: int = 3,
         backoff_base: float = 1.0,
         backoff_cap: float = 20.0,
         retry_after_cap: float = 30.0,
     ) -> None:
         self.access = access
-        self.limiter = limiter or get_rate_limiter()
+        self.limiter = limiter
         self.session = requests.Session()
-        self.session.headers.update(
-            {"User-Agent": "furniture-rental-console/1.0", "Accept": "application/json"}
-        )
-        self.timeout = (settings.AMOCRM_CONNECT_TIMEOUT, settings.AMOCRM_READ_TIMEOUT)
+        self.timeout = timeouts()
         self.max_retries = max_retries
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self.retry_after_cap = retry_after_cap
         self.calls = 0
-
-    def _redact(self, text: str) -> str:
-        return redact(text, self.access.secrets())
 
     @staticmethod
     def _url(base_url: str, path: str) -> str:
@@ -144,10 +226,6 @@ class Transport:
         step = min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
         return step / 2 + random.uniform(0, step / 2)
 
-    def _trip(self, error: CircuitOpen) -> CircuitOpen:
-        self.access.circuit_open(error)
-        return error
-
     def _request(
         self,
         method: str,
@@ -157,79 +235,61 @@ class Transport:
         json: Any = None,
         create: bool = False,
     ) -> Any:
-        """Send one API request and return the decoded body (``None`` for 204/empty). See the module doc."""
-        refreshed = False
-        attempt = 0
+        """Send one API request and return the decoded body (``None`` for 204/empty): :func:`send` in a small
+        loop that retries, refreshes the token once after a 401, and raises the rest (see the module doc)."""
+        refreshed, attempt = False, 0
         credentials = self.access.credentials()
         while True:
             url = self._url(credentials.base_url, path)
             short = urlsplit(url).path
-            self.limiter.acquire()
             self.calls += 1
-            started = time.monotonic()
+            hidden = self.access.secrets()
             try:
-                response = self.session.request(
-                    method,
-                    url,
-                    params=params,
-                    json=json,
-                    headers={"Authorization": f"Bearer {credentials.access_token}"},
-                    timeout=self.timeout,
-                )
-            except requests.RequestException as exc:
-                error = self._transport_error(exc, method, short, create)
+                response = send(
+                    method, url, limiter=self.limiter, hidden=hidden, session=self.session,
+                    timeout=self.timeout, token=credentials.access_token,
+                    params=params, json=json, create=create,
+                )  # fmt: skip
+            except TransientError as error:
                 attempt += 1
                 if isinstance(error, UnknownOutcome) or attempt > self.max_retries:
-                    raise error from None
+                    raise
                 self._wait(self._backoff(attempt), method, short, error.title, attempt)
-                credentials = self.access.credentials()
-                continue
-            status = response.status_code
-            request_id = response.headers.get("X-Request-Id", "")
-            logger.debug(
-                "AmoCRM %s %s -> %s in %.0f ms (request id %s)",
-                method,
-                short,
-                status,
-                (time.monotonic() - started) * 1000,
-                request_id,
-            )
-            if status < 300:
-                return self._decode(response, method, short, create)
-            error = error_from_response(
-                status=status,
-                text=response.text,
-                content_type=response.headers.get("Content-Type", ""),
-                request_id=request_id,
-                method=method,
-                path=short,
-                redact_fn=self._redact,
-            )
-            if status == 401 and not credentials.long_lived and not refreshed:
-                refreshed = True
-                credentials = self.access.refresh(rejected_token=credentials.access_token)
-                continue
-            if status == 401 and credentials.long_lived:
-                raise self._trip(
-                    CircuitOpen(
-                        title=REVOKED_LONG_LIVED,
-                        state="revoked",
-                        method=method,
-                        path=short,
-                        status=status,
-                        request_id=request_id,
-                        excerpt=error.excerpt,
-                    )
-                )
-            if isinstance(error, CircuitOpen):
-                raise self._trip(error)
-            if isinstance(error, AuthError):
-                self.access.auth_failed(error.title)
-                raise error
-            attempt += 1
-            delay = self._retry_delay(error, attempt, create)
-            self._wait(delay, method, short, f"{status}", attempt)
+            else:
+                if response.status_code < 300:
+                    return self._decode(response, method, short, create)
+                if response.status_code == 401 and not credentials.long_lived and not refreshed:
+                    refreshed = True
+                    credentials = self.access.refresh(rejected_token=credentials.access_token)
+                    continue
+                error = self._refused(response, credentials, method, short, hidden)
+                attempt += 1
+                self._wait(self._retry_delay(error, attempt, create), method, short, error.title, attempt)
             credentials = self.access.credentials()
+
+    def _refused(
+        self, response: requests.Response, credentials: Credentials, method: str, path: str, hidden: list[str]
+    ) -> AmoCRMError:
+        """amoCRM's refusal as an error to retry, or raised: a 401 on a long-lived token, a closed account
+        (the circuit opens), a 401 a refresh did not cure."""
+        error = refusal(response, method=method, path=path, hidden=hidden)
+        if response.status_code == 401 and credentials.long_lived:
+            error = CircuitOpen(
+                title=REVOKED_LONG_LIVED,
+                state="revoked",
+                method=method,
+                path=path,
+                status=error.status,
+                request_id=error.request_id,
+                excerpt=error.excerpt,
+            )
+        if isinstance(error, CircuitOpen):
+            self.access.circuit_open(error)
+            raise error
+        if isinstance(error, AuthError):
+            self.access.auth_failed(error.title)
+            raise error
+        return error
 
     def _retry_delay(self, error: AmoCRMError, attempt: int, create: bool) -> float:
         """How long to wait before repeating a request that got ``error``; raises when it must not repeat."""
@@ -240,7 +300,7 @@ class Transport:
             return wait
         if isinstance(error, TransientError):
             if create:
-                raise self._unknown(error)
+                raise unknown_outcome(error)
             if attempt > self.max_retries:
                 raise error
             return self._backoff(attempt)
@@ -251,31 +311,6 @@ class Transport:
         """amoCRM asks clients to back off before repeating a refused or failed request."""
         logger.warning("AmoCRM %s %s: %s; retry %s in %.2fs", method, path, why, attempt, delay)
         time.sleep(delay)
-
-    @staticmethod
-    def _unknown(error: AmoCRMError) -> UnknownOutcome:
-        return UnknownOutcome(
-            method=error.method,
-            path=error.path,
-            status=error.status,
-            request_id=error.request_id,
-            excerpt=error.excerpt,
-        )
-
-    def _transport_error(self, exc: Exception, method: str, path: str, create: bool) -> TransientError:
-        """A timeout or a connection failure as a typed error (``UnknownOutcome``: a create may exist)."""
-        # Refused or timed out while connecting: the request never left. Anything else may have arrived.
-        reason = getattr(exc.args[0], "reason", None) if exc.args else None
-        not_sent = isinstance(exc, requests.ConnectTimeout) or isinstance(reason, ConnectTimeoutError)
-        error = TransientError(
-            title=f"AmoCRM did not answer ({type(exc).__name__})",
-            method=method,
-            path=path,
-            excerpt=self._redact(str(exc))[:300],
-        )
-        if create and not not_sent:
-            return self._unknown(error)
-        return error
 
     def _decode(self, response: requests.Response, method: str, path: str, create: bool) -> Any:
         self.access.succeeded()
@@ -290,9 +325,9 @@ class Transport:
                 path=path,
                 status=response.status_code,
                 request_id=response.headers.get("X-Request-Id", ""),
-                excerpt=self._redact(response.text[:300]),
+                excerpt=redact(response.text[:300], self.access.secrets()),
             )
-            raise (self._unknown(error) if create else error) from None
+            raise (unknown_outcome(error) if create else error) from None
 
     def _paginate(
         self, path: str, key: str, params: dict[str, Any] | None = None

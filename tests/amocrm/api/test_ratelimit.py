@@ -10,12 +10,8 @@ import pytest
 import requests
 from django.db import connections
 
-from console.amocrm.api.ratelimit import (
-    SAFETY_MARGIN,
-    DatabaseRateLimiter,
-    RedisRateLimiter,
-    get_rate_limiter,
-)
+from console.amocrm.account.ratelimit import DatabaseRateLimiter, get_rate_limiter
+from console.amocrm.api.ratelimit import SAFETY_MARGIN, RedisRateLimiter
 from console.amocrm.models import RateLimitWindow
 
 LIMIT = 7
