@@ -10,7 +10,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from console.amocrm.account.crypto import EncryptedTextField
+from console.amocrm.models.fields import EncryptedTextField
 from console.orders.models import Order
 
 
