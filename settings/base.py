@@ -216,7 +216,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
         "console.orders.api_auth.ApiTokenAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
+    "DEFAULT_PERMISSION_CLASSES": ["console.api_permissions.RolePermission"],
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.SearchFilter",
@@ -226,7 +226,7 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_THROTTLE_RATES": {"storefront": env("STOREFRONT_THROTTLE", "60/min")},
-    "EXCEPTION_HANDLER": "console.orders.api_errors.exception_handler",
+    "EXCEPTION_HANDLER": "console.api_base.exception_handler",
     # Throttles key on the client address: REMOTE_ADDR when 0, else the address that many proxies back in
     # X-Forwarded-For (https://www.django-rest-framework.org/api-guide/throttling/#how-clients-are-identified).
     "NUM_PROXIES": TRUSTED_PROXY_COUNT,

@@ -4,9 +4,9 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from console.api_base import api_not_found
 from console.customers.api import CompanyViewSet, CustomerViewSet
 from console.orders.api import OrderViewSet
-from console.orders.api_errors import api_not_found
 
 app_name = "api"
 
