@@ -74,7 +74,7 @@ DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 SECRET_KEY = env("SECRET_KEY")
 if not SECRET_KEY:
-    if not DEBUG and env_bool("PRODUCTION"):
+    if PRODUCTION:  # DEBUG=true does not make a generated key acceptable in production
         raise ImproperlyConfigured("SECRET_KEY must be set when PRODUCTION=true")
     # Embedded mode: a key generated once and kept in the data folder, never in the repository.
     _key_file = DATA_DIR / "secret_key"
@@ -296,7 +296,8 @@ REST_KNOX = {
     "TOKEN_TTL": timedelta(days=env_int("API_TOKEN_TTL_DAYS", 90)) or None,
     "AUTH_HEADER_PREFIX": "Token",
 }
-# /metrics is open unless set; then it needs "Authorization: Bearer <METRICS_TOKEN>".
+# /metrics needs "Authorization: Bearer <METRICS_TOKEN>" when set; unset, it is open in the embedded mode and
+# refused (403) in production.
 METRICS_TOKEN = env("METRICS_TOKEN")
 
 # --- AmoCRM ------------------------------------------------------------------------------------
