@@ -74,7 +74,7 @@ DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 SECRET_KEY = env("SECRET_KEY")
 if not SECRET_KEY:
-    if not DEBUG and env_bool("PRODUCTION"):
+    if PRODUCTION:  # DEBUG=true does not make a generated key acceptable in production
         raise ImproperlyConfigured("SECRET_KEY must be set when PRODUCTION=true")
     # Embedded mode: a key generated once and kept in the data folder, never in the repository.
     _key_file = DATA_DIR / "secret_key"
@@ -136,6 +136,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "console.web.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -147,6 +148,14 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "axes.middleware.AxesMiddleware",  # last, as django-axes asks
 ]
+
+# Every answer carries this policy (console.web.middleware): our own scripts and styles only, no inline
+# script or style, no eval.
+CONTENT_SECURITY_POLICY = env(
+    "CONTENT_SECURITY_POLICY",
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+    "connect-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'",
+)
 
 ROOT_URLCONF = "settings.urls"
 WSGI_APPLICATION = "settings.wsgi.application"
@@ -216,7 +225,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
         "console.orders.api_auth.ApiTokenAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
+    "DEFAULT_PERMISSION_CLASSES": ["console.api_permissions.RolePermission"],
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.SearchFilter",
@@ -226,7 +235,7 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_THROTTLE_RATES": {"storefront": env("STOREFRONT_THROTTLE", "60/min")},
-    "EXCEPTION_HANDLER": "console.orders.api_errors.exception_handler",
+    "EXCEPTION_HANDLER": "console.api_base.exception_handler",
     # Throttles key on the client address: REMOTE_ADDR when 0, else the address that many proxies back in
     # X-Forwarded-For (https://www.django-rest-framework.org/api-guide/throttling/#how-clients-are-identified).
     "NUM_PROXIES": TRUSTED_PROXY_COUNT,
@@ -296,7 +305,8 @@ REST_KNOX = {
     "TOKEN_TTL": timedelta(days=env_int("API_TOKEN_TTL_DAYS", 90)) or None,
     "AUTH_HEADER_PREFIX": "Token",
 }
-# /metrics is open unless set; then it needs "Authorization: Bearer <METRICS_TOKEN>".
+# /metrics needs "Authorization: Bearer <METRICS_TOKEN>" when set; unset, it is open in the embedded mode and
+# refused (403) in production.
 METRICS_TOKEN = env("METRICS_TOKEN")
 
 # --- AmoCRM ------------------------------------------------------------------------------------

@@ -267,3 +267,27 @@ def test_env_example_lists_every_variable_the_settings_read() -> None:
     read = set(re.findall(r'env(?:_bool|_ints?|_float)?\(\s*"([A-Z0-9_]+)"', base))
     listed = set(re.findall(r"^([A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), re.MULTILINE))
     assert read and read <= listed, sorted(read - listed)
+
+
+# --- issue 18: production refuses a generated key even with DEBUG, and keeps /metrics closed without a token
+
+
+def test_production_with_debug_still_refuses_to_start_without_secret_key(tmp_path: Path) -> None:
+    env = production_env(tmp_path, DEBUG="true")
+    env.pop("SECRET_KEY")
+    result = run(["manage.py", "check"], env)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr and "SECRET_KEY" in result.stderr
+
+
+METRICS_PROBE = (
+    "import django; django.setup(); from django.test import Client; "
+    "print(Client().get('/metrics', secure=True, HTTP_HOST='console.example.com').status_code)"
+)
+
+
+@pytest.mark.parametrize(("token", "status"), [("", "403"), ("m3trics-T0ken", "401")])
+def test_metrics_in_production_needs_a_configured_token(tmp_path: Path, token: str, status: str) -> None:
+    result = run(["-c", METRICS_PROBE], production_env(tmp_path, METRICS_TOKEN=token))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == status

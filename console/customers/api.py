@@ -1,13 +1,16 @@
-"""REST endpoints /api/v1/customers/ and /api/v1/companies/ (staff only). Writes go through the services."""
+"""REST endpoints /api/v1/customers/ and /api/v1/companies/, under the console's roles
+(``console.api_permissions.RolePermission``: reading needs a role, writing ``orders.edit``). Writes go
+through the services."""
 
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import status, viewsets
-from rest_framework.permissions import IsAdminUser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from console.api_base import ApiViewMixin
+from console.api_permissions import RolePermission
 from console.customers.filters import CustomerFilter
 from console.customers.models import Company, Customer
 from console.customers.serializers import (
@@ -24,11 +27,10 @@ from console.customers.services import (
     customer_deactivate,
     customer_update,
 )
-from console.orders.api_errors import ApiViewMixin
 
 
 def _who(request: Request) -> dict[str, str]:
-    """``origin`` and ``actor`` of a write by the signed-in staff user (the endpoints are staff only)."""
+    """``origin`` and ``actor`` of a write by the signed-in user (a manager or an admin: ``orders.edit``)."""
     return {"origin": "manager", "actor": request.user.get_username()}
 
 
@@ -43,7 +45,7 @@ class CustomerViewSet(ApiViewMixin, viewsets.ModelViewSet):
 
     queryset = Customer.objects.select_related("company")
     serializer_class = CustomerOutputSerializer
-    permission_classes = [IsAdminUser]
+    permission_classes = [RolePermission]
     filterset_class = CustomerFilter
     search_fields = ["first_name", "last_name", "display_name", "email", "phone", "phone_normalized"]
     ordering_fields = ["created_at", "last_name", "id"]
@@ -76,7 +78,7 @@ class CompanyViewSet(ApiViewMixin, viewsets.ModelViewSet):
 
     queryset = Company.objects.all()
     serializer_class = CompanyOutputSerializer
-    permission_classes = [IsAdminUser]
+    permission_classes = [RolePermission]
     filterset_fields = ["inn"]
     search_fields = ["name", "legal_name", "inn", "email"]
     ordering_fields = ["name", "created_at", "id"]

@@ -1,23 +1,26 @@
 """REST endpoint /api/v1/orders/: the storefront checkout (anonymous POST), the order tracking link
-(anonymous GET /api/v1/orders/track/<token>/) and the manager cabinet (staff).
+(anonymous GET /api/v1/orders/track/<token>/) and the manager cabinet.
 
-Anonymous callers may only create and track (throttled with the "storefront" scope); everything else needs a
-staff user (session or token). Writes go through ``console.orders.services``; DELETE is a soft delete.
+Anonymous callers may only create and track (throttled with the "storefront" scope). Everything else
+follows the console's roles (``console.api_permissions.RolePermission``): reading needs a role, writing
+``orders.edit`` (managers, admins). A caller who may not edit orders (support, a user without a role)
+checks out as the storefront does: a storefront order, under the storefront's limits and throttle. Writes
+go through ``console.orders.services``; DELETE is a soft delete.
 """
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AnonymousUser
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
-from rest_framework.permissions import AllowAny, BasePermission, IsAdminUser
+from rest_framework.permissions import AllowAny, BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle, ScopedRateThrottle
 
-from console.orders.api_errors import ApiViewMixin
+from console.api_base import ApiViewMixin
+from console.api_permissions import RolePermission
 from console.orders.filters import OrderFilter
 from console.orders.models import Order
 from console.orders.serializers import (
@@ -28,15 +31,16 @@ from console.orders.serializers import (
     StorefrontOrderOutputSerializer,
 )
 from console.orders.services import order_create, order_soft_delete, order_update
+from console.roles import can
 
 
-def is_staff(request: Request) -> bool:
-    user = request.user
-    return bool(user and not isinstance(user, AnonymousUser) and user.is_active and user.is_staff)
+def is_manager(request: Request) -> bool:
+    """True when the caller may write orders (the console's ``orders.edit``: a manager or an admin)."""
+    return can(request.user, "orders.edit")
 
 
 def actor_of(request: Request) -> str:
-    return request.user.get_username() if is_staff(request) else "storefront"
+    return request.user.get_username() if is_manager(request) else "storefront"
 
 
 STOREFRONT_ACTIONS = frozenset({"create", "track"})
@@ -65,10 +69,10 @@ class OrderViewSet(ApiViewMixin, viewsets.ModelViewSet):
     def get_permissions(self) -> list[BasePermission]:
         if self.action in STOREFRONT_ACTIONS:
             return [AllowAny()]
-        return [IsAdminUser()]
+        return [RolePermission()]
 
     def get_throttles(self) -> list[BaseThrottle]:
-        if self.action in STOREFRONT_ACTIONS and not is_staff(self.request):
+        if self.action in STOREFRONT_ACTIONS and not is_manager(self.request):
             return [ScopedRateThrottle()]
         return []
 
@@ -82,10 +86,10 @@ class OrderViewSet(ApiViewMixin, viewsets.ModelViewSet):
         responses={201: OrderOutputSerializer},
         description="Storefront checkout (anonymous: the customer inline, source forced to storefront, "
         "payment and sync_to_crm not theirs, throttled; the answer carries the order's tracking_token) "
-        "or a manager's order (staff).",
+        "or a manager's order (a caller with the console's orders.edit: a manager or an admin).",
     )
     def create(self, request: Request, *args, **kwargs) -> Response:  # noqa: ANN002, ANN003
-        staff = is_staff(request)
+        staff = is_manager(request)
         serializer = (OrderInputSerializer if staff else StorefrontOrderInputSerializer)(data=request.data)
         serializer.is_valid(raise_exception=True)
         order = order_create(

@@ -29,6 +29,11 @@ class ApiTokenAuthentication(TokenAuthentication):
             raise AuthenticationFailed(
                 _("Invalid token header: expected 'Token <token>' or 'Bearer <token>'.")
             )
+        try:
+            auth[1].decode("ascii")
+        except UnicodeDecodeError:
+            # knox decodes the token as UTF-8 and would raise; a real token is hex digits.
+            raise AuthenticationFailed(_("Invalid token.")) from None
         return self.authenticate_credentials(auth[1])
 
 

@@ -1,7 +1,7 @@
 """API serializers of orders: input (shape, types, lengths, ids -> rows) and output (the API's order).
 
 The domain rules (dates, delivery address, one line per product, active products, totals) live in
-``console.orders.services``; their ``ValidationError`` becomes a 400 in ``console.orders.api_errors``.
+``console.orders.services``; their ``ValidationError`` becomes a 400 in ``console.api_base``.
 """
 
 from __future__ import annotations

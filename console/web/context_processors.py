@@ -11,7 +11,7 @@ from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext_lazy as _
 
 from console.amocrm.models import AmoConnection
-from console.web.permissions import ACTIONS, can
+from console.roles import ACTIONS, can
 
 State = AmoConnection.State
 

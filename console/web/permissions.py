@@ -1,12 +1,6 @@
-"""Who may do what in the console: three roles, one rule (:func:`can`), used by views, templates and the
-navigation alike.
-
-Roles are Django groups created by a migration: ``manager`` (orders: create, edit, status changes; the sync
-controls push, skip, unskip, unlink, link), ``support`` (reads everything, retries failed syncs, replays
-webhooks; reads the stage map and the connection page but changes neither) and ``admin`` (everything, plus
-the connection, the account setup, the stage map, pausing the sync and the users). A superuser is an admin.
-A user without a role sees nothing but the login page and a friendly 403 that names the role needed and the
-administrators to ask.
+"""The console's view rules over the role table of ``console.roles`` (roles, actions, :func:`can`): the
+decorators views use, and the friendly 403 that names the role needed and the administrators to ask. A user
+without a role sees nothing but the login page and that 403.
 """
 
 from __future__ import annotations
@@ -21,46 +15,14 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
-ROLES = ("manager", "support", "admin")
-ROLE_LABELS = {
-    "manager": gettext_lazy("manager"),
-    "support": gettext_lazy("support"),
-    "admin": gettext_lazy("administrator"),
-}
-ACTIONS: dict[str, frozenset[str]] = {
-    "view": frozenset(ROLES),
-    "orders.edit": frozenset({"manager", "admin"}),
-    "sync.control": frozenset({"manager", "admin"}),
-    "sync.retry": frozenset({"manager", "support", "admin"}),
-    "webhooks.replay": frozenset({"support", "admin"}),
-    "setup.view": frozenset({"support", "admin"}),
-    "setup": frozenset({"admin"}),
-}
+from console.roles import ACTIONS, can, needs_role_message
+
 # How many administrators the 403 page names.
 ADMINS_NAMED = 5
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 View = Callable[..., HttpResponse]
-
-
-def roles_of(user: Any) -> frozenset[str]:
-    """The console roles of ``user`` (cached on the user object for the request)."""
-    if not getattr(user, "is_authenticated", False) or not user.is_active:
-        return frozenset()
-    cached = getattr(user, "_console_roles", None)
-    if cached is None:
-        cached = frozenset(user.groups.filter(name__in=ROLES).values_list("name", flat=True))
-        if user.is_superuser:
-            cached |= {"admin"}
-        user._console_roles = cached
-    return cached
-
-
-def can(user: Any, action: str) -> bool:
-    """True when ``user`` holds a role allowed to do ``action`` (a key of ``ACTIONS``)."""
-    return bool(roles_of(user) & ACTIONS[action])
 
 
 def admins_to_ask(*, limit: int = ADMINS_NAMED) -> list[str]:
@@ -77,8 +39,7 @@ def admins_to_ask(*, limit: int = ADMINS_NAMED) -> list[str]:
 
 def denied(action: str) -> PermissionDenied:
     """The 403 for ``action``: its message names the roles that may do it and the administrators to ask."""
-    roles = ", ".join(str(ROLE_LABELS[role]) for role in ROLES if role in ACTIONS[action])
-    message = _("This needs the role: %(roles)s.") % {"roles": roles}
+    message = needs_role_message(action)
     names = admins_to_ask()
     if names:
         message += " " + _("Ask an administrator for it: %(names)s.") % {"names": ", ".join(names)}

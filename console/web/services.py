@@ -20,7 +20,7 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from console.amocrm.models import ConfigChange
-from console.web.permissions import ROLES
+from console.roles import ROLES
 
 logger = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 from playwright.sync_api import expect
 
 from console.amocrm.models import AmoConnection, ConfigChange, OrderSync, PipelineStatus, StageMapping
-from console.web.permissions import roles_of
+from console.roles import roles_of
 from tests.fixtures.console import LOCALES
 
 pytestmark = [

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 
 import pytest
+from playwright.sync_api import expect
 
 from console.orders.models import Order, Product
 from console.orders.services import order_create
@@ -37,7 +38,9 @@ def test_a_manager_filters_orders_without_a_page_reload(logged_in_page, live_ser
     assert rows.count() == 2
     page.evaluate("window.__marker = 'same page'")
     page.fill("input[name=q]", "Алиса")
-    page.wait_for_function("document.querySelectorAll('#orders tbody tr').length === 1")
+    # A locator wait, not wait_for_function("..."): Playwright evals a string predicate, which the page's
+    # Content-Security-Policy (script-src 'self', no 'unsafe-eval') refuses.
+    expect(page.locator("#orders tbody tr")).to_have_count(1)
     assert "Алиса" in page.locator("#orders tbody").inner_text()
     assert page.evaluate("window.__marker") == "same page", "the filter reloaded the whole page"
     assert "q=" in page.url

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 
-from console.orders.api_errors import exception_handler
+from console.api_base import exception_handler
 
 
 def test_a_service_validation_error_becomes_a_400_with_field_errors() -> None:

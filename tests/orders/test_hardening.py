@@ -208,7 +208,7 @@ def test_the_api_token_command_refuses_a_user_the_api_would_refuse(django_user_m
     from django.core.management.base import CommandError
 
     django_user_model.objects.create_user("clerk", password="pw")
-    with pytest.raises(CommandError, match="not an active staff user"):
+    with pytest.raises(CommandError, match="not an active user with a console role"):
         call_command("api_token", "create", "clerk", stdout=StringIO())
 
 
@@ -245,3 +245,42 @@ def test_the_admin_lists_and_revokes_tokens_but_never_makes_or_shows_one(
     assert admin_client.get("/admin/knox/authtoken/add/").status_code == 403
     admin_client.post(f"/admin/knox/authtoken/{instance.pk}/delete/", {"post": "yes"})
     assert not AuthToken.objects.exists()
+
+
+# --- issue 18: non-UTF-8 tokens, over-long ids under the CSRF check ---------------------------------------
+
+NON_UTF8_TOKENS = ["Token \xff", "Bearer \xe9t\xe9", "Token \xc3(", "Bearer \x80\x81"]
+
+
+@pytest.mark.parametrize("header", NON_UTF8_TOKENS, ids=["token-ff", "bearer-ete", "token-c3", "bearer-80"])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("get", ORDERS),
+        ("post", ORDERS),  # the anonymous checkout
+        ("get", f"{ORDERS}track/abcdef/"),  # the anonymous tracking link
+        ("get", CUSTOMERS),
+        ("get", "/api/v1/companies/"),
+        ("patch", f"{ORDERS}1/"),
+    ],
+)
+def test_a_non_utf8_token_is_a_json_refusal_on_every_api_path(method: str, path: str, header: str) -> None:
+    response = getattr(APIClient(), method)(path, {}, format="json", HTTP_AUTHORIZATION=header)
+    # 403, not 401: the first authentication class (the session) names no WWW-Authenticate scheme.
+    body = json_error(response, 403)
+    assert body == {"detail": "Invalid token."}
+
+
+OVERLONG = "99999999999999999999999999"
+
+
+@pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])
+@pytest.mark.parametrize("path", [f"{ORDERS}{OVERLONG}/", f"{CUSTOMERS}{OVERLONG}/", f"/api/v1/x/{OVERLONG}"])
+@pytest.mark.parametrize("signed_in", [False, True], ids=["anonymous", "session"])
+def test_an_over_long_id_with_an_unsafe_method_is_the_json_404_not_the_csrf_page(
+    staff_user: Any, method: str, path: str, signed_in: bool
+) -> None:
+    client = APIClient(enforce_csrf_checks=True)
+    if signed_in:
+        client.force_login(staff_user)
+    json_error(getattr(client, method)(path, {}, format="json"), 404)

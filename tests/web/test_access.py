@@ -10,7 +10,7 @@ import pytest
 from django.test import Client
 from django.urls import NoReverseMatch, URLPattern, get_resolver, reverse
 
-from console.web.permissions import can
+from console.roles import can
 from tests.fixtures.builders import make_user
 
 pytestmark = pytest.mark.django_db

@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
 
-from console.web.permissions import roles_of
+from console.roles import roles_of
 from tests.fixtures.builders import make_user
 
 pytestmark = pytest.mark.django_db

@@ -1,4 +1,4 @@
-"""The console's roles as Django groups (see console/web/permissions.py)."""
+"""The console's roles as Django groups (see console/roles.py)."""
 
 from django.db import migrations
 

@@ -5,8 +5,9 @@
 cache) and the amoCRM connection; 200 when every check passes, else 503. A failed check names the error's
 class only, never its message (which may carry a host or a user name), so the answer holds no secret.
 
-``/metrics`` is open unless ``METRICS_TOKEN`` is set; then it needs ``Authorization: Bearer <METRICS_TOKEN>``
-(compared in constant time). Its figures come from the rows the console keeps (sync log, webhook inbox and
+``/metrics`` needs ``Authorization: Bearer <METRICS_TOKEN>`` (compared in constant time) when
+``METRICS_TOKEN`` is set; without it, it is open in the embedded mode and refused with a 403 when
+``PRODUCTION=true``. Its figures come from the rows the console keeps (sync log, webhook inbox and
 counters, task queue), so every web process reports the same numbers and nothing is lost on a restart.
 Counts of logged rows are gauges: the sync log and the inbox keep 90 days, so they may go down.
 https://prometheus.io/docs/instrumenting/writing_exporters/
@@ -273,7 +274,10 @@ def _authorized(request: HttpRequest) -> bool:
 @require_safe
 def metrics(request: HttpRequest) -> HttpResponse:
     """``GET /metrics``: the console's figures in Prometheus text format; 401 without the bearer token when
-    ``METRICS_TOKEN`` is set."""
+    ``METRICS_TOKEN`` is set; 403 in production when it is not."""
+    if settings.PRODUCTION and not settings.METRICS_TOKEN:
+        message = "Forbidden: set METRICS_TOKEN to serve /metrics in production\n"
+        return HttpResponse(message, status=403, content_type="text/plain")
     if not _authorized(request):
         response = HttpResponse("Unauthorized\n", status=401, content_type="text/plain")
         response["WWW-Authenticate"] = 'Bearer realm="metrics"'

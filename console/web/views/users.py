@@ -17,8 +17,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from console.roles import ROLE_LABELS, ROLES
 from console.web.decorators import admin_required
-from console.web.permissions import ROLE_LABELS, ROLES
 from console.web.services import user_create as user_create_service
 from console.web.services import user_list as user_list_selector
 from console.web.services import user_role as role_of

@@ -1,4 +1,7 @@
-"""``manage.py api_token create <username>``: a new API token for a staff user, printed once.
+"""``manage.py api_token create <username>``: a new API token for a user with a console role, printed once.
+
+The API follows the console's roles (``console.roles``): the token reads what the user's role reads and
+writes what it writes; ``is_staff`` is neither needed nor given.
 
 The token is stored as a digest (django-rest-knox), so it cannot be shown again: a lost token is revoked
 (``api_token revoke <username>`` removes every token of the user) and a new one created. The client sends
@@ -15,9 +18,11 @@ from django.core.management.base import BaseCommand, CommandError
 from knox.models import AuthToken
 from knox.settings import knox_settings
 
+from console.roles import can
+
 
 class Command(BaseCommand):
-    help = "Create (printed once) or revoke the API tokens of a staff user."
+    help = "Create (printed once) or revoke the API tokens of a user with a console role."
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("action", choices=["create", "revoke"])
@@ -37,8 +42,10 @@ class Command(BaseCommand):
             count, _by_model = AuthToken.objects.filter(user=user).delete()
             self.stdout.write(f"{count} token(s) of {user.username} revoked")
             return
-        if not (user.is_active and user.is_staff):
-            raise CommandError(f"{user.username} is not an active staff user: the API would refuse the token")
+        if not can(user, "view"):
+            raise CommandError(
+                f"{user.username} is not an active user with a console role: the API would refuse the token"
+            )
         days = options["days"]
         expiry = knox_settings.TOKEN_TTL if days is None else (timedelta(days=days) if days > 0 else None)
         instance, token = AuthToken.objects.create(user=user, expiry=expiry)

@@ -1,4 +1,8 @@
-"""Error plumbing of the /api/v1/ API: every error is a JSON body, bad input is a 400, never an HTML page.
+"""The shared base of the /api/v1/ API (the orders' and the customers' viewsets both build on it): who may
+call it, and error plumbing so that every error is a JSON body, bad input a 400, never an HTML page.
+
+- who may call it: ``console.api_permissions.RolePermission``, the console's own rule (a module of its own:
+  DRF reads ``DEFAULT_PERMISSION_CLASSES`` while ``rest_framework.views`` is still loading).
 
 - ``exception_handler`` (settings ``REST_FRAMEWORK["EXCEPTION_HANDLER"]``): Django ``ValidationError`` from
   the services -> 400 with field errors; ``IntegrityError`` (a lost race on a unique value) -> 409; a body
@@ -7,7 +11,7 @@
   reads JSON only: no form or multipart parsing, so no upload is ever spooled.
 - ``ApiViewMixin``: the parser, filter backends and bounded pagination every viewset of the API uses, and a
   gate that answers 415 (a body in another format) or 413 (too large) before authentication reads anything.
-- ``api_not_found``: the JSON 404 for any other path under /api/v1/.
+- ``api_not_found``: the JSON 404 for any other path under /api/v1/, whatever the method.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from django.db import IntegrityError
 from django.http import HttpRequest, JsonResponse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from django.views.decorators.csrf import csrf_exempt
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import status
 from rest_framework.exceptions import APIException, ParseError, UnsupportedMediaType, ValidationError
@@ -120,6 +125,9 @@ def _declared_size(request: Request) -> int:
         return 0
 
 
+@csrf_exempt
 def api_not_found(request: HttpRequest, path: str = "") -> JsonResponse:
-    """JSON 404 for paths under /api/v1/ that name no endpoint."""
+    """JSON 404 for paths under /api/v1/ that name no endpoint (an over-long id included), for every method:
+    exempt from the CSRF check, which would answer an unsafe method with Django's HTML 403 page; it reads
+    nothing and changes nothing."""
     return JsonResponse({"detail": _("Not found.")}, status=404)
