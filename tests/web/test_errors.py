@@ -93,7 +93,7 @@ def manager(staff_user: Any) -> Client:
 
 def test_no_page_of_the_sync_shows_a_clients_title_as_the_headline(manager: Client, order: Any) -> None:
     OrderSync.objects.filter(order=order).update(
-        state="failed", last_error_title=CLIENT_TITLES["unpaid"], last_error_kind="unpaid", attempts=1
+        state="failed", error={"title": CLIENT_TITLES["unpaid"]}, error_kind="unpaid", attempts=1
     )
     SyncLog.objects.create(
         order=order, action="link_to_lead", event="manager", trigger="manager:anna", outcome="failed",
