@@ -10,6 +10,7 @@ from console.amocrm.models.account import (
     new_webhook_secret,
 )
 from console.amocrm.models.inbound import WebhookCounter, WebhookInbox
+from console.amocrm.models.leases import Lease
 from console.amocrm.models.outbound import (
     CatalogElementLink,
     CompanyAmoLink,
@@ -26,6 +27,7 @@ __all__ = [
     "ConfigChange",
     "CustomerAmoLink",
     "DetachedLead",
+    "Lease",
     "OrderSync",
     "Pipeline",
     "PipelineStatus",

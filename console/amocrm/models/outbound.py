@@ -13,8 +13,8 @@ from console.orders.models import Order
 class OrderSync(models.Model):
     """Where one order stands in amoCRM: the linked lead/contact/company, the state and the last error.
 
-    Concurrency: a worker *claims* the row by a compare-and-set to ``syncing`` (see
-    ``console.amocrm.outbound.engine``);
+    Concurrency: a worker *claims* the order by taking its lease (``console.amocrm.leases``, kind ``order``)
+    and setting the row to ``syncing`` (see ``console.amocrm.outbound.engine``);
     ``task_pending`` says a sync task is already enqueued (bursts collapse into it) and ``change_seq`` counts
     changes so a change that arrives during a sync queues one more sync of the latest state.
     """
@@ -68,7 +68,6 @@ class OrderSync(models.Model):
         max_length=160, blank=True, help_text=_("who asked for the queued sync")
     )
     pending_event = models.CharField(max_length=40, blank=True, help_text=_("what happened to the order"))
-    claimed_at = models.DateTimeField(null=True, blank=True, help_text=_("when a worker started syncing"))
     create_pending = models.BooleanField(
         default=False, help_text=_("a lead create was sent without a confirmed answer: look it up first")
     )
@@ -135,12 +134,12 @@ class OrderSync(models.Model):
 class CustomerAmoLink(models.Model):
     """The amoCRM contact (and company) of a customer, remembered so repeat customers need no search.
 
-    ``locked_until`` is a short lease taken while one worker finds or creates the contact, so two orders of a
-    new customer synced at once never create two contacts; the run holding it keeps it alive with its
-    heartbeat. ``contact_sent_at`` is when a contact create was sent whose answer was lost: nobody looks the
-    contact up before that create has settled (``AMOCRM_UNCONFIRMED_SETTLE_SECONDS``). ``update_pending``
-    says an edit of the customer or its company waits to be pushed (``update_seq`` counts the edits, so one
-    made during a push is not lost).
+    A short lease (``console.amocrm.leases``, kind ``contact``) is taken while one worker finds or creates the
+    contact, so two orders of a new customer synced at once never create two contacts; the run holding it
+    keeps it alive with its heartbeat. ``contact_sent_at`` is when a contact create was sent whose answer
+    was lost: nobody looks the contact up before that create has settled
+    (``AMOCRM_UNCONFIRMED_SETTLE_SECONDS``). ``update_pending`` says an edit of the customer or its company
+    waits to be pushed (``update_seq`` counts the edits, so one made during a push is not lost).
     """
 
     customer = models.OneToOneField(
@@ -152,7 +151,6 @@ class CustomerAmoLink(models.Model):
     company_hash = models.CharField(max_length=64, blank=True)
     update_pending = models.BooleanField(default=False, db_index=True)
     update_seq = models.PositiveIntegerField(default=0)
-    locked_until = models.DateTimeField(null=True, blank=True)
     contact_sent_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -167,16 +165,16 @@ class CustomerAmoLink(models.Model):
 class CompanyAmoLink(models.Model):
     """The amoCRM company of one of our companies, found or created once for all its customers.
 
-    ``locked_until`` is the lease of the worker finding or creating it (kept alive by the run's heartbeat),
-    so two orders of one new company synced at once never create two companies; ``create_sent_at`` is when a
-    company create was sent whose answer was lost: nobody looks the company up before it has settled.
+    The worker finding or creating it holds its lease (``console.amocrm.leases``, kind ``company``, kept
+    alive by the run's heartbeat), so two orders of one new company synced at once never create two
+    companies; ``create_sent_at`` is when a company create was sent whose answer was lost: nobody looks the
+    company up before it has settled.
     """
 
     company = models.OneToOneField(
         "customers.Company", on_delete=models.CASCADE, related_name="amo_link", verbose_name=_("company")
     )
     amo_id = models.BigIntegerField(_("amoCRM company id"), null=True, blank=True)
-    locked_until = models.DateTimeField(null=True, blank=True)
     create_sent_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -2,10 +2,10 @@
 
 A run (one task) takes a set of orders and, sharing batch calls between them:
 
-1. claims each order (a compare-and-set of its ``OrderSync`` row to ``syncing``), so two workers never push
-   one order at once; the run keeps its claims alive with a heartbeat (``Run.heartbeat``: between steps
-   and before each amoCRM call), and a claim with no heartbeat for ``AMOCRM_CLAIM_STALE_SECONDS`` may be
-   taken over: its worker died;
+1. claims each order: takes its lease (``console.amocrm.leases``, kind ``order``), then sets its
+   ``OrderSync`` row to ``syncing``, so two workers never push one order at once; the run keeps its leases
+   alive with a heartbeat (``Run.heartbeat``: between steps and before each amoCRM call), and a lease not
+   renewed for ``AMOCRM_LEASE_SECONDS`` may be taken over: its worker died;
 2. computes each order's target (what its deal should be) and finishes at once what has nothing to send
    (the stored hash equals the target's), what must not be pushed (a cancelled order that never had a deal)
    and a deal deleted in amoCRM; an order whose deal create lost its answer waits until that create has
@@ -31,15 +31,16 @@ from django.utils import timezone
 
 from console.amocrm.account.access import account_client
 from console.amocrm.api.errors import AmoCRMError
+from console.amocrm.leases import ORDER, leases_release, leases_take, new_holder
 from console.amocrm.models import AmoConnection, OrderSync, SyncLog
 from console.amocrm.outbound import payloads
-from console.amocrm.outbound.customers import customers_resolve, waiting_wake
+from console.amocrm.outbound.customers import customer_leases_release, customers_resolve
 from console.amocrm.outbound.job import Job, Run, Target, sync_record_error
 from console.amocrm.outbound.leads import leads_adopt, leads_create, leads_update
 from console.amocrm.outbound.notes import notes_add
 from console.amocrm.outbound.outcomes import job_pause, job_release, job_succeed, jobs_fail
 from console.amocrm.outbound.products import elements_ensure, links_sync, pushed_products_reread
-from console.amocrm.outbound.retries import claim_stale_before, settled_at
+from console.amocrm.outbound.retries import settled_at
 from console.amocrm.payment import order_payment
 from console.amocrm.stagemap import StageMap
 from console.orders.models import Order
@@ -48,7 +49,8 @@ logger = logging.getLogger(__name__)
 
 State = OrderSync.State
 Outcome = SyncLog.Outcome
-CLAIMABLE = (State.NOT_SYNCED, State.QUEUED, State.SYNCED, State.FAILED)
+# A syncing row is claimable too once its lease is ours: its former holder stopped renewing it.
+CLAIMABLE = (State.NOT_SYNCED, State.QUEUED, State.SYNCED, State.FAILED, State.SYNCING)
 DELETED_DEAL = "The deal was deleted in AmoCRM: unlink the order to create a new deal, or link another"
 SETTLING = "AmoCRM did not confirm the deal's create; it is looked up once amoCRM has carried it out"
 
@@ -76,41 +78,45 @@ def orders_sync_run(*, order_ids: Iterable[int], trigger: str = "") -> dict[int,
 
 
 def _claim(order_ids: list[int], trigger: str) -> list[Job]:
-    """Compare-and-set each order's row to ``syncing``; returns the jobs this worker owns."""
+    """Take each order's lease, then set its row to ``syncing`` if it is due; returns the jobs this worker
+    owns (the leases of orders it could not claim are given back at once)."""
+    order_ids = list(dict.fromkeys(order_ids))
+    holder = new_holder()
+    won = leases_take(kind=ORDER, keys=order_ids, holder=holder)
     now = timezone.now()
-    claimable = Q(state__in=CLAIMABLE) | Q(state=State.SYNCING, claimed_at__lt=claim_stale_before(now))
     due = Q(next_retry_at__isnull=True) | Q(next_retry_at__lte=now) | Q(task_pending=True)
-    jobs = []
-    for order_id in order_ids:
+    jobs, lost = [], []
+    for order_id in [pk for pk in order_ids if pk in won]:
         taken = (
-            OrderSync.objects.filter(claimable, order_id=order_id)
+            OrderSync.objects.filter(state__in=CLAIMABLE, order_id=order_id)
             .filter(due)
-            .update(
-                state=State.SYNCING,
-                task_pending=False,
-                claimed_at=now,
-                synced_seq=F("change_seq"),
-                updated_at=now,
-            )
+            .update(state=State.SYNCING, task_pending=False, synced_seq=F("change_seq"), updated_at=now)
         )
         if not taken:
+            lost.append(order_id)
             continue
-        sync = OrderSync.objects.get(order_id=order_id)
-        order = (
-            Order.objects.select_related("customer", "customer__company")
-            .prefetch_related("items__product")
-            .get(pk=order_id)
-        )
-        jobs.append(
-            Job(
-                sync=sync,
-                order=order,
-                trigger=sync.pending_trigger or trigger,
-                event=sync.pending_event or "sync",
-                claimed_seq=sync.synced_seq,
-            )
-        )
+        jobs.append(_job(order_id, trigger, holder))
+    if lost:
+        leases_release(holder=holder, kinds=[ORDER], keys=lost)
     return jobs
+
+
+def _job(order_id: int, trigger: str, holder: str) -> Job:
+    """The job of an order just claimed by ``holder``."""
+    sync = OrderSync.objects.get(order_id=order_id)
+    order = (
+        Order.objects.select_related("customer", "customer__company")
+        .prefetch_related("items__product")
+        .get(pk=order_id)
+    )
+    return Job(
+        sync=sync,
+        order=order,
+        trigger=sync.pending_trigger or trigger,
+        event=sync.pending_event or "sync",
+        claimed_seq=sync.synced_seq,
+        holder=holder,
+    )
 
 
 def _target(run: Run, order: Order) -> Target:
@@ -194,8 +200,7 @@ def _execute(jobs: list[Job]) -> None:
             logger.exception("sync run crashed")
             jobs_fail(jobs, exc)
         finally:
-            run.leases_release()
-            waiting_wake(run)
+            customer_leases_release(run)
     _share_calls(jobs, run.client.calls if run.client is not None else 0)
     for job in jobs:
         job_release(job)

@@ -91,7 +91,7 @@ def test_the_cluster_retries_a_lead_create_whose_answer_was_lost_without_duplica
 @pytest.mark.cluster
 def test_a_cluster_killed_while_it_syncs_leaves_every_order_with_exactly_one_deal(stack_factory: Any) -> None:
     """SIGKILL a cluster in the middle of its pushes, start it again: the dead claims (no heartbeat for
-    ``AMOCRM_CLAIM_STALE_SECONDS``, 60 s) and the tasks that died with it are taken over by the every-minute
+    ``AMOCRM_LEASE_SECONDS``, 60 s) and the tasks that died with it are taken over by the every-minute
     schedule, and every order ends synced, with one deal each (a create the dead worker may have sent is
     adopted, not repeated)."""
     stack = stack_factory()
