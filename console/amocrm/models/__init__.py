@@ -18,6 +18,7 @@ from console.amocrm.models.outbound import (
     DetachedLead,
     OrderSync,
     SyncLog,
+    UnconfirmedCreate,
 )
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "RateLimitWindow",
     "StageMapping",
     "SyncLog",
+    "UnconfirmedCreate",
     "WebhookCounter",
     "WebhookInbox",
     "new_webhook_secret",

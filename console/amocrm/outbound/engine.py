@@ -8,8 +8,8 @@ A run (one task) takes a set of orders and, sharing batch calls between them:
    renewed for ``AMOCRM_LEASE_SECONDS`` may be taken over: its worker died;
 2. computes each order's target (what its deal should be) and finishes at once what has nothing to send
    (the stored hash equals the target's), what must not be pushed (a cancelled order that never had a deal)
-   and a deal deleted in amoCRM; an order whose deal create lost its answer waits until that create has
-   settled in amoCRM (``retries.settled_at``) before it is looked up;
+   and a deal deleted in amoCRM; an order whose deal, note or catalog element create lost its answer waits
+   until that create has settled in amoCRM (``outbound.unconfirmed``) before it is looked up;
 3. products: the catalog elements of every SKU (``outbound.products``);
 4. customers: each customer's contact and company, found or created (``outbound.customers``);
 5. deals: adopt an unconfirmed create, create the missing deals, update the changed ones (``outbound.leads``);
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from datetime import datetime
 
 from django.db.models import F, Q
 from django.utils import timezone
@@ -40,7 +41,7 @@ from console.amocrm.outbound.leads import leads_adopt, leads_create, leads_updat
 from console.amocrm.outbound.notes import notes_add
 from console.amocrm.outbound.outcomes import job_pause, job_release, job_succeed, jobs_fail
 from console.amocrm.outbound.products import elements_ensure, links_sync, pushed_products_reread
-from console.amocrm.outbound.retries import settled_at
+from console.amocrm.outbound.unconfirmed import ELEMENT, LEAD, NOTE, creates_unconfirmed, settles_of
 from console.amocrm.payment import order_payment
 from console.amocrm.stagemap import StageMap
 from console.orders.models import Order
@@ -145,9 +146,10 @@ def _target(run: Run, order: Order) -> Target:
 def _prepare(run: Run, jobs: list[Job]) -> None:
     """Compute each order's target; finish the no-ops and the orders that must not be pushed or wait."""
     now = timezone.now()
+    settling = _settling(jobs)
     for job in jobs:
         order, sync = job.order, job.sync
-        settles = settled_at(sync.create_sent_at) if sync.create_pending and not sync.lead_id else None
+        settles = settling.get(order.pk)
         if settles is not None and settles > now:
             job_pause(job, settles - now, SETTLING, kind="unknown_outcome")
             continue
@@ -159,9 +161,29 @@ def _prepare(run: Run, jobs: list[Job]) -> None:
             job.finish(Outcome.FAILED, "none")
             continue
         job.target = _target(run, order)
-        pending = sync.create_pending or sync.pending_note
-        if sync.lead_id and sync.payload_hash == job.target.full_hash and not pending:
+        if sync.lead_id and sync.payload_hash == job.target.full_hash and not job.unconfirmed:
             job.finish(Outcome.NOOP, "none")
+
+
+def _settling(jobs: list[Job]) -> dict[int, datetime]:
+    """Load each job's unconfirmed deal and note creates; returns when the last unconfirmed create each order
+    waits for (its deal's while it has no deal, its note's, its products' catalog elements') has settled."""
+    unconfirmed = creates_unconfirmed([LEAD, NOTE], [job.order.pk for job in jobs])
+    products = {job.order.pk: {line.product_id for line in job.order.items.all()} for job in jobs}
+    elements = creates_unconfirmed([ELEMENT], set().union(*products.values()))
+    settling = {}
+    for job in jobs:
+        job.unconfirmed = unconfirmed.get(job.order.pk, {})
+        if job.sync.lead_id:
+            job.unconfirmed.pop(LEAD, None)
+        rows = [
+            *job.unconfirmed.values(),
+            *(elements[pk][ELEMENT] for pk in products[job.order.pk] if pk in elements),
+        ]
+        settles = settles_of(rows)
+        if settles is not None:
+            settling[job.order.pk] = settles
+    return settling
 
 
 def _push(run: Run, jobs: list[Job]) -> None:
@@ -171,7 +193,7 @@ def _push(run: Run, jobs: list[Job]) -> None:
     run.heartbeat()
     jobs = customers_resolve(run, jobs)
     run.heartbeat()
-    leads_adopt(run, [j for j in jobs if not j.sync.lead_id and j.sync.create_pending])
+    leads_adopt(run, [j for j in jobs if not j.sync.lead_id and LEAD in j.unconfirmed])
     leads_create(run, [j for j in jobs if not j.sync.lead_id])
     run.heartbeat()
     leads_update(run, [j for j in jobs if j.sync.lead_id and not j.new_lead])

@@ -14,17 +14,14 @@ sixth of ``AMOCRM_LEASE_SECONDS``. A lease whose heartbeat stopped is taken over
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db.models import QuerySet
 from django.utils import timezone
 
 from console.amocrm.api.client import AmoCRMClient
-from console.amocrm.api.errors import AmoCRMError, UnknownOutcome, error_detail, error_kind
+from console.amocrm.api.errors import AmoCRMError, error_detail, error_kind
 from console.amocrm.api.redaction import redact
 from console.amocrm.leases import leases_renew, new_holder, renew_due
 from console.amocrm.models import AmoConnection, OrderSync, SyncLog
@@ -63,6 +60,7 @@ class Job:
     target: Target | None = None
     contact_id: int | None = None
     company_id: int | None = None
+    unconfirmed: dict[str, Any] = field(default_factory=dict)  # kind -> its UnconfirmedCreate (deal, note)
     new_contact: dict[str, Any] | None = None  # a contact created together with the lead (/leads/complex)
     new_lead: bool = False
     action: str = ""
@@ -127,22 +125,6 @@ class Run:
         assert self.client is not None
         self.heartbeat()
         return self.client
-
-
-@contextmanager
-def creates_sending(rows: QuerySet, field: str, **marks: Any) -> Iterator[None]:
-    """Mark the creates of ``rows`` as sent (``field`` set to now, with ``marks``) while the call runs.
-
-    An answer that is lost (an ``UnknownOutcome``, or a crash) leaves the mark: nobody looks those entities
-    up before they have settled in amoCRM (``retries.settled_at``). An error amoCRM answered means nothing was
-    created: the send time is taken back, so the next attempt need not wait."""
-    rows.update(**{field: timezone.now()}, **marks)
-    try:
-        yield
-    except AmoCRMError as exc:
-        if not isinstance(exc, UnknownOutcome):
-            rows.update(**{field: None})
-        raise
 
 
 def sync_save(sync: OrderSync, *names: str) -> None:

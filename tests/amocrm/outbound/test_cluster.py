@@ -78,8 +78,8 @@ def test_the_cluster_retries_a_lead_create_whose_answer_was_lost_without_duplica
         assert time.monotonic() < deadline, stack.log()
         time.sleep(0.2)
     # Make the retry due now, the lost create settled; the every-minute schedule runs sync_due_retries.
-    stack.query("update amocrm_ordersync set next_retry_at = ?, create_sent_at = ?", stack.moment(-60),
-                stack.moment(-3600))  # fmt: skip
+    stack.query("update amocrm_ordersync set next_retry_at = ?", stack.moment(-60))
+    stack.query("update amocrm_unconfirmedcreate set sent_at = ?", stack.moment(-3600))
     stack.query("update django_q_schedule set next_run = ? where name like '%retries'", stack.moment(-1))
 
     stack.wait_synced(1, timeout=90)

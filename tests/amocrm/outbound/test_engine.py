@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from console.amocrm import leases
-from console.amocrm.models import AmoConnection, CustomerAmoLink, Lease, OrderSync, SyncLog
+from console.amocrm.models import AmoConnection, CustomerAmoLink, Lease, OrderSync, SyncLog, UnconfirmedCreate
 from console.amocrm.outbound import controls, customers, engine, outcomes, queueing, retries
 from console.amocrm.outbound.job import Run
 from console.amocrm.stagemap import StageMap
@@ -201,9 +201,7 @@ def test_the_run_holding_a_customer_lease_sends_the_orders_that_waited_for_it_ag
     second = make_order(customer=order.customer)
     link = CustomerAmoLink.objects.create(customer=order.customer)
     holder = Run(AmoConnection.get_solo(), StageMap.load())
-    customers._lease_take(
-        holder, leases.CONTACT, link.customer_id, link, known="contact_id", sent="contact_sent_at"
-    )
+    customers._lease_take(holder, leases.CONTACT, link.customer_id, link, known="contact_id")
     queueing.order_sync_request(order_id=second.pk, trigger="storefront")
     jobs = engine._claim([second.pk], "storefront")
     run = Run(AmoConnection.get_solo(), StageMap.load(), client=object())
@@ -214,7 +212,7 @@ def test_the_run_holding_a_customer_lease_sends_the_orders_that_waited_for_it_ag
     assert (row(second).state, row(second).last_error_kind, row(second).task_pending) == (
         "queued", "customer_busy", False)  # fmt: skip
     if not confirmed:
-        CustomerAmoLink.objects.filter(pk=link.pk).update(contact_sent_at=timezone.now())
+        UnconfirmedCreate.objects.create(kind="contact", key=link.customer_id, sent_at=timezone.now())
     enqueued.clear()
 
     woken = customers.customer_leases_release(holder)
