@@ -41,7 +41,14 @@ from console.amocrm.outbound.leads import leads_adopt, leads_create, leads_updat
 from console.amocrm.outbound.notes import notes_add
 from console.amocrm.outbound.outcomes import job_pause, job_release, job_succeed, jobs_fail
 from console.amocrm.outbound.products import elements_ensure, links_sync, pushed_products_reread
-from console.amocrm.outbound.unconfirmed import ELEMENT, LEAD, NOTE, creates_unconfirmed, settles_of
+from console.amocrm.outbound.unconfirmed import (
+    ELEMENT,
+    LEAD,
+    NOTE,
+    creates_lost,
+    creates_unconfirmed,
+    settles_of,
+)
 from console.amocrm.payment import order_payment
 from console.amocrm.stagemap import StageMap
 from console.orders.models import Order
@@ -171,6 +178,7 @@ def _settling(jobs: list[Job]) -> dict[int, datetime]:
     unconfirmed = creates_unconfirmed([LEAD, NOTE], [job.order.pk for job in jobs])
     products = {job.order.pk: {line.product_id for line in job.order.items.all()} for job in jobs}
     elements = creates_unconfirmed([ELEMENT], set().union(*products.values()))
+    lost = {row.key for row in creates_lost(rows[ELEMENT] for rows in elements.values())}
     settling = {}
     for job in jobs:
         job.unconfirmed = unconfirmed.get(job.order.pk, {})
@@ -178,7 +186,7 @@ def _settling(jobs: list[Job]) -> dict[int, datetime]:
             job.unconfirmed.pop(LEAD, None)
         rows = [
             *job.unconfirmed.values(),
-            *(elements[pk][ELEMENT] for pk in products[job.order.pk] if pk in elements),
+            *(elements[pk][ELEMENT] for pk in products[job.order.pk] if pk in lost),
         ]
         settles = settles_of(rows)
         if settles is not None:

@@ -113,7 +113,7 @@ def elements_ensure(run: Run, jobs: list[Job]) -> None:
     if not stale:
         return
     catalog_id, sku_field_id, price_field_id = _catalog_ids(run)
-    with creates_sending(ELEMENT, stale_pks):
+    with creates_sending(ELEMENT, stale_pks, holder=run.holder):
         ids = catalog_upsert(
             run.amo, catalog_id, stale, sku_field_id=sku_field_id, price_field_id=price_field_id
         )

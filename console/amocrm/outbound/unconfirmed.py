@@ -21,7 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from console.amocrm.api.errors import AmoCRMError, UnknownOutcome
-from console.amocrm.models import UnconfirmedCreate
+from console.amocrm.models import Lease, UnconfirmedCreate
 from console.amocrm.outbound.retries import settled_at
 
 Kind = UnconfirmedCreate.Kind
@@ -29,20 +29,25 @@ LEAD, CONTACT, COMPANY, NOTE, ELEMENT = Kind.LEAD, Kind.CONTACT, Kind.COMPANY, K
 
 
 @contextmanager
-def creates_sending(kind: str, keys: Iterable[int], data: dict[int, Any] | None = None) -> Iterator[None]:
+def creates_sending(
+    kind: str, keys: Iterable[int], data: dict[int, Any] | None = None, *, holder: str = ""
+) -> Iterator[None]:
     """Mark the creates of ``keys`` as sent now (with ``data[key]`` for the look-up) while the call runs.
 
-    An answered error takes the marks back; a lost answer leaves them (the caller confirms what it stores)."""
+    An answered error takes the marks back; a lost answer leaves them (the caller confirms what it stores).
+    ``holder`` names the run sending, for creates no lease makes exclusive (catalog elements): while that
+    run is alive its marks are in flight, not lost (:func:`creates_lost`)."""
     keys = sorted(set(keys))
     now = timezone.now()
+    rows = []
+    for key in keys:
+        row_data = dict((data or {}).get(key, {}))
+        if holder:
+            row_data["holder"] = holder
+        rows.append(UnconfirmedCreate(kind=kind, key=key, sent_at=now, data=row_data))
     with transaction.atomic():
         UnconfirmedCreate.objects.filter(kind=kind, key__in=keys).delete()
-        UnconfirmedCreate.objects.bulk_create(
-            [
-                UnconfirmedCreate(kind=kind, key=key, sent_at=now, data=(data or {}).get(key, {}))
-                for key in keys
-            ]
-        )
+        UnconfirmedCreate.objects.bulk_create(rows)
     try:
         yield
     except AmoCRMError as exc:
@@ -83,6 +88,17 @@ def creates_settle_at(kind: str, keys: Iterable[int]) -> datetime | None:
         .first()
     )
     return settled_at(sent)
+
+
+def creates_lost(rows: Iterable[UnconfirmedCreate]) -> list[UnconfirmedCreate]:
+    """The ``rows`` whose answer was lost: all but those a live run is still sending (its holder holds a live
+    lease; it confirms them or leaves them lost when it ends)."""
+    rows = list(rows)
+    holders = {row.data.get("holder") for row in rows} - {None, ""}
+    alive = set(
+        Lease.objects.filter(holder__in=holders, until__gte=timezone.now()).values_list("holder", flat=True)
+    )
+    return [row for row in rows if row.data.get("holder") not in alive]
 
 
 def settles_of(rows: Iterable[UnconfirmedCreate]) -> datetime | None:

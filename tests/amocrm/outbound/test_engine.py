@@ -220,3 +220,23 @@ def test_the_run_holding_a_customer_lease_sends_the_orders_that_waited_for_it_ag
     assert woken == (1 if confirmed else 0)
     assert enqueued == ([("order_sync_task", second.pk)] if confirmed else [])
     assert row(second).task_pending is confirmed
+
+
+@pytest.mark.parametrize("sender_alive", [True, False])
+def test_an_order_waits_for_a_catalog_element_create_only_once_its_sender_is_gone(
+    order: Order, enqueued: list, sender_alive: bool
+) -> None:
+    """Another run sending the element right now is in flight (the order goes on, as two runs always could);
+    a run that ended with the element unconfirmed lost its answer: the order waits for it to settle."""
+    product_id = order.items.first().product_id
+    UnconfirmedCreate.objects.create(
+        kind="element", key=product_id, sent_at=timezone.now(), data={"holder": "h"}
+    )
+    if sender_alive:
+        leases.leases_take(kind=leases.ORDER, keys=[10**9], holder="h")
+    queueing.order_sync_request(order_id=order.pk, trigger="storefront")
+    jobs = engine._claim([order.pk], "storefront")
+
+    settling = engine._settling(jobs)
+
+    assert (order.pk in settling) is not sender_alive
