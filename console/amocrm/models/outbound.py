@@ -61,9 +61,6 @@ class OrderSync(models.Model):
     last_amo_modified = models.BigIntegerField(_("last AmoCRM change applied (unix)"), null=True, blank=True)
     task_pending = models.BooleanField(default=False, help_text=_("a sync task is enqueued"))
     change_seq = models.PositiveIntegerField(default=0, help_text=_("changes seen since the row was created"))
-    synced_seq = models.PositiveIntegerField(
-        default=0, help_text=_("change_seq the running/last sync started at")
-    )
     pending_trigger = models.CharField(
         max_length=160, blank=True, help_text=_("who asked for the queued sync")
     )
@@ -83,7 +80,6 @@ class OrderSync(models.Model):
     pushed_summary = models.JSONField(
         default=dict, blank=True, help_text=_("the order as the lead's notes last described it")
     )
-    created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -98,7 +98,7 @@ def _claim(order_ids: list[int], trigger: str) -> list[Job]:
         taken = (
             OrderSync.objects.filter(state__in=CLAIMABLE, order_id=order_id)
             .filter(due)
-            .update(state=State.SYNCING, task_pending=False, synced_seq=F("change_seq"), updated_at=now)
+            .update(state=State.SYNCING, task_pending=False, updated_at=now)
         )
         if not taken:
             lost.append(order_id)
@@ -110,7 +110,8 @@ def _claim(order_ids: list[int], trigger: str) -> list[Job]:
 
 
 def _job(order_id: int, trigger: str, holder: str) -> Job:
-    """The job of an order just claimed by ``holder``."""
+    """The job of an order just claimed by ``holder``: its change counter is read before the order, so a
+    change seen in the order it pushes is never counted as made during the push (which queues one more)."""
     sync = OrderSync.objects.get(order_id=order_id)
     order = (
         Order.objects.select_related("customer", "customer__company")
@@ -122,7 +123,7 @@ def _job(order_id: int, trigger: str, holder: str) -> Job:
         order=order,
         trigger=sync.pending_trigger or trigger,
         event=sync.pending_event or "sync",
-        claimed_seq=sync.synced_seq,
+        claimed_seq=sync.change_seq,
         holder=holder,
     )
 
