@@ -9,11 +9,13 @@ from console.amocrm.models import (
     AmoConnection,
     CatalogElementLink,
     CustomerAmoLink,
+    Lease,
     OrderSync,
     Pipeline,
     PipelineStatus,
     StageMapping,
     SyncLog,
+    UnconfirmedCreate,
     WebhookCounter,
     WebhookInbox,
 )
@@ -115,6 +117,18 @@ class CustomerAmoLinkAdmin(_ReadOnlyAdmin):
 class CatalogElementLinkAdmin(_ReadOnlyAdmin):
     list_display = ["sku", "catalog_id", "element_id", "updated_at"]
     search_fields = ["sku"]
+
+
+@admin.register(Lease)
+class LeaseAdmin(_ReadOnlyAdmin):
+    list_display = ["kind", "key", "holder", "until"]
+    list_filter = ["kind"]
+
+
+@admin.register(UnconfirmedCreate)
+class UnconfirmedCreateAdmin(_ReadOnlyAdmin):
+    list_display = ["kind", "key", "sent_at"]
+    list_filter = ["kind"]
 
 
 @admin.register(SyncLog)

@@ -14,7 +14,16 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
-from console.amocrm.models import AmoConnection, OrderSync, StageMapping, SyncLog, WebhookInbox
+from console.amocrm import leases
+from console.amocrm.models import (
+    AmoConnection,
+    Lease,
+    OrderSync,
+    StageMapping,
+    SyncLog,
+    UnconfirmedCreate,
+    WebhookInbox,
+)
 from console.orders.models import Order
 
 # The leaf migrations of the release before console/amocrm was split by the direction data flows.
@@ -86,5 +95,60 @@ def test_the_rows_of_the_previous_release_survive_the_upgrade() -> None:
         assert (sync.lead_id, sync.state, sync.change_seq) == (555, "synced", 3)
         assert SyncLog.objects.get(order=order).action == "create"
         assert WebhookInbox.objects.get(order=order).body_text == "leads[status][0][id]=555"
+    finally:
+        _migrate(latest)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_claim_and_the_contact_and_company_leases_before_the_lease_table_become_leases() -> None:
+    """A syncing order's heartbeat and the links' ``locked_until`` keep their meaning as lease rows."""
+    latest = _latest()
+    before = [("amocrm", "0007_unconfirmed_creates_and_leases")]
+    try:
+        apps = _migrate(before).loader.project_state(before).apps
+        ids = _fill(apps)
+        beat = timezone.now() - dt.timedelta(seconds=10)
+        apps.get_model("amocrm", "OrderSync").objects.filter(order_id=ids["order"]).update(
+            state="syncing", claimed_at=beat
+        )
+        order = apps.get_model("orders", "Order").objects.get(pk=ids["order"])
+        locked = timezone.now() + dt.timedelta(seconds=30)
+        apps.get_model("amocrm", "CustomerAmoLink").objects.create(
+            customer_id=order.customer_id, locked_until=locked
+        )
+        _migrate(latest)
+
+        assert leases.lease_live(kind=leases.ORDER, key=ids["order"])
+        order_lease = Lease.objects.get(kind=leases.ORDER, key=ids["order"])
+        assert order_lease.until == beat + dt.timedelta(seconds=leases.lease_seconds())
+        assert Lease.objects.get(kind=leases.CONTACT, key=order.customer_id).until == locked
+    finally:
+        _migrate(latest)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_creates_marked_unconfirmed_on_their_rows_become_unconfirmed_create_rows() -> None:
+    """A deal create sent without an answer, a pending note and a contact create keep their meaning."""
+    latest = _latest()
+    before = [("amocrm", "0010_one_lease_table")]
+    try:
+        apps = _migrate(before).loader.project_state(before).apps
+        ids = _fill(apps)
+        sent = timezone.now() - dt.timedelta(seconds=5)
+        note = {"kind": "create", "hash": "abc", "summary": {"total": "1"}}
+        apps.get_model("amocrm", "OrderSync").objects.filter(order_id=ids["order"]).update(
+            create_pending=True, create_sent_at=sent, pending_note=note
+        )
+        order = apps.get_model("orders", "Order").objects.get(pk=ids["order"])
+        apps.get_model("amocrm", "CustomerAmoLink").objects.create(
+            customer_id=order.customer_id, contact_sent_at=sent
+        )
+        _migrate(latest)
+
+        rows = {(row.kind, row.key): row for row in UnconfirmedCreate.objects.all()}
+        assert set(rows) == {("lead", order.pk), ("note", order.pk), ("contact", order.customer_id)}
+        assert rows[("lead", order.pk)].sent_at == rows[("contact", order.customer_id)].sent_at == sent
+        assert rows[("note", order.pk)].data == note
+        assert rows[("note", order.pk)].sent_at <= timezone.now()  # looked for at once, as before
     finally:
         _migrate(latest)

@@ -358,10 +358,10 @@ def inbox_process_pending(*, limit: int = PROCESS_SLICE) -> int:
 
 def inbox_requeue_pending(*, older_than: timedelta | None = None) -> int:
     """Queue a processing task when deliveries are still ``pending`` after ``older_than`` (by default
-    ``AMOCRM_CLAIM_STALE_SECONDS``) and no processing task has shown life for as long (its task was lost with
+    ``AMOCRM_LEASE_SECONDS``) and no processing task has shown life for as long (its task was lost with
     its broker or a killed worker, or the rows wait for amoCRM); returns how many wait. Each row is processed
     once however many tasks reach it. Runs every minute (``tasks.sync_due_retries``)."""
-    cutoff = timezone.now() - (older_than or timedelta(seconds=settings.AMOCRM_CLAIM_STALE_SECONDS))
+    cutoff = timezone.now() - (older_than or timedelta(seconds=settings.AMOCRM_LEASE_SECONDS))
     waiting = WebhookInbox.objects.filter(outcome=Outcome.PENDING, received_at__lt=cutoff).count()
     working = WebhookCounter.objects.filter(key=PROCESSING_KEY, value__gt=0, updated_at__gte=cutoff)
     if waiting and not working.exists():

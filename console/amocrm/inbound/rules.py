@@ -17,12 +17,12 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from console.amocrm.account.access import account_client
 from console.amocrm.inbound.items import as_int
+from console.amocrm.leases import ORDER, lease_live
 from console.amocrm.models import OrderSync, WebhookInbox
 from console.amocrm.reasons import Code, Reason, reason
 from console.amocrm.stagemap import StageMap
@@ -94,11 +94,11 @@ def _local_status_changed_at(order: Order) -> float | None:
 
 
 def _push_in_flight(sync: OrderSync) -> bool:
-    """The sync engine holds a live claim on the order: its heartbeat (``claimed_at``, refreshed as the push
-    works) is younger than ``AMOCRM_CLAIM_STALE_SECONDS``; an older claim's worker died."""
-    if sync.state != OrderSync.State.SYNCING or sync.claimed_at is None:
+    """The sync engine holds a live claim on the order: it is syncing and its lease (renewed as the push
+    works) has not run out; a claim whose lease ran out was left by a dead worker."""
+    if sync.state != OrderSync.State.SYNCING:
         return False
-    return (timezone.now() - sync.claimed_at).total_seconds() < settings.AMOCRM_CLAIM_STALE_SECONDS
+    return lease_live(kind=ORDER, key=sync.order_id)
 
 
 def _local_change_wins(sync: OrderSync, obs: LeadObservation) -> bool:

@@ -10,6 +10,7 @@ from console.amocrm.models.account import (
     new_webhook_secret,
 )
 from console.amocrm.models.inbound import WebhookCounter, WebhookInbox
+from console.amocrm.models.leases import Lease
 from console.amocrm.models.outbound import (
     CatalogElementLink,
     CompanyAmoLink,
@@ -17,6 +18,7 @@ from console.amocrm.models.outbound import (
     DetachedLead,
     OrderSync,
     SyncLog,
+    UnconfirmedCreate,
 )
 
 __all__ = [
@@ -26,12 +28,14 @@ __all__ = [
     "ConfigChange",
     "CustomerAmoLink",
     "DetachedLead",
+    "Lease",
     "OrderSync",
     "Pipeline",
     "PipelineStatus",
     "RateLimitWindow",
     "StageMapping",
     "SyncLog",
+    "UnconfirmedCreate",
     "WebhookCounter",
     "WebhookInbox",
     "new_webhook_secret",

@@ -29,8 +29,8 @@ def _error_part(name: str, default: Any) -> property:
 class OrderSync(models.Model):
     """Where one order stands in amoCRM: the linked lead/contact/company, the state and the last error.
 
-    Concurrency: a worker *claims* the row by a compare-and-set to ``syncing`` (see
-    ``console.amocrm.outbound.engine``);
+    Concurrency: a worker *claims* the order by taking its lease (``console.amocrm.leases``, kind ``order``)
+    and setting the row to ``syncing`` (see ``console.amocrm.outbound.engine``);
     ``task_pending`` says a sync task is already enqueued (bursts collapse into it) and ``change_seq`` counts
     changes so a change that arrives during a sync queues one more sync of the latest state.
     """
@@ -76,33 +76,16 @@ class OrderSync(models.Model):
     last_amo_modified = models.BigIntegerField(_("last AmoCRM change applied (unix)"), null=True, blank=True)
     task_pending = models.BooleanField(default=False, help_text=_("a sync task is enqueued"))
     change_seq = models.PositiveIntegerField(default=0, help_text=_("changes seen since the row was created"))
-    synced_seq = models.PositiveIntegerField(
-        default=0, help_text=_("change_seq the running/last sync started at")
-    )
     pending_trigger = models.CharField(
         max_length=160, blank=True, help_text=_("who asked for the queued sync")
     )
     pending_event = models.CharField(max_length=40, blank=True, help_text=_("what happened to the order"))
-    claimed_at = models.DateTimeField(null=True, blank=True, help_text=_("when a worker started syncing"))
-    create_pending = models.BooleanField(
-        default=False, help_text=_("a lead create was sent without a confirmed answer: look it up first")
-    )
-    create_sent_at = models.DateTimeField(
-        null=True, blank=True, help_text=_("when the unconfirmed lead create was sent")
-    )
     note_added = models.BooleanField(default=False, help_text=_("the creation note is on the lead"))
     previous_lead_id = models.BigIntegerField(
         _("deal before unlinking"),
         null=True,
         blank=True,
         help_text=_("the deal this order was unlinked from"),
-    )
-    pending_note = models.JSONField(
-        default=dict,
-        blank=True,
-        help_text=_(
-            "a note sent without a confirmed answer: look for it on the lead before sending it again"
-        ),
     )
     pushed_payment = models.JSONField(
         default=dict,
@@ -112,7 +95,6 @@ class OrderSync(models.Model):
     pushed_summary = models.JSONField(
         default=dict, blank=True, help_text=_("the order as the lead's notes last described it")
     )
-    created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -166,12 +148,11 @@ class OrderSync(models.Model):
 class CustomerAmoLink(models.Model):
     """The amoCRM contact (and company) of a customer, remembered so repeat customers need no search.
 
-    ``locked_until`` is a short lease taken while one worker finds or creates the contact, so two orders of a
-    new customer synced at once never create two contacts; the run holding it keeps it alive with its
-    heartbeat. ``contact_sent_at`` is when a contact create was sent whose answer was lost: nobody looks the
-    contact up before that create has settled (``AMOCRM_UNCONFIRMED_SETTLE_SECONDS``). ``update_pending``
-    says an edit of the customer or its company waits to be pushed (``update_seq`` counts the edits, so one
-    made during a push is not lost).
+    A short lease (``console.amocrm.leases``, kind ``contact``) is taken while one worker finds or creates the
+    contact, so two orders of a new customer synced at once never create two contacts; the run holding it
+    keeps it alive with its heartbeat; a contact create whose answer was lost is an ``UnconfirmedCreate``
+    (kind ``contact``). ``update_pending`` says an edit of the customer or its company
+    waits to be pushed (``update_seq`` counts the edits, so one made during a push is not lost).
     """
 
     customer = models.OneToOneField(
@@ -183,8 +164,6 @@ class CustomerAmoLink(models.Model):
     company_hash = models.CharField(max_length=64, blank=True)
     update_pending = models.BooleanField(default=False, db_index=True)
     update_seq = models.PositiveIntegerField(default=0)
-    locked_until = models.DateTimeField(null=True, blank=True)
-    contact_sent_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -198,17 +177,15 @@ class CustomerAmoLink(models.Model):
 class CompanyAmoLink(models.Model):
     """The amoCRM company of one of our companies, found or created once for all its customers.
 
-    ``locked_until`` is the lease of the worker finding or creating it (kept alive by the run's heartbeat),
-    so two orders of one new company synced at once never create two companies; ``create_sent_at`` is when a
-    company create was sent whose answer was lost: nobody looks the company up before it has settled.
+    The worker finding or creating it holds its lease (``console.amocrm.leases``, kind ``company``, kept
+    alive by the run's heartbeat), so two orders of one new company synced at once never create two
+    companies; a company create whose answer was lost is an ``UnconfirmedCreate`` (kind ``company``).
     """
 
     company = models.OneToOneField(
         "customers.Company", on_delete=models.CASCADE, related_name="amo_link", verbose_name=_("company")
     )
     amo_id = models.BigIntegerField(_("amoCRM company id"), null=True, blank=True)
-    locked_until = models.DateTimeField(null=True, blank=True)
-    create_sent_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -217,6 +194,38 @@ class CompanyAmoLink(models.Model):
 
     def __str__(self) -> str:
         return f"{self.company_id} -> {self.amo_id}"
+
+
+class UnconfirmedCreate(models.Model):
+    """A create sent to amoCRM whose answer has not confirmed it yet (``amocrm.outbound.unconfirmed``).
+
+    Written before the call and deleted when the new id is stored or amoCRM answered an error; a row left by
+    a lost answer (a timeout, a dropped connection, a crash) means the entity may exist: nobody creates it
+    again before looking it up, and nobody looks it up before it has settled
+    (``AMOCRM_UNCONFIRMED_SETTLE_SECONDS`` after ``sent_at``). ``key`` is the order id (a deal, its note),
+    the customer id (a contact), the company id (a company) or the product id (a catalog element); ``data``
+    holds what the look-up needs (a note's hash).
+    """
+
+    class Kind(models.TextChoices):
+        LEAD = "lead", _("Deal")
+        CONTACT = "contact", _("Contact")
+        COMPANY = "company", _("Company")
+        NOTE = "note", _("Note")
+        ELEMENT = "element", _("Catalog element")
+
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    key = models.BigIntegerField(_("key"))
+    sent_at = models.DateTimeField(_("sent"))
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("unconfirmed create")
+        verbose_name_plural = _("unconfirmed creates")
+        constraints = [models.UniqueConstraint(fields=["kind", "key"], name="unconfirmed_kind_key_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.key} sent {self.sent_at:%H:%M:%S}"
 
 
 class CatalogElementLink(models.Model):

@@ -22,6 +22,7 @@ from console.amocrm.outbound.detached import Reason, detached_lead_request
 from console.amocrm.outbound.job import control_log
 from console.amocrm.outbound.products import lead_products
 from console.amocrm.outbound.queueing import enqueue_bulk, order_sync_request, order_sync_state
+from console.amocrm.outbound.unconfirmed import order_creates_forget
 from console.orders.models import Order
 from console.orders.services import order_update
 
@@ -128,14 +129,12 @@ def order_unlink(*, order_id: int, trigger: str) -> None:
         pushed_products={},
         note_added=False,
         pushed_summary={},
-        pending_note={},
-        create_pending=False,
-        create_sent_at=None,
         next_retry_at=None,
         task_pending=False,
         lead_deleted_at=None,
         last_amo_modified=None,
     )
+    order_creates_forget(order_id)
 
 
 def _lead_owned_elsewhere(order_id: int, lead_id: int) -> None:
@@ -173,15 +172,13 @@ def order_link_to_lead(*, order_id: int, lead_id: int, trigger: str) -> OrderSyn
         company_id=None,
         note_added=True,
         pushed_summary={},
-        pending_note={},
-        create_pending=False,
-        create_sent_at=None,
         lead_deleted_at=None,
         last_amo_modified=None,
         attempts=0,
         next_retry_at=None,
         previous_lead_id=None,
     )
+    order_creates_forget(order_id)
     sync.refresh_from_db()
     control_log(order_id, "link_to_lead", trigger, sync, calls=client.calls)
     order_sync_request(order_id=order_id, trigger=trigger, event="link")

@@ -1,13 +1,15 @@
 """The customer step: each order's contact (and company for a business customer) found or created in amoCRM.
 
 A customer's contact is remembered (``CustomerAmoLink``) so a repeat customer costs no search; a new one is
-looked up first (``outbound.lookup``), then created, under a short per-customer lease (kept alive by the
-run's heartbeat) so two orders of one new customer synced at once never create two contacts. A contact
-create whose answer was lost is not looked up again before amoCRM has had time to carry it out
-(``retries.settled_at``): a search made earlier could miss it and create a second one. A new individual
+looked up first (``outbound.lookup``), then created, under a short per-customer lease
+(``console.amocrm.leases``, kind ``contact``, kept alive by the run's heartbeat) so two orders of one new
+customer synced at once never create two contacts. A contact create whose answer was lost is not looked up
+again before amoCRM has had time to carry it out (``retries.settled_at``): a search made earlier could miss
+it and create a second one. A new individual
 customer with a single new order gets contact and deal in one ``/leads/complex`` call (``outbound.leads``).
 A business customer's company is found or created once per company (``CompanyAmoLink``), under the same
-kind of lease and with the same care for a lost create.
+kind of lease (kind ``company``) and with the same care for a lost create. When the run gives its leases
+back, it sends again the orders that waited for them (:func:`customer_leases_release`).
 
 Contacts: https://www.amocrm.ru/developers/content/crm_platform/contacts-api
 Companies: https://www.amocrm.ru/developers/content/crm_platform/companies-api
@@ -21,13 +23,20 @@ from typing import Any
 from django.db.models import Q
 from django.utils import timezone
 
+from console.amocrm.leases import COMPANY, CONTACT, leases_held, leases_release, leases_take
 from console.amocrm.models import CompanyAmoLink, CustomerAmoLink, OrderSync
 from console.amocrm.outbound import payloads
-from console.amocrm.outbound.job import BATCH, Job, Run, creates_sending, ids_of, lease_until
+from console.amocrm.outbound.job import BATCH, Job, Run, ids_of
 from console.amocrm.outbound.lookup import find_company_id, find_contact_id
 from console.amocrm.outbound.outcomes import job_pause
 from console.amocrm.outbound.queueing import enqueue_if_idle
-from console.amocrm.outbound.retries import settled_at
+from console.amocrm.outbound.unconfirmed import (
+    LEAD,
+    creates_forget,
+    creates_sending,
+    creates_settle_at,
+    creates_unconfirmed,
+)
 
 # Orders that wait for another worker's contact or company are sent again by that worker when it is done;
 # should that be missed, the every-minute retry job sends them after this pause.
@@ -85,7 +94,7 @@ def _contact_resolve(run: Run, customer: Any, link: CustomerAmoLink, jobs: list[
 
     The orders of a customer whose contact another worker is creating wait: that worker sends them again."""
     if not link.contact_id:
-        _lease(link, known="contact_id", sent="contact_sent_at", held=run.leased)
+        _lease_take(run, CONTACT, customer.pk, link, known="contact_id")
     if link.contact_id:
         _contact_refresh(run, customer, link)
         return False
@@ -93,8 +102,8 @@ def _contact_resolve(run: Run, customer: Any, link: CustomerAmoLink, jobs: list[
     if contact_id:
         link.contact_id = contact_id
         link.contact_hash = ""
-        link.contact_sent_at = None
-        link.save(update_fields=["contact_id", "contact_hash", "contact_sent_at", "updated_at"])
+        link.save(update_fields=["contact_id", "contact_hash", "updated_at"])
+        creates_forget(CONTACT, [customer.pk])
         return False
     if _complex_candidate(customer, jobs):
         jobs[0].new_contact = payloads.contact_payload(customer)
@@ -107,46 +116,42 @@ def _complex_candidate(customer: Any, jobs: list[Job]) -> bool:
     if customer.company_id or len(jobs) != 1:
         return False
     sync = jobs[0].sync
-    return not sync.lead_id and not sync.create_pending
+    return not sync.lead_id and LEAD not in jobs[0].unconfirmed
 
 
-def _lease(link: CustomerAmoLink | CompanyAmoLink, *, known: str, sent: str, held: list[int]) -> None:
-    """Take the find-or-create lease of a customer's contact (or of a company) at once.
+def _lease_take(run: Run, kind: str, key: int, link: CustomerAmoLink | CompanyAmoLink, *, known: str) -> None:
+    """Take the find-or-create lease of a customer's contact (kind ``contact``) or of a company at once.
 
-    Returns with the lease taken (its pk added to ``held``), or with the id (field ``known``) filled by
-    another worker; raises ``CustomerBusy`` when another worker holds the lease (it sends the waiting orders
-    again when it is done: :func:`waiting_wake`), or when a create whose answer was lost (sent at field
-    ``sent``) has not settled yet.
+    Returns with the lease taken (held under the run's name), or with the id (``link``'s field ``known``)
+    filled by another worker; raises ``CustomerBusy`` when another worker holds the lease (it sends the
+    waiting orders again when it gives the lease back: :func:`customer_leases_release`), or when its create
+    whose answer was lost (an unconfirmed create of the same kind and key) has not settled yet.
     """
-    model = type(link)
     now = timezone.now()
-    taken = (
-        model.objects.filter(pk=link.pk)
-        .filter(Q(locked_until__isnull=True) | Q(locked_until__lt=now))
-        .update(locked_until=lease_until(now))
-    )
-    if taken:
-        held.append(link.pk)
+    taken = key in leases_take(kind=kind, keys=[key], holder=run.holder)
     link.refresh_from_db()
     if getattr(link, known):
         return
-    settles = settled_at(getattr(link, sent))
+    settles = creates_settle_at(kind, [key])
     if settles is not None and settles > now:
         raise CustomerBusy(until=settles)
     if not taken:
         raise CustomerBusy
 
 
-def waiting_wake(run: Run) -> int:
-    """Send again, now, the orders that paused because this run held their customer's or company's lease
-    (unless a create of this run is unconfirmed: they wait for it to settle). Returns how many."""
-    if not run.leased and not run.company_leased:
+def customer_leases_release(run: Run) -> int:
+    """Give back the run's contact and company leases (however the run ended) and send again, now, the orders
+    that paused because the run held them (unless a create of this run is unconfirmed: they wait for it to
+    settle; it stays marked as sent). Returns how many orders were sent again."""
+    held = leases_held(holder=run.holder, kinds=(CONTACT, COMPANY))
+    customer_ids, company_ids = held[CONTACT], held[COMPANY]
+    if not customer_ids and not company_ids:
         return 0
-    customers = CustomerAmoLink.objects.filter(pk__in=run.leased, contact_sent_at__isnull=True)
-    companies = CompanyAmoLink.objects.filter(pk__in=run.company_leased, create_sent_at__isnull=True)
+    leases_release(holder=run.holder, kinds=(CONTACT, COMPANY))
+    customer_ids -= set(creates_unconfirmed([CONTACT], customer_ids))
+    company_ids -= set(creates_unconfirmed([COMPANY], company_ids))
     waiting = OrderSync.objects.filter(
-        Q(order__customer__in=customers.values("customer_id"))
-        | Q(order__customer__company__in=companies.values("company_id")),
+        Q(order__customer_id__in=customer_ids) | Q(order__customer__company_id__in=company_ids),
         state=OrderSync.State.QUEUED,
         task_pending=False,
         error_kind="customer_busy",
@@ -173,14 +178,13 @@ def _contacts_create(run: Run, pending: list[tuple[Any, CustomerAmoLink]]) -> No
     for start in range(0, len(pending), BATCH):
         chunk = pending[start : start + BATCH]
         contacts = [payloads.contact_payload(customer) for customer, _ in chunk]
-        sent = CustomerAmoLink.objects.filter(pk__in=[link.pk for _, link in chunk])
-        with creates_sending(sent, "contact_sent_at"):
+        with creates_sending(CONTACT, [customer.pk for customer, _ in chunk]):
             ids = ids_of(run.amo.create_contacts(contacts))
         for (_customer, link), contact_id, payload in zip(chunk, ids, contacts, strict=True):
             link.contact_id = contact_id
             link.contact_hash = payloads.stable_hash(payload)
-            link.contact_sent_at = None  # its lease is given back when the run ends
-            link.save(update_fields=["contact_id", "contact_hash", "contact_sent_at", "updated_at"])
+            link.save(update_fields=["contact_id", "contact_hash", "updated_at"])
+        creates_forget(CONTACT, [customer.pk for customer, _ in chunk])  # leases: given back at the run's end
 
 
 def _companies_resolve(run: Run, jobs: list[Job]) -> None:
@@ -206,7 +210,7 @@ def _companies_resolve(run: Run, jobs: list[Job]) -> None:
         company_link = _company_link(company_pk)
         try:
             if not company_link.amo_id:
-                _lease(company_link, known="amo_id", sent="create_sent_at", held=run.company_leased)
+                _lease_take(run, COMPANY, company_pk, company_link, known="amo_id")
         except CustomerBusy as busy:
             for job in company_jobs:
                 title = "The customer's company is being created by another worker"
@@ -219,8 +223,7 @@ def _companies_resolve(run: Run, jobs: list[Job]) -> None:
     for start in range(0, len(pending), BATCH):
         chunk = pending[start : start + BATCH]
         companies = [payloads.company_payload(link.company, run.company_field_ids) for link in chunk]
-        sent = CompanyAmoLink.objects.filter(pk__in=[link.pk for link in chunk])
-        with creates_sending(sent, "create_sent_at"):
+        with creates_sending(COMPANY, [link.company_id for link in chunk]):
             created = ids_of(run.amo.create_companies(companies))
         for company_link, amo_id in zip(chunk, created, strict=True):
             company_link.amo_id = amo_id
@@ -251,10 +254,11 @@ def _company_links_store(
     run: Run, ready: list[CompanyAmoLink], by_company: dict[int, list[Job]], links: dict[int, CustomerAmoLink]
 ) -> None:
     """Remember each resolved company, on its link and its customers' links, and link it to their contacts."""
+    for company_link in ready:
+        company_link.save(update_fields=["amo_id", "updated_at"])
+    creates_forget(COMPANY, [company_link.company_id for company_link in ready])  # leases: at the run's end
     items = []
     for company_link in ready:
-        company_link.create_sent_at = None  # its lease is given back when the run ends
-        company_link.save(update_fields=["amo_id", "create_sent_at", "updated_at"])
         for customer_id in _customers(by_company[company_link.company_id]):
             link = links[customer_id]
             if link.company_id:

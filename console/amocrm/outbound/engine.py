@@ -2,14 +2,14 @@
 
 A run (one task) takes a set of orders and, sharing batch calls between them:
 
-1. claims each order (a compare-and-set of its ``OrderSync`` row to ``syncing``), so two workers never push
-   one order at once; the run keeps its claims alive with a heartbeat (``Run.heartbeat``: between steps
-   and before each amoCRM call), and a claim with no heartbeat for ``AMOCRM_CLAIM_STALE_SECONDS`` may be
-   taken over: its worker died;
+1. claims each order: takes its lease (``console.amocrm.leases``, kind ``order``), then sets its
+   ``OrderSync`` row to ``syncing``, so two workers never push one order at once; the run keeps its leases
+   alive with a heartbeat (``Run.heartbeat``: between steps and before each amoCRM call), and a lease not
+   renewed for ``AMOCRM_LEASE_SECONDS`` may be taken over: its worker died;
 2. computes each order's target (what its deal should be) and finishes at once what has nothing to send
    (the stored hash equals the target's), what must not be pushed (a cancelled order that never had a deal)
-   and a deal deleted in amoCRM; an order whose deal create lost its answer waits until that create has
-   settled in amoCRM (``retries.settled_at``) before it is looked up;
+   and a deal deleted in amoCRM; an order whose deal, note or catalog element create lost its answer waits
+   until that create has settled in amoCRM (``outbound.unconfirmed``) before it is looked up;
 3. products: the catalog elements of every SKU (``outbound.products``);
 4. customers: each customer's contact and company, found or created (``outbound.customers``);
 5. deals: adopt an unconfirmed create, create the missing deals, update the changed ones (``outbound.leads``);
@@ -25,21 +25,30 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from datetime import datetime
 
 from django.db.models import F, Q
 from django.utils import timezone
 
 from console.amocrm.account.access import account_client
 from console.amocrm.api.errors import AmoCRMError
+from console.amocrm.leases import ORDER, leases_release, leases_take, new_holder
 from console.amocrm.models import AmoConnection, OrderSync, SyncLog
 from console.amocrm.outbound import payloads
-from console.amocrm.outbound.customers import customers_resolve, waiting_wake
+from console.amocrm.outbound.customers import customer_leases_release, customers_resolve
 from console.amocrm.outbound.job import Job, Run, Target, sync_record_error
 from console.amocrm.outbound.leads import leads_adopt, leads_create, leads_update
 from console.amocrm.outbound.notes import notes_add
 from console.amocrm.outbound.outcomes import job_pause, job_release, job_succeed, jobs_fail
 from console.amocrm.outbound.products import elements_ensure, links_sync, pushed_products_reread
-from console.amocrm.outbound.retries import claim_stale_before, settled_at
+from console.amocrm.outbound.unconfirmed import (
+    ELEMENT,
+    LEAD,
+    NOTE,
+    creates_lost,
+    creates_unconfirmed,
+    settles_of,
+)
 from console.amocrm.payment import order_payment
 from console.amocrm.stagemap import StageMap
 from console.orders.models import Order
@@ -48,7 +57,8 @@ logger = logging.getLogger(__name__)
 
 State = OrderSync.State
 Outcome = SyncLog.Outcome
-CLAIMABLE = (State.NOT_SYNCED, State.QUEUED, State.SYNCED, State.FAILED)
+# A syncing row is claimable too once its lease is ours: its former holder stopped renewing it.
+CLAIMABLE = (State.NOT_SYNCED, State.QUEUED, State.SYNCED, State.FAILED, State.SYNCING)
 DELETED_DEAL = "The deal was deleted in AmoCRM: unlink the order to create a new deal, or link another"
 SETTLING = "AmoCRM did not confirm the deal's create; it is looked up once amoCRM has carried it out"
 
@@ -76,41 +86,46 @@ def orders_sync_run(*, order_ids: Iterable[int], trigger: str = "") -> dict[int,
 
 
 def _claim(order_ids: list[int], trigger: str) -> list[Job]:
-    """Compare-and-set each order's row to ``syncing``; returns the jobs this worker owns."""
+    """Take each order's lease, then set its row to ``syncing`` if it is due; returns the jobs this worker
+    owns (the leases of orders it could not claim are given back at once)."""
+    order_ids = list(dict.fromkeys(order_ids))
+    holder = new_holder()
+    won = leases_take(kind=ORDER, keys=order_ids, holder=holder)
     now = timezone.now()
-    claimable = Q(state__in=CLAIMABLE) | Q(state=State.SYNCING, claimed_at__lt=claim_stale_before(now))
     due = Q(next_retry_at__isnull=True) | Q(next_retry_at__lte=now) | Q(task_pending=True)
-    jobs = []
-    for order_id in order_ids:
+    jobs, lost = [], []
+    for order_id in [pk for pk in order_ids if pk in won]:
         taken = (
-            OrderSync.objects.filter(claimable, order_id=order_id)
+            OrderSync.objects.filter(state__in=CLAIMABLE, order_id=order_id)
             .filter(due)
-            .update(
-                state=State.SYNCING,
-                task_pending=False,
-                claimed_at=now,
-                synced_seq=F("change_seq"),
-                updated_at=now,
-            )
+            .update(state=State.SYNCING, task_pending=False, updated_at=now)
         )
         if not taken:
+            lost.append(order_id)
             continue
-        sync = OrderSync.objects.get(order_id=order_id)
-        order = (
-            Order.objects.select_related("customer", "customer__company")
-            .prefetch_related("items__product")
-            .get(pk=order_id)
-        )
-        jobs.append(
-            Job(
-                sync=sync,
-                order=order,
-                trigger=sync.pending_trigger or trigger,
-                event=sync.pending_event or "sync",
-                claimed_seq=sync.synced_seq,
-            )
-        )
+        jobs.append(_job(order_id, trigger, holder))
+    if lost:
+        leases_release(holder=holder, kinds=[ORDER], keys=lost)
     return jobs
+
+
+def _job(order_id: int, trigger: str, holder: str) -> Job:
+    """The job of an order just claimed by ``holder``: its change counter is read before the order, so a
+    change seen in the order it pushes is never counted as made during the push (which queues one more)."""
+    sync = OrderSync.objects.get(order_id=order_id)
+    order = (
+        Order.objects.select_related("customer", "customer__company")
+        .prefetch_related("items__product")
+        .get(pk=order_id)
+    )
+    return Job(
+        sync=sync,
+        order=order,
+        trigger=sync.pending_trigger or trigger,
+        event=sync.pending_event or "sync",
+        claimed_seq=sync.change_seq,
+        holder=holder,
+    )
 
 
 def _target(run: Run, order: Order) -> Target:
@@ -139,9 +154,10 @@ def _target(run: Run, order: Order) -> Target:
 def _prepare(run: Run, jobs: list[Job]) -> None:
     """Compute each order's target; finish the no-ops and the orders that must not be pushed or wait."""
     now = timezone.now()
+    settling = _settling(jobs)
     for job in jobs:
         order, sync = job.order, job.sync
-        settles = settled_at(sync.create_sent_at) if sync.create_pending and not sync.lead_id else None
+        settles = settling.get(order.pk)
         if settles is not None and settles > now:
             job_pause(job, settles - now, SETTLING, kind="unknown_outcome")
             continue
@@ -153,9 +169,30 @@ def _prepare(run: Run, jobs: list[Job]) -> None:
             job.finish(Outcome.FAILED, "none")
             continue
         job.target = _target(run, order)
-        pending = sync.create_pending or sync.pending_note
-        if sync.lead_id and sync.payload_hash == job.target.full_hash and not pending:
+        if sync.lead_id and sync.payload_hash == job.target.full_hash and not job.unconfirmed:
             job.finish(Outcome.NOOP, "none")
+
+
+def _settling(jobs: list[Job]) -> dict[int, datetime]:
+    """Load each job's unconfirmed deal and note creates; returns when the last unconfirmed create each order
+    waits for (its deal's while it has no deal, its note's, its products' catalog elements') has settled."""
+    unconfirmed = creates_unconfirmed([LEAD, NOTE], [job.order.pk for job in jobs])
+    products = {job.order.pk: {line.product_id for line in job.order.items.all()} for job in jobs}
+    elements = creates_unconfirmed([ELEMENT], set().union(*products.values()))
+    lost = {row.key for row in creates_lost(rows[ELEMENT] for rows in elements.values())}
+    settling = {}
+    for job in jobs:
+        job.unconfirmed = unconfirmed.get(job.order.pk, {})
+        if job.sync.lead_id:
+            job.unconfirmed.pop(LEAD, None)
+        rows = [
+            *job.unconfirmed.values(),
+            *(elements[pk][ELEMENT] for pk in products[job.order.pk] if pk in lost),
+        ]
+        settles = settles_of(rows)
+        if settles is not None:
+            settling[job.order.pk] = settles
+    return settling
 
 
 def _push(run: Run, jobs: list[Job]) -> None:
@@ -165,7 +202,7 @@ def _push(run: Run, jobs: list[Job]) -> None:
     run.heartbeat()
     jobs = customers_resolve(run, jobs)
     run.heartbeat()
-    leads_adopt(run, [j for j in jobs if not j.sync.lead_id and j.sync.create_pending])
+    leads_adopt(run, [j for j in jobs if not j.sync.lead_id and LEAD in j.unconfirmed])
     leads_create(run, [j for j in jobs if not j.sync.lead_id])
     run.heartbeat()
     leads_update(run, [j for j in jobs if j.sync.lead_id and not j.new_lead])
@@ -194,8 +231,7 @@ def _execute(jobs: list[Job]) -> None:
             logger.exception("sync run crashed")
             jobs_fail(jobs, exc)
         finally:
-            run.leases_release()
-            waiting_wake(run)
+            customer_leases_release(run)
     _share_calls(jobs, run.client.calls if run.client is not None else 0)
     for job in jobs:
         job_release(job)

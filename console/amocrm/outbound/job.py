@@ -5,39 +5,30 @@ target (what the deal should look like, computed once from the order), and how f
 company it resolved to, what was done, the outcome). The steps in ``customers``, ``leads``, ``products``
 and ``notes`` read the target, call amoCRM and write the sync row column by column.
 
-A run keeps its claims alive: :meth:`Run.heartbeat` moves their ``OrderSync.claimed_at`` forward, between
-the engine's steps and before each amoCRM call a step makes (:attr:`Run.amo`), at most every
-``AMOCRM_CLAIM_STALE_SECONDS / 6``. A claim whose heartbeat stopped (``outbound.retries``) is taken over.
-The same heartbeat keeps the run's contact and company leases (``outbound.customers``) from running out.
+A run holds its claims as leases (``console.amocrm.leases``, kind ``order``) under one holder name, shared
+with the contact and company leases its customer step takes; :meth:`Run.heartbeat` renews them all in one
+UPDATE, between the engine's steps and before each amoCRM call a step makes (:attr:`Run.amo`), at most every
+sixth of ``AMOCRM_LEASE_SECONDS``. A lease whose heartbeat stopped is taken over.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from django.conf import settings
-from django.db.models import QuerySet
 from django.utils import timezone
 
 from console.amocrm.api.client import AmoCRMClient
-from console.amocrm.api.errors import AmoCRMError, UnknownOutcome, error_detail, error_kind
+from console.amocrm.api.errors import AmoCRMError, error_detail, error_kind
 from console.amocrm.api.redaction import redact
-from console.amocrm.models import AmoConnection, CompanyAmoLink, CustomerAmoLink, OrderSync, SyncLog
+from console.amocrm.leases import leases_renew, new_holder, renew_due
+from console.amocrm.models import AmoConnection, OrderSync, SyncLog
 from console.amocrm.stagemap import Stage, StageMap
 from console.orders.models import Order
 
 BATCH = 50  # amoCRM's batch size for add, update and link requests
-
-
-def lease_until(now: datetime) -> datetime:
-    """The end of a contact or company lease taken or renewed at ``now``: like a claim, a lease with no
-    heartbeat for ``AMOCRM_CLAIM_STALE_SECONDS`` was left by a dead worker."""
-    return now + timedelta(seconds=settings.AMOCRM_CLAIM_STALE_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -63,11 +54,13 @@ class Job:
     trigger: str
     event: str
     claimed_seq: int
+    holder: str = ""  # the name the claim's lease is held under (the run's)
     started: float = field(default_factory=time.monotonic)
     started_at: datetime = field(default_factory=timezone.now)
     target: Target | None = None
     contact_id: int | None = None
     company_id: int | None = None
+    unconfirmed: dict[str, Any] = field(default_factory=dict)  # kind -> its UnconfirmedCreate (deal, note)
     new_contact: dict[str, Any] | None = None  # a contact created together with the lead (/leads/complex)
     new_lead: bool = False
     action: str = ""
@@ -92,48 +85,24 @@ class Run:
     stage_map: StageMap
     client: AmoCRMClient | None = None
     elements: dict[str, int] = field(default_factory=dict)  # sku -> catalog element id
-    leased: list[int] = field(default_factory=list)  # CustomerAmoLink pks whose lease this run holds
-    company_leased: list[int] = field(default_factory=list)  # CompanyAmoLink pks whose lease it holds
     jobs: list[Job] = field(default_factory=list)  # the claims this run holds (kept alive by heartbeat)
+    holder: str = ""  # the name its leases are held under: its jobs' (a new one when it has none)
     beaten: float = field(default_factory=time.monotonic)  # when the last heartbeat was written
 
-    def heartbeat(self, *, force: bool = False) -> None:
-        """Tell other workers this run is alive: move the ``claimed_at`` of its claims to now (at most every
-        sixth of ``AMOCRM_CLAIM_STALE_SECONDS`` unless ``force``).
+    def __post_init__(self) -> None:
+        if not self.holder:
+            self.holder = self.jobs[0].holder if self.jobs and self.jobs[0].holder else new_holder()
 
-        Only claims still held as this run wrote them are moved; one taken over meanwhile (the run was silent
-        too long) keeps its new owner's time, and ``outcomes.job_release`` leaves it to that owner. The
-        contact and company leases the run holds are renewed alike."""
-        if not self.jobs or (
-            not force and time.monotonic() - self.beaten < settings.AMOCRM_CLAIM_STALE_SECONDS / 6
-        ):
+    def heartbeat(self, *, force: bool = False) -> None:
+        """Tell other workers this run is alive: renew every lease it holds (its claims, its contact and
+        company leases) at most every sixth of ``AMOCRM_LEASE_SECONDS`` unless ``force``.
+
+        A lease taken over meanwhile (the run was silent too long) belongs to its new holder and is not
+        renewed; ``outcomes.job_release`` leaves that order to it."""
+        if not force and not renew_due(time.monotonic() - self.beaten):
             return
         self.beaten = time.monotonic()
-        now = timezone.now()
-        OrderSync.objects.filter(
-            pk__in=[job.sync.pk for job in self.jobs],
-            state=OrderSync.State.SYNCING,
-            claimed_at__in={job.sync.claimed_at for job in self.jobs},
-        ).update(claimed_at=now)
-        for held in self._leases():
-            held.filter(locked_until__isnull=False).update(locked_until=lease_until(now))
-        for job in self.jobs:
-            job.sync.claimed_at = now
-
-    def _leases(self) -> list[QuerySet]:
-        """The contact and company links whose find-or-create lease this run holds."""
-        held = []
-        if self.leased:
-            held.append(CustomerAmoLink.objects.filter(pk__in=self.leased))
-        if self.company_leased:
-            held.append(CompanyAmoLink.objects.filter(pk__in=self.company_leased))
-        return held
-
-    def leases_release(self) -> None:
-        """Give back every lease the run holds, when it ends however it ends (a create whose answer was lost
-        stays marked as sent: nobody looks it up before it has settled)."""
-        for held in self._leases():
-            held.update(locked_until=None)
+        leases_renew(holder=self.holder)
 
     @property
     def field_ids(self) -> dict[str, int]:
@@ -156,22 +125,6 @@ class Run:
         assert self.client is not None
         self.heartbeat()
         return self.client
-
-
-@contextmanager
-def creates_sending(rows: QuerySet, field: str, **marks: Any) -> Iterator[None]:
-    """Mark the creates of ``rows`` as sent (``field`` set to now, with ``marks``) while the call runs.
-
-    An answer that is lost (an ``UnknownOutcome``, or a crash) leaves the mark: nobody looks those entities
-    up before they have settled in amoCRM (``retries.settled_at``). An error amoCRM answered means nothing was
-    created: the send time is taken back, so the next attempt need not wait."""
-    rows.update(**{field: timezone.now()}, **marks)
-    try:
-        yield
-    except AmoCRMError as exc:
-        if not isinstance(exc, UnknownOutcome):
-            rows.update(**{field: None})
-        raise
 
 
 def sync_save(sync: OrderSync, *names: str) -> None:

@@ -1,8 +1,9 @@
 """The deal step: create the deals that do not exist yet, update the ones whose fields or stage moved.
 
-No duplicates: ``create_pending`` (and ``create_sent_at``) is saved before a create is sent and cleared when
-its id is stored; an attempt that finds it set looks the deal up by the order-number field first
-(:func:`leads_adopt`), once amoCRM has had time to carry out the lost create (the engine waits till then).
+No duplicates: a deal create is marked sent (``outbound.unconfirmed``, kind ``lead``) before it is sent and
+confirmed when its id is stored; an attempt that finds the mark looks the deal up by the order-number field
+first (:func:`leads_adopt`), once amoCRM has had time to carry out the lost create (the engine waits till
+then).
 
 https://www.amocrm.ru/developers/content/crm_platform/leads-api
 """
@@ -11,14 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from django.db.models import QuerySet
 from django.utils import timezone
 
 from console.amocrm.api.errors import UnknownOutcome
-from console.amocrm.models import CustomerAmoLink, OrderSync
+from console.amocrm.models import CustomerAmoLink
 from console.amocrm.outbound import payloads
-from console.amocrm.outbound.job import BATCH, Job, Run, creates_sending, id_of, ids_of, sync_save
+from console.amocrm.outbound.job import BATCH, Job, Run, id_of, ids_of, sync_save
 from console.amocrm.outbound.products import lead_products
+from console.amocrm.outbound.unconfirmed import CONTACT, LEAD, NOTE, creates_forget, creates_sending
 
 
 def leads_adopt(run: Run, jobs: list[Job]) -> None:
@@ -36,8 +37,6 @@ def leads_adopt(run: Run, jobs: list[Job]) -> None:
             sync.pushed_products = {str(k): v for k, v in lead_products(run.amo, lead_id).items()}
             sync.contact_id = job.contact_id
             sync.company_id = job.company_id
-        sync.create_pending = False
-        sync.create_sent_at = None
         sync_save(
             sync,
             "lead_id",
@@ -45,11 +44,11 @@ def leads_adopt(run: Run, jobs: list[Job]) -> None:
             "pushed_pipeline_id",
             "pushed_status_id",
             "pushed_products",
-            "create_pending",
-            "create_sent_at",
             "contact_id",
             "company_id",
         )
+        job.unconfirmed.pop(LEAD, None)
+    creates_forget(LEAD, [job.order.pk for job in jobs])
 
 
 def leads_create(run: Run, jobs: list[Job]) -> None:
@@ -70,7 +69,7 @@ def leads_create(run: Run, jobs: list[Job]) -> None:
             for j in chunk
         ]
         try:
-            with creates_sending(_syncs(chunk), "create_sent_at", create_pending=True):
+            with creates_sending(LEAD, [j.order.pk for j in chunk]):
                 ids = ids_of(run.amo.create_leads(leads))
         except UnknownOutcome as exc:
             _store_created(chunk[: len(exc.created_ids)], exc.created_ids)
@@ -81,7 +80,7 @@ def leads_create(run: Run, jobs: list[Job]) -> None:
 def _create_with_contacts(run: Run, jobs: list[Job]) -> None:
     """Deals of new customers with their new contact in one call each batch (``/leads/complex``).
 
-    An unknown outcome leaves ``create_pending`` set: the next attempt finds the contact by phone and the
+    An unknown outcome leaves both creates unconfirmed: the next attempt finds the contact by phone and the
     deal by its order number before creating anything.
     """
     for start in range(0, len(jobs), BATCH):
@@ -93,10 +92,9 @@ def _create_with_contacts(run: Run, jobs: list[Job]) -> None:
             )
             lead["_embedded"]["contacts"] = [job.new_contact]
             leads.append(lead)
-        customers = CustomerAmoLink.objects.filter(customer_id__in=[j.order.customer_id for j in chunk])
         with (
-            creates_sending(customers, "contact_sent_at"),
-            creates_sending(_syncs(chunk), "create_sent_at", create_pending=True),
+            creates_sending(CONTACT, [j.order.customer_id for j in chunk]),
+            creates_sending(LEAD, [j.order.pk for j in chunk]),
         ):
             results = run.amo.create_leads_complex(leads)
         for job, result in zip(chunk, results, strict=True):
@@ -104,36 +102,31 @@ def _create_with_contacts(run: Run, jobs: list[Job]) -> None:
             CustomerAmoLink.objects.filter(customer_id=job.order.customer_id).update(
                 contact_id=job.contact_id,
                 contact_hash=payloads.stable_hash(job.new_contact),
-                contact_sent_at=None,
                 updated_at=timezone.now(),
             )
+            creates_forget(CONTACT, [job.order.customer_id])
             _store_created([job], [int(result["id"])])
 
 
-def _syncs(jobs: list[Job]) -> QuerySet[OrderSync]:
-    return OrderSync.objects.filter(pk__in=[j.sync.pk for j in jobs])
-
-
 def _store_created(jobs: list[Job], ids: Sequence[int]) -> None:
-    for job, lead_id in zip(jobs, ids, strict=False):
+    """Store the ids of the deals created (the first ``len(ids)`` of ``jobs``) and confirm their creates."""
+    stored = list(zip(jobs, ids, strict=False))
+    for job, lead_id in stored:
         sync, stage = job.sync, job.target.stage
         sync.lead_id = int(lead_id)
-        sync.create_pending = False
-        sync.create_sent_at = None
         sync.pushed_lead_hash = job.target.lead_hash
         sync.pushed_pipeline_id = stage.pipeline_id if stage else None
         sync.pushed_status_id = stage.status_id if stage else None
         sync.contact_id, sync.company_id = job.contact_id, job.company_id
         sync.pushed_products = {}
         sync.note_added = False
-        sync.pushed_summary, sync.pending_note = {}, {}
+        sync.pushed_summary = {}
+        job.unconfirmed.clear()
         job.new_lead = True
         job.action = "create"
         sync_save(
             sync,
             "lead_id",
-            "create_pending",
-            "create_sent_at",
             "pushed_lead_hash",
             "pushed_pipeline_id",
             "pushed_status_id",
@@ -142,8 +135,9 @@ def _store_created(jobs: list[Job], ids: Sequence[int]) -> None:
             "pushed_products",
             "note_added",
             "pushed_summary",
-            "pending_note",
         )
+    for kind in (LEAD, NOTE):  # a new deal has no note yet: an older deal's lost note is not looked for
+        creates_forget(kind, [job.order.pk for job, _ in stored])
 
 
 def leads_update(run: Run, jobs: list[Job]) -> None:

@@ -4,10 +4,11 @@ A new deal gets the creation note (lines, dates, delivery, comment, total); late
 dates, delivery or comment adds one short note saying what changed (``OrderSync.pushed_summary`` is the
 order as the notes last described it).
 
-No note is lost or doubled: before a note is sent it is written down as pending (its text's hash). A create
-whose answer is lost (``UnknownOutcome``) keeps it pending and the run retries; the next attempt first reads
-the deal's notes and, if the note is there, takes it as sent. So a note is never both missing and marked
-sent, and never sent twice.
+No note is lost or doubled: before a note is sent it is marked as sent (``outbound.unconfirmed``, kind
+``note``, with its text's hash). A create whose answer is lost (``UnknownOutcome``) keeps the mark and the
+run retries; the next attempt waits until the note has settled in amoCRM (the engine), then reads the deal's
+notes and, if the note is there, takes it as sent. So a note is never both missing and marked sent, and
+never sent twice.
 
 https://www.amocrm.ru/developers/content/crm_platform/events-and-notes
 """
@@ -20,6 +21,7 @@ from typing import Any
 from console.amocrm.api.errors import UnknownOutcome
 from console.amocrm.outbound import payloads
 from console.amocrm.outbound.job import BATCH, Job, Run, sync_save
+from console.amocrm.outbound.unconfirmed import NOTE, creates_forget, creates_sending
 
 
 def _digest(text: str) -> str:
@@ -27,7 +29,7 @@ def _digest(text: str) -> str:
 
 
 def _wanted(job: Job) -> dict[str, Any] | None:
-    """The note ``job``'s deal needs now, as a pending record (kind, text hash, summary) plus its text."""
+    """The note ``job``'s deal needs now, as the record of its create (kind, text hash, summary) plus text."""
     sync, summary = job.sync, job.target.summary
     if not sync.note_added:
         text = payloads.note_text(job.order, job.target.lines)
@@ -44,9 +46,9 @@ def _sent(job: Job, note: dict[str, Any]) -> None:
     if note["kind"] == "create":
         sync.note_added = True
     sync.pushed_summary = note["summary"]
-    sync.pending_note = {}
+    job.unconfirmed.pop(NOTE, None)
     job.action = job.action or "update"
-    sync_save(sync, "note_added", "pushed_summary", "pending_note")
+    sync_save(sync, "note_added", "pushed_summary")
 
 
 def _confirm_pending(run: Run, jobs: list[Job]) -> None:
@@ -59,37 +61,38 @@ def _confirm_pending(run: Run, jobs: list[Job]) -> None:
             text = str((note.get("params") or {}).get("text") or "")
             seen.setdefault(int(note.get("entity_id") or 0), set()).add(_digest(text))
         for job in chunk:
-            if job.sync.pending_note.get("hash") in seen.get(int(job.sync.lead_id), set()):
-                _sent(job, job.sync.pending_note)
-            else:
-                job.sync.pending_note = {}
-                sync_save(job.sync, "pending_note")
+            note = job.unconfirmed.pop(NOTE).data
+            if note.get("hash") in seen.get(int(job.sync.lead_id), set()):
+                _sent(job, note)
+        creates_forget(NOTE, [job.order.pk for job in chunk])
 
 
 def notes_add(run: Run, jobs: list[Job]) -> None:
     """Add the note each deal of ``jobs`` needs (creation or change), 50 a call."""
-    _confirm_pending(run, [job for job in jobs if job.sync.pending_note])
+    _confirm_pending(run, [job for job in jobs if NOTE in job.unconfirmed])
     _baseline(jobs)
     outgoing = [(job, note) for job in jobs if (note := _wanted(job))]
     for start in range(0, len(outgoing), BATCH):
         chunk = outgoing[start : start + BATCH]
-        for job, note in chunk:
-            job.sync.pending_note = {k: v for k, v in note.items() if k != "text"}
-            sync_save(job.sync, "pending_note")
+        sent = {job.order.pk: {k: v for k, v in note.items() if k != "text"} for job, note in chunk}
         items = [payloads.note_payload(job.sync.lead_id, note["text"]) for job, note in chunk]
         try:
-            run.amo.add_notes("leads", items)
+            with creates_sending(NOTE, sent, sent):
+                run.amo.add_notes("leads", items)
         except UnknownOutcome as exc:
-            for job, note in chunk[: len(exc.created_ids)]:
+            confirmed = chunk[: len(exc.created_ids)]
+            for job, note in confirmed:
                 _sent(job, note)
+            creates_forget(NOTE, [job.order.pk for job, _ in confirmed])
             raise
         for job, note in chunk:
             _sent(job, note)
+        creates_forget(NOTE, sent)
 
 
 def _baseline(jobs: list[Job]) -> None:
     """Deals whose creation note predates the summaries get today's order as their baseline (no note)."""
     for job in jobs:
-        if job.sync.note_added and not job.sync.pushed_summary and not job.sync.pending_note:
+        if job.sync.note_added and not job.sync.pushed_summary and NOTE not in job.unconfirmed:
             job.sync.pushed_summary = job.target.summary
             sync_save(job.sync, "pushed_summary")

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from console.amocrm import queue
 from console.amocrm.api.errors import AmoCRMError, CircuitOpen, UnknownOutcome, error_title
+from console.amocrm.leases import ORDER, lease_exists, leases_release
 from console.amocrm.models import OrderSync, SyncLog
 from console.amocrm.outbound.job import Job, sync_record_error, sync_save
 from console.amocrm.outbound.queueing import SYNC_TASK
@@ -103,8 +104,8 @@ def _final_state(job: Job) -> str:
 def job_release(job: Job) -> None:
     """End the claim: write the final state, log the attempt, re-queue if the order changed meanwhile.
 
-    A claim taken over meanwhile (no heartbeat for too long: ``outbound.retries``) is no longer this run's:
-    its row is left to the new owner, only the attempt is logged."""
+    A claim whose lease was taken over meanwhile (no heartbeat for too long) is no longer this run's: its
+    row is left to the new holder, only the attempt is logged. The order's lease is given back."""
     sync = job.sync
     final = _final_state(job)
     fields = {
@@ -113,13 +114,15 @@ def job_release(job: Job) -> None:
         "next_retry_at": sync.next_retry_at,
         "error_kind": sync.error_kind,
         "error": sync.error,
-        "claimed_at": None,
         "pending_trigger": "",
         "pending_event": "",
         "updated_at": timezone.now(),
     }
-    rows = OrderSync.objects.filter(pk=sync.pk, state=State.SYNCING, claimed_at=sync.claimed_at)
+    rows = OrderSync.objects.filter(pk=sync.pk, state=State.SYNCING).filter(
+        lease_exists(ORDER, "order_id", holder=job.holder)
+    )
     unchanged = rows.filter(change_seq=job.claimed_seq).update(**fields)
+    again = False
     if not unchanged:
         # The order changed while we pushed it: one more sync of the latest state, right away.
         fields.update(
@@ -131,8 +134,10 @@ def job_release(job: Job) -> None:
         )
         if final == State.FAILED:
             fields.update(state=State.FAILED, task_pending=False)
-        if rows.update(**fields) and fields["task_pending"]:
-            queue.enqueue_on_commit(SYNC_TASK, job.order.pk, job.trigger)
+        again = bool(rows.update(**fields)) and fields["task_pending"]
+    leases_release(holder=job.holder, kinds=[ORDER], keys=[job.order.pk])
+    if again:
+        queue.enqueue_on_commit(SYNC_TASK, job.order.pk, job.trigger)
     _log(job)
 
 

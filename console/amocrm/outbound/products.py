@@ -15,6 +15,7 @@ from console.amocrm.api.client import AmoCRMClient, amo_number, cf_values
 from console.amocrm.models import AmoConnection, CatalogElementLink
 from console.amocrm.outbound import payloads
 from console.amocrm.outbound.job import BATCH, Job, Run, mass_link, sync_save
+from console.amocrm.outbound.unconfirmed import ELEMENT, creates_forget, creates_sending
 
 
 def lead_products(client: AmoCRMClient, lead_id: int) -> dict[int, int]:
@@ -90,12 +91,16 @@ def _catalog_ids(run: Run) -> tuple[int, int, int]:
 
 
 def elements_ensure(run: Run, jobs: list[Job]) -> None:
-    """Make sure every SKU of these orders is a catalog element with the current name and price."""
+    """Make sure every SKU of these orders is a catalog element with the current name and price.
+
+    The write is marked as sent (``outbound.unconfirmed``, kind ``element``, by product) while it runs: after
+    a lost answer, the orders of those products wait until it has settled before the catalog is read again
+    (the engine), so an element amoCRM created late is found by its SKU, not created twice."""
     products = {item.product.sku: item.product for job in jobs for item in job.target.lines}
     if not products:
         return
     known = {link.sku: link for link in CatalogElementLink.objects.filter(sku__in=list(products))}
-    stale = []
+    stale, stale_pks = [], []
     for sku, product in products.items():
         payload = payloads.catalog_product(product)
         link = known.get(sku)
@@ -104,10 +109,14 @@ def elements_ensure(run: Run, jobs: list[Job]) -> None:
             run.elements[sku] = int(link.element_id)
         else:
             stale.append(payload)
+            stale_pks.append(product.pk)
     if not stale:
         return
     catalog_id, sku_field_id, price_field_id = _catalog_ids(run)
-    ids = catalog_upsert(run.amo, catalog_id, stale, sku_field_id=sku_field_id, price_field_id=price_field_id)
+    with creates_sending(ELEMENT, stale_pks, holder=run.holder):
+        ids = catalog_upsert(
+            run.amo, catalog_id, stale, sku_field_id=sku_field_id, price_field_id=price_field_id
+        )
     for payload in stale:
         element_id = int(ids[payload["sku"]])
         run.elements[payload["sku"]] = element_id
@@ -119,6 +128,7 @@ def elements_ensure(run: Run, jobs: list[Job]) -> None:
                 "payload_hash": payloads.stable_hash(payload),
             },
         )
+    creates_forget(ELEMENT, stale_pks)
 
 
 def pushed_products_reread(run: Run, jobs: list[Job]) -> None:

@@ -5,11 +5,9 @@ queue moving.
   after attempts 1, 2, …; an order fails for good after ``AMOCRM_MAX_ATTEMPTS`` (:func:`max_attempts`).
 - :func:`settled_at`: a create whose answer was lost is looked up only once amoCRM has had
   ``AMOCRM_UNCONFIRMED_SETTLE_SECONDS`` to carry it out.
-- :func:`claim_stale_before`: a running sync refreshes its claims' ``OrderSync.claimed_at`` as it works
-  (``Run.heartbeat``); a claim with no heartbeat for ``AMOCRM_CLAIM_STALE_SECONDS`` was left by a dead worker
-  and may be taken over.
 - :func:`sync_due_retries` (every minute): enqueues the orders whose retry is due, and takes back claims whose
-  worker died and tasks that were lost with their cluster.
+  worker died (a ``syncing`` order with no live lease: ``console.amocrm.leases``) and tasks that were lost
+  with their cluster.
 - :func:`prune_sync_log` (daily): drops sync log rows older than 90 days, except unresolved failures.
 """
 
@@ -24,6 +22,7 @@ from django.utils import timezone
 from django_q.brokers import get_broker
 
 from console.amocrm import queue
+from console.amocrm.leases import ORDER, lease_exists, lease_seconds, leases_expire
 from console.amocrm.models import AmoConnection, OrderSync, SyncLog
 from console.amocrm.outbound.queueing import SYNC_TASK, enqueue_bulk
 
@@ -48,11 +47,6 @@ def max_attempts() -> int:
     return int(settings.AMOCRM_MAX_ATTEMPTS)
 
 
-def claim_stale_before(now: datetime | None = None) -> datetime:
-    """A claim whose last heartbeat is older than this was left by a dead worker."""
-    return (now or timezone.now()) - timedelta(seconds=settings.AMOCRM_CLAIM_STALE_SECONDS)
-
-
 def settled_at(sent_at: datetime | None) -> datetime | None:
     """When a create sent at ``sent_at`` whose answer was lost has been carried out or dropped by amoCRM
     (None when nothing is unconfirmed). Looking it up earlier may miss an entity amoCRM is still creating,
@@ -69,11 +63,12 @@ def connection_is_healthy() -> bool:
 
 def _lost_tasks(now: datetime) -> Q:
     """Queued orders whose task was lost: waiting longer than ``LOST_TASK_TIMEOUT``, or longer than a claim
-    may go without a heartbeat while the broker holds no task at all (nothing waits ahead of them: their task
-    died with a killed cluster). A task that was only slow then runs as well, and finds nothing to do."""
+    may go without renewing its lease while the broker holds no task at all (nothing waits ahead of them:
+    their task died with a killed cluster). A task that was only slow then runs as well, and finds nothing
+    to do."""
     lost = Q(updated_at__lt=now - LOST_TASK_TIMEOUT)
     if get_broker().queue_size() == 0:
-        lost |= Q(updated_at__lt=claim_stale_before(now))
+        lost |= Q(updated_at__lt=now - timedelta(seconds=lease_seconds()))
     return lost
 
 
@@ -85,7 +80,8 @@ def sync_due_retries() -> int:
     if not connection_is_healthy():
         return 0
     now = timezone.now()
-    OrderSync.objects.filter(state=State.SYNCING, claimed_at__lt=claim_stale_before(now)).update(
+    leases_expire(kind=ORDER)
+    OrderSync.objects.filter(state=State.SYNCING).exclude(lease_exists(ORDER, "order_id")).update(
         state=State.QUEUED, task_pending=False, next_retry_at=now
     )
     OrderSync.objects.filter(_lost_tasks(now), state=State.QUEUED, task_pending=True).update(

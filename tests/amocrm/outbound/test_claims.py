@@ -12,8 +12,9 @@ import pytest
 from django.utils import timezone
 from django_q.brokers import get_broker
 
+from console.amocrm import leases
 from console.amocrm.inbound import rules
-from console.amocrm.models import AmoConnection, OrderSync, SyncLog
+from console.amocrm.models import AmoConnection, Lease, OrderSync, SyncLog
 from console.amocrm.outbound import engine, outcomes, queueing, retries
 from console.amocrm.outbound.job import Run
 from console.amocrm.stagemap import StageMap
@@ -28,7 +29,19 @@ def claim(order: Order) -> Any:
 
 
 def heartbeat_ago(order: Order, seconds: float) -> None:
-    OrderSync.objects.filter(order=order).update(claimed_at=timezone.now() - timedelta(seconds=seconds))
+    """The order's lease as its holder's last renewal ``seconds`` ago left it."""
+    renewed = timezone.now() - timedelta(seconds=seconds)
+    Lease.objects.filter(kind=leases.ORDER, key=order.pk).update(until=leases.lease_until(renewed))
+
+
+def heartbeat_at(order: Order) -> Any:
+    """When the holder of the order's lease last renewed it (None when nobody holds it)."""
+    lease = Lease.objects.filter(kind=leases.ORDER, key=order.pk).first()
+    return lease.until - timedelta(seconds=leases.lease_seconds()) if lease else None
+
+
+def holder_of(order: Order) -> str | None:
+    return Lease.objects.filter(kind=leases.ORDER, key=order.pk).values_list("holder", flat=True).first()
 
 
 def connected() -> None:
@@ -44,7 +57,8 @@ def test_a_claim_whose_heartbeat_stopped_61_seconds_ago_is_taken_over_by_a_new_c
     (job,) = engine._claim([order.pk], "manager:anna")
 
     assert state(order).state == OrderSync.State.SYNCING
-    assert timezone.now() - job.sync.claimed_at < timedelta(seconds=5)
+    assert timezone.now() - heartbeat_at(order) < timedelta(seconds=5)
+    assert holder_of(order) == job.holder
 
 
 def test_a_claim_refreshed_10_seconds_ago_is_not_taken_over(order: Order, enqueued: list) -> None:
@@ -70,7 +84,7 @@ def test_the_schedule_takes_back_a_claim_whose_heartbeat_stopped_and_queues_it(
 
 
 def test_the_stale_threshold_is_a_setting(order: Order, enqueued: list, settings: Any) -> None:
-    settings.AMOCRM_CLAIM_STALE_SECONDS = 300
+    settings.AMOCRM_LEASE_SECONDS = 300
     claim(order)
     heartbeat_ago(order, 61)
 
@@ -82,16 +96,15 @@ def test_a_heartbeat_moves_the_runs_claims_forward_at_most_every_sixth_of_the_th
 ) -> None:
     job = claim(order)
     heartbeat_ago(order, 50)
-    job.sync.claimed_at = state(order).claimed_at
     run = Run(AmoConnection.get_solo(), StageMap.load(), client=object(), jobs=[job])
 
     run.heartbeat()  # the run has just started: nothing to tell yet
-    assert timezone.now() - state(order).claimed_at > timedelta(seconds=49)
+    assert timezone.now() - heartbeat_at(order) > timedelta(seconds=49)
 
     run.beaten -= 11
     run.amo  # noqa: B018 -- each use of the client is a sign of life
-    assert timezone.now() - state(order).claimed_at < timedelta(seconds=5)
-    assert state(order).claimed_at == job.sync.claimed_at
+    assert timezone.now() - heartbeat_at(order) < timedelta(seconds=5)
+    assert holder_of(order) == job.holder == run.holder
 
 
 def test_a_release_leaves_a_claim_taken_over_meanwhile_to_its_new_owner(order: Order, enqueued: list) -> None:
@@ -100,15 +113,17 @@ def test_a_release_leaves_a_claim_taken_over_meanwhile_to_its_new_owner(order: O
     taker = engine._claim([order.pk], "manager:anna")[0]
     run = Run(AmoConnection.get_solo(), StageMap.load(), jobs=[slow])
 
+    taken_at = heartbeat_at(order)
     run.heartbeat(force=True)  # the slow worker wakes up: its claim is gone, the new owner's time stays
-    assert state(order).claimed_at == taker.sync.claimed_at
+    assert (holder_of(order), heartbeat_at(order)) == (taker.holder, taken_at)
     slow.outcome, slow.action = SyncLog.Outcome.OK, "update"
     outcomes.job_release(slow)
 
-    assert (state(order).state, state(order).claimed_at) == (OrderSync.State.SYNCING, taker.sync.claimed_at)
+    assert (state(order).state, holder_of(order), heartbeat_at(order)) == (
+        OrderSync.State.SYNCING, taker.holder, taken_at)  # fmt: skip
     taker.outcome, taker.action = SyncLog.Outcome.OK, "update"
     outcomes.job_release(taker)
-    assert (state(order).state, state(order).claimed_at) == (OrderSync.State.SYNCED, None)
+    assert (state(order).state, heartbeat_at(order)) == (OrderSync.State.SYNCED, None)
 
 
 def test_a_webhook_sees_a_push_in_flight_only_while_its_heartbeat_is_fresh(

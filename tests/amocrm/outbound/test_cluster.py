@@ -78,8 +78,8 @@ def test_the_cluster_retries_a_lead_create_whose_answer_was_lost_without_duplica
         assert time.monotonic() < deadline, stack.log()
         time.sleep(0.2)
     # Make the retry due now, the lost create settled; the every-minute schedule runs sync_due_retries.
-    stack.query("update amocrm_ordersync set next_retry_at = ?, create_sent_at = ?", stack.moment(-60),
-                stack.moment(-3600))  # fmt: skip
+    stack.query("update amocrm_ordersync set next_retry_at = ?", stack.moment(-60))
+    stack.query("update amocrm_unconfirmedcreate set sent_at = ?", stack.moment(-3600))
     stack.query("update django_q_schedule set next_run = ? where name like '%retries'", stack.moment(-1))
 
     stack.wait_synced(1, timeout=90)
@@ -91,7 +91,7 @@ def test_the_cluster_retries_a_lead_create_whose_answer_was_lost_without_duplica
 @pytest.mark.cluster
 def test_a_cluster_killed_while_it_syncs_leaves_every_order_with_exactly_one_deal(stack_factory: Any) -> None:
     """SIGKILL a cluster in the middle of its pushes, start it again: the dead claims (no heartbeat for
-    ``AMOCRM_CLAIM_STALE_SECONDS``, 60 s) and the tasks that died with it are taken over by the every-minute
+    ``AMOCRM_LEASE_SECONDS``, 60 s) and the tasks that died with it are taken over by the every-minute
     schedule, and every order ends synced, with one deal each (a create the dead worker may have sent is
     adopted, not repeated)."""
     stack = stack_factory()

@@ -10,7 +10,8 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from console.amocrm.models import AmoConnection, CustomerAmoLink, OrderSync, SyncLog
+from console.amocrm import leases
+from console.amocrm.models import AmoConnection, CustomerAmoLink, Lease, OrderSync, SyncLog, UnconfirmedCreate
 from console.amocrm.outbound import controls, customers, engine, outcomes, queueing, retries
 from console.amocrm.outbound.job import Run
 from console.amocrm.stagemap import StageMap
@@ -169,8 +170,12 @@ def test_a_customer_lease_held_elsewhere_makes_the_order_wait_without_an_attempt
     order: Order, enqueued: list, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     AmoConnection.objects.update_or_create(pk=1, defaults={"state": AmoConnection.State.CONNECTED})
-    CustomerAmoLink.objects.create(
-        customer=order.customer, locked_until=timezone.now() + timedelta(minutes=1)
+    CustomerAmoLink.objects.create(customer=order.customer)
+    Lease.objects.create(
+        kind=leases.CONTACT,
+        key=order.customer_id,
+        holder="elsewhere",
+        until=timezone.now() + timedelta(minutes=1),
     )
     queueing.order_sync_request(order_id=order.pk, trigger="storefront")
     jobs = engine._claim([order.pk], "storefront")
@@ -196,7 +201,7 @@ def test_the_run_holding_a_customer_lease_sends_the_orders_that_waited_for_it_ag
     second = make_order(customer=order.customer)
     link = CustomerAmoLink.objects.create(customer=order.customer)
     holder = Run(AmoConnection.get_solo(), StageMap.load())
-    customers._lease(link, known="contact_id", sent="contact_sent_at", held=holder.leased)
+    customers._lease_take(holder, leases.CONTACT, link.customer_id, link, known="contact_id")
     queueing.order_sync_request(order_id=second.pk, trigger="storefront")
     jobs = engine._claim([second.pk], "storefront")
     run = Run(AmoConnection.get_solo(), StageMap.load(), client=object())
@@ -207,11 +212,31 @@ def test_the_run_holding_a_customer_lease_sends_the_orders_that_waited_for_it_ag
     assert (row(second).state, row(second).last_error_kind, row(second).task_pending) == (
         "queued", "customer_busy", False)  # fmt: skip
     if not confirmed:
-        CustomerAmoLink.objects.filter(pk=link.pk).update(contact_sent_at=timezone.now())
+        UnconfirmedCreate.objects.create(kind="contact", key=link.customer_id, sent_at=timezone.now())
     enqueued.clear()
 
-    woken = customers.waiting_wake(holder)
+    woken = customers.customer_leases_release(holder)
 
     assert woken == (1 if confirmed else 0)
     assert enqueued == ([("order_sync_task", second.pk)] if confirmed else [])
     assert row(second).task_pending is confirmed
+
+
+@pytest.mark.parametrize("sender_alive", [True, False])
+def test_an_order_waits_for_a_catalog_element_create_only_once_its_sender_is_gone(
+    order: Order, enqueued: list, sender_alive: bool
+) -> None:
+    """Another run sending the element right now is in flight (the order goes on, as two runs always could);
+    a run that ended with the element unconfirmed lost its answer: the order waits for it to settle."""
+    product_id = order.items.first().product_id
+    UnconfirmedCreate.objects.create(
+        kind="element", key=product_id, sent_at=timezone.now(), data={"holder": "h"}
+    )
+    if sender_alive:
+        leases.leases_take(kind=leases.ORDER, keys=[10**9], holder="h")
+    queueing.order_sync_request(order_id=order.pk, trigger="storefront")
+    jobs = engine._claim([order.pk], "storefront")
+
+    settling = engine._settling(jobs)
+
+    assert (order.pk in settling) is not sender_alive

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from console.amocrm.models import AmoConnection, CustomerAmoLink, OrderSync, SyncLog
+from console.amocrm.models import AmoConnection, OrderSync, SyncLog
 from console.amocrm.outbound import retries
 from console.orders.models import Order
 from tests.fixtures.sync import (
@@ -24,6 +24,7 @@ from tests.fixtures.sync import (
     notes_of,
     products_of,
     retries_due,
+    sent_at,
     stage,
     state,
 )
@@ -80,7 +81,8 @@ def test_a_5xx_on_the_lead_create_schedules_a_retry_that_looks_up_before_creatin
         order = make_order()
 
     row = state(order)
-    assert (row.state, row.attempts, row.create_pending) == (OrderSync.State.QUEUED, 1, True)
+    lost = sent_at("lead", order.pk) is not None
+    assert (row.state, row.attempts, lost) == (OrderSync.State.QUEUED, 1, True)
     # The first retry comes after 30 s, but not before the lost create has settled in amoCRM (60 s).
     assert timezone.now() + timedelta(seconds=50) < row.next_retry_at < timezone.now() + timedelta(seconds=70)
     assert row.last_error_status == 502 and row.last_error_title
@@ -90,7 +92,8 @@ def test_a_5xx_on_the_lead_create_schedules_a_retry_that_looks_up_before_creatin
     assert run_due_retries() == 1
 
     row = state(order)
-    assert (row.state, row.attempts, row.create_pending) == (OrderSync.State.SYNCED, 0, False)
+    lost = sent_at("lead", order.pk) is not None
+    assert (row.state, row.attempts, lost) == (OrderSync.State.SYNCED, 0, False)
     assert len(entities(amo, "leads")) == 1
     assert SyncLog.objects.get(pk=log.pk).resolved
 
@@ -139,15 +142,15 @@ def test_a_change_right_after_a_lost_deal_create_waits_for_it_to_settle_before_l
     amo.fault(kind="slow", seconds=1.5, method="POST", path="/api/v4/leads", times=1)
     with committed():
         order = make_order()
-    sent = state(order)
-    assert sent.create_pending and sent.create_sent_at is not None
+    lead_sent_at = sent_at("lead", order.pk)
+    assert lead_sent_at is not None
 
     with committed():
         order_set_status(order=order, status="reserved", origin="manager", actor="m")
 
     waiting = state(order)
     assert waiting.state == OrderSync.State.QUEUED and waiting.last_error_kind == "unknown_outcome"
-    settles = retries.settled_at(sent.create_sent_at)
+    settles = retries.settled_at(lead_sent_at)
     assert abs((waiting.next_retry_at - settles).total_seconds()) < 1
     leads = wait_until(lambda: entities(amo, "leads"), what="the slow create to land in amoCRM")
     run_due_retries()
@@ -165,7 +168,7 @@ def test_a_second_order_of_a_customer_whose_contact_create_was_lost_waits_and_sh
     amo.fault(kind="slow", seconds=1.5, method="POST", path="/api/v4/leads/complex", times=1)
     with committed():
         first = make_order(customer=customer)
-    assert CustomerAmoLink.objects.get(customer=customer).contact_sent_at is not None
+    assert sent_at("contact", customer.pk) is not None
 
     with committed():
         second = make_order(customer=customer)
@@ -193,8 +196,8 @@ def test_a_create_amocrm_refused_is_not_waited_for(
 
     sync = state(order)
     assert sync.state == OrderSync.State.QUEUED and sync.last_error_kind == "rate_limited"
-    assert sync.create_sent_at is None
-    assert CustomerAmoLink.objects.get(customer=order.customer).contact_sent_at is None
+    assert sent_at("lead", order.pk) is None
+    assert sent_at("contact", order.customer_id) is None
     amo.clear_faults()
     run_due_retries()
     assert state(order).state == OrderSync.State.SYNCED
@@ -350,7 +353,7 @@ def test_customers_of_one_company_share_one_amocrm_company_even_when_its_create_
     amo.fault(kind="slow", seconds=1.5, method="POST", path="/api/v4/companies", times=1)
     with committed():
         lost = make_order(customer=first)
-    assert CompanyAmoLink.objects.get(company=company).create_sent_at is not None
+    assert sent_at("company", company.pk) is not None
 
     with committed():
         waiting = make_order(customer=second)
@@ -372,3 +375,73 @@ def test_customers_of_one_company_share_one_amocrm_company_even_when_its_create_
         assert state(order).company_id == companies[0]["id"]
     assert CompanyAmoLink.objects.get(company=company).amo_id == companies[0]["id"]
     assert not [key for key in made if "/companies" in key and key.startswith(("GET", "POST"))]
+
+
+def _order_notes(amo: Any, order: Order) -> list[str]:
+    return [text for text in notes_of(amo, state(order).lead_id) if text.startswith("Заказ ")]
+
+
+@pytest.mark.django_db
+def test_a_note_whose_answer_was_lost_is_not_added_twice_by_a_change_made_before_it_settled(
+    amo: Any, make_order: Callable[..., Order], fast_client: None
+) -> None:
+    """The deal is created, its note times out; a change synced at once waits for the note to settle, then
+    finds it on the deal instead of sending it again."""
+    from console.orders.services import order_set_status
+
+    amo.fault(kind="slow", seconds=1.5, method="POST", path="/api/v4/leads/notes", times=1)
+    with committed():
+        order = make_order()
+    assert state(order).lead_id and sent_at("note", order.pk) is not None
+
+    with committed():
+        order_set_status(order=order, status="reserved", origin="manager", actor="m")
+
+    waiting = state(order)
+    assert waiting.state == OrderSync.State.QUEUED and waiting.last_error_kind == "unknown_outcome"
+    wait_until(lambda: _order_notes(amo, order), what="the slow note to land in amoCRM")
+    run_due_retries()
+
+    assert state(order).state == OrderSync.State.SYNCED
+    assert len(_order_notes(amo, order)) == 1
+    assert sent_at("note", order.pk) is None and lead_of(amo, order)["status_id"] == stage("reserved")[1]
+
+
+def _elements(amo: Any) -> list[dict[str, Any]]:
+    catalog_id = AmoConnection.get_solo().products_catalog_id
+    response = amo.api("GET", f"catalogs/{catalog_id}/elements", params={"limit": 250})
+    return response.json()["_embedded"]["elements"] if response.status_code == 200 else []
+
+
+@pytest.mark.django_db
+def test_a_catalog_element_whose_answer_was_lost_is_not_created_twice_by_a_change_made_before_it_settled(
+    amo: Any, make_order: Callable[..., Order], fast_client: None
+) -> None:
+    """The element create times out (amoCRM carries it out late); a change synced at once waits for it to
+    settle, then finds the element by its SKU instead of creating a second one."""
+    from console.orders.services import order_set_status
+
+    catalog_id = AmoConnection.get_solo().products_catalog_id
+    amo.fault(
+        kind="slow", seconds=1.5, method="POST", path=f"/api/v4/catalogs/{catalog_id}/elements", times=1
+    )
+    with committed():
+        order = make_order()
+    names = sorted(item.product.name for item in order.items.all())
+    assert names and all(sent_at("element", item.product_id) for item in order.items.all())
+
+    with committed():
+        order_set_status(order=order, status="reserved", origin="manager", actor="m")
+
+    waiting = state(order)
+    assert waiting.state == OrderSync.State.QUEUED and waiting.last_error_kind == "unknown_outcome"
+
+    def ours() -> list[str]:
+        return sorted(e["name"] for e in _elements(amo) if e["name"] in names)
+
+    wait_until(ours, what="the slow create to land in amoCRM")
+    run_due_retries()
+
+    assert state(order).state == OrderSync.State.SYNCED
+    assert ours() == names  # one element each (the catalog holds the sandbox's own too)
+    assert products_of(amo, state(order).lead_id)

@@ -13,7 +13,7 @@ from console.amocrm.models import AmoConnection, OrderSync
 from console.amocrm.outbound import controls, retries
 from console.orders.models import Order
 from console.orders.services import order_update
-from tests.fixtures.sync import committed, lead_of, notes_of, retries_due, state
+from tests.fixtures.sync import committed, lead_of, notes_of, retries_due, sent_at, state
 
 
 def cf(lead: dict[str, Any], field_id: int) -> Any:
@@ -50,7 +50,7 @@ def test_dropped_note_creates_leave_exactly_one_creation_note_on_every_deal(
     amo.configure(rate_limit=0)  # the checks below read 200 deals' notes as fast as they can
     for order in orders:
         sync = state(order)
-        assert (sync.state, sync.note_added, sync.pending_note) == ("synced", True, {})
+        assert (sync.state, sync.note_added, sent_at("note", order.pk)) == ("synced", True, None)
         notes = [text for text in notes_of(amo, sync.lead_id) if text.startswith("Заказ ")]
         assert len(notes) == 1, (order.pk, notes)
 
