@@ -3,6 +3,7 @@ element of each product, and the sync log."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.db import models
@@ -10,6 +11,62 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from console.orders.models import Order
+
+# The parts of ``OrderSync.pushed``: attribute -> (key in the JSON, value while absent).
+PUSHED: dict[str, tuple[str, Any]] = {
+    "contact_id": ("contact_id", None),  # the deal's contact and company as we linked them
+    "company_id": ("company_id", None),
+    "pushed_pipeline_id": ("pipeline_id", None),  # the stage we pushed (or applied from amoCRM)
+    "pushed_status_id": ("status_id", None),
+    "payload_hash": ("hash", ""),  # hash of everything pushed (nothing changed: nothing to send)
+    "pushed_lead_hash": ("lead_hash", ""),  # hash of the lead fields pushed
+    "pushed_products": ("products", {}),  # catalog element id -> quantity
+    "pushed_payment": ("payment", {}),  # the payment the lead's fields last got from us or we took from them
+    "pushed_summary": ("summary", {}),  # the order as the lead's notes last described it
+    "note_added": ("note_added", False),  # the creation note is on the lead
+}
+
+
+class PushedMerge(models.Func):
+    """``pushed`` with some of its keys replaced, in one UPDATE (other writers' keys stay as they are)."""
+
+    output_field = models.JSONField()
+
+    def __init__(self, parts: dict[str, Any]) -> None:
+        self.parts = parts
+        super().__init__(models.F("pushed"))
+
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
+        column, params = compiler.compile(self.source_expressions[0])
+        sets = ", ".join("%s, json(%s)" for _ in self.parts)
+        values = [v for key, value in self.parts.items() for v in (f"$.{key}", json.dumps(value))]
+        return f"json_set(COALESCE({column}, '{{}}'), {sets})", [*params, *values]
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
+        column, params = compiler.compile(self.source_expressions[0])
+        return f"(COALESCE({column}, '{{}}'::jsonb) || %s::jsonb)", [*params, json.dumps(self.parts)]
+
+
+class OrderSyncQuerySet(models.QuerySet):
+    def update(self, **kwargs: Any) -> int:
+        """As Django's, and the parts of ``pushed`` (``PUSHED``) by their attribute names, merged."""
+        parts = {PUSHED[name][0]: kwargs.pop(name) for name in list(kwargs) if name in PUSHED}
+        if parts:
+            kwargs["pushed"] = PushedMerge(parts)
+        return super().update(**kwargs)
+
+
+def _pushed_part(name: str) -> property:
+    key, default = PUSHED[name]
+
+    def get(sync: OrderSync) -> Any:
+        value = (sync.pushed or {}).get(key, default)
+        return value if value is not None or default is None else default
+
+    def put(sync: OrderSync, value: Any) -> None:
+        sync.pushed = {**(sync.pushed or {}), key: value}
+
+    return property(get, put)
 
 
 def _error_part(name: str, default: Any) -> property:
@@ -48,21 +105,14 @@ class OrderSync(models.Model):
         Order, on_delete=models.CASCADE, related_name="amo_sync", verbose_name=_("order")
     )
     lead_id = models.BigIntegerField(_("lead id"), null=True, blank=True, db_index=True)
-    contact_id = models.BigIntegerField(_("contact id"), null=True, blank=True)
-    company_id = models.BigIntegerField(_("company id"), null=True, blank=True)
     state = models.CharField(
         _("sync state"), max_length=20, choices=State.choices, default=State.NOT_SYNCED, db_index=True
     )
     last_synced_at = models.DateTimeField(_("last synced"), null=True, blank=True)
-    pushed_pipeline_id = models.BigIntegerField(_("pipeline pushed"), null=True, blank=True)
-    pushed_status_id = models.BigIntegerField(_("stage pushed"), null=True, blank=True)
-    payload_hash = models.CharField(_("hash of the last pushed payload"), max_length=64, blank=True)
-    pushed_lead_hash = models.CharField(
-        max_length=64, blank=True, help_text=_("hash of the lead fields pushed")
-    )
-    pushed_products = models.JSONField(
-        default=dict, blank=True, help_text=_("catalog element id -> quantity")
-    )
+    # What the deal last got from us (or we took from it), one JSON object: see ``PUSHED`` for its parts,
+    # each also readable and settable as an attribute of its own (``sync.pushed_status_id``), and written
+    # part by part (``OrderSync.objects.filter(...).update(pushed_status_id=...)`` merges that part only).
+    pushed = models.JSONField(_("last pushed"), default=dict, blank=True)
     attempts = models.PositiveIntegerField(_("attempts"), default=0)
     next_retry_at = models.DateTimeField(_("next retry at"), null=True, blank=True, db_index=True)
     # The last failure: its kind (``api.errors.ERROR_KINDS``; "" while none) and amoCRM's own answer
@@ -80,22 +130,15 @@ class OrderSync(models.Model):
         max_length=160, blank=True, help_text=_("who asked for the queued sync")
     )
     pending_event = models.CharField(max_length=40, blank=True, help_text=_("what happened to the order"))
-    note_added = models.BooleanField(default=False, help_text=_("the creation note is on the lead"))
     previous_lead_id = models.BigIntegerField(
         _("deal before unlinking"),
         null=True,
         blank=True,
         help_text=_("the deal this order was unlinked from"),
     )
-    pushed_payment = models.JSONField(
-        default=dict,
-        blank=True,
-        help_text=_("the payment the lead's fields last got from us or we took from them"),
-    )
-    pushed_summary = models.JSONField(
-        default=dict, blank=True, help_text=_("the order as the lead's notes last described it")
-    )
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = OrderSyncQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("order sync")
@@ -126,6 +169,17 @@ class OrderSync(models.Model):
     @property
     def is_retry_scheduled(self) -> bool:
         return self.state == self.State.QUEUED and self.next_retry_at is not None
+
+    contact_id = _pushed_part("contact_id")
+    company_id = _pushed_part("company_id")
+    pushed_pipeline_id = _pushed_part("pushed_pipeline_id")
+    pushed_status_id = _pushed_part("pushed_status_id")
+    payload_hash = _pushed_part("payload_hash")
+    pushed_lead_hash = _pushed_part("pushed_lead_hash")
+    pushed_products = _pushed_part("pushed_products")
+    pushed_payment = _pushed_part("pushed_payment")
+    pushed_summary = _pushed_part("pushed_summary")
+    note_added = _pushed_part("note_added")
 
     def error_clear(self) -> None:
         self.error_kind, self.error = "", {}
