@@ -59,12 +59,7 @@ def leads_create(run: Run, jobs: list[Job]) -> None:
         chunk = jobs[start : start + BATCH]
         leads = [
             payloads.lead_payload(
-                j.order,
-                field_ids=run.field_ids,
-                enum_ids=run.enum_ids,
-                stage=j.target.stage,
-                contact_id=j.contact_id,
-                company_id=j.company_id,
+                j.target.fields, stage=j.target.stage, contact_id=j.contact_id, company_id=j.company_id
             )
             for j in chunk
         ]
@@ -87,9 +82,7 @@ def _create_with_contacts(run: Run, jobs: list[Job]) -> None:
         chunk = jobs[start : start + BATCH]
         leads = []
         for job in chunk:
-            lead = payloads.lead_payload(
-                job.order, field_ids=run.field_ids, enum_ids=run.enum_ids, stage=job.target.stage
-            )
+            lead = payloads.lead_payload(job.target.fields, stage=job.target.stage)
             lead["_embedded"]["contacts"] = [job.new_contact]
             leads.append(lead)
         with (

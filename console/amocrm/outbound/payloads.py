@@ -251,17 +251,15 @@ def lead_fields(
 
 
 def lead_payload(
-    order: Any,
+    fields: Mapping[str, Any],
     *,
-    field_ids: Mapping[str, int],
     stage: Stage | None,
     contact_id: int | None = None,
     company_id: int | None = None,
-    tz: str = DEFAULT_TIMEZONE,
-    enum_ids: Mapping[str, Mapping[str, int]] | None = None,
 ) -> dict:
-    """A complete lead for a create: our fields, the stage (if mapped) and the contact/company attached."""
-    payload = lead_fields(order, field_ids, tz, enum_ids)
+    """A complete lead for a create from its ``fields`` (:func:`lead_fields`, built once per sync: the
+    target's): the stage (if mapped) and the contact/company attached."""
+    payload = {**fields, "_embedded": dict(fields.get("_embedded") or {})}
     if stage is not None:
         payload["pipeline_id"] = stage.pipeline_id
         payload["status_id"] = stage.status_id

@@ -65,9 +65,8 @@ def test_lead_name_carries_the_order_number_and_the_customer():
 
 
 def test_lead_payload_has_price_stage_custom_fields_tags_and_links():
-    payload = payloads.lead_payload(
-        make_order(), field_ids=FIELDS, stage=Stage(10, 20), contact_id=5, company_id=6
-    )
+    fields = payloads.lead_fields(make_order(), FIELDS)
+    payload = payloads.lead_payload(fields, stage=Stage(10, 20), contact_id=5, company_id=6)
     assert payload["price"] == 12346
     assert (payload["pipeline_id"], payload["status_id"]) == (10, 20)
     cfs = {cf["field_id"]: cf["values"][0]["value"] for cf in payload["custom_fields_values"]}
@@ -86,7 +85,7 @@ def test_a_date_field_is_local_midnight_in_unix_seconds():
 
 
 def test_unknown_field_ids_are_left_out_of_the_payload():
-    payload = payloads.lead_payload(make_order(), field_ids={"order_number": 1}, stage=None)
+    payload = payloads.lead_payload(payloads.lead_fields(make_order(), {"order_number": 1}), stage=None)
     assert payload["custom_fields_values"] == [{"field_id": 1, "values": [{"value": "R-000123"}]}]
     assert "status_id" not in payload
 
@@ -147,7 +146,9 @@ def test_no_payload_ever_carries_an_empty_custom_fields_list():
     assert "custom_fields_values" not in payloads.contact_payload(Customer(first_name="А"))
     assert "custom_fields_values" not in payloads.company_payload(Company(name="Ромашка"))
     assert "custom_fields_values" not in payloads.lead_fields(make_order(), {})
-    assert "custom_fields_values" not in payloads.lead_payload(make_order(), field_ids={}, stage=None)
+    assert "custom_fields_values" not in payloads.lead_payload(
+        payloads.lead_fields(make_order(), {}), stage=None
+    )
 
 
 def test_the_creation_note_lists_lines_dates_delivery_comment_and_source():
