@@ -27,11 +27,13 @@ from django.utils import timezone
 from console.amocrm.api.client import AmoCRMClient
 from console.amocrm.api.errors import AmoCRMError, UnknownOutcome, error_detail, error_kind
 from console.amocrm.api.redaction import redact
+from console.amocrm.api.transport import BATCH_SIZE
 from console.amocrm.models import AmoConnection, CompanyAmoLink, CustomerAmoLink, OrderSync, SyncLog
 from console.amocrm.stagemap import Stage, StageMap
 from console.orders.models import Order
 
-BATCH = 50  # amoCRM's batch size for add, update and link requests
+# The steps' name for the client's batch size (``api.transport.BATCH_SIZE``, its one home).
+BATCH = BATCH_SIZE
 
 
 def lease_until(now: datetime) -> datetime:

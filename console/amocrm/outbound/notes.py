@@ -18,8 +18,9 @@ import hashlib
 from typing import Any
 
 from console.amocrm.api.errors import UnknownOutcome
+from console.amocrm.api.transport import BATCH_SIZE
 from console.amocrm.outbound import payloads
-from console.amocrm.outbound.job import BATCH, Job, Run, sync_save
+from console.amocrm.outbound.job import Job, Run, sync_save
 
 
 def _digest(text: str) -> str:
@@ -52,8 +53,8 @@ def _sent(job: Job, note: dict[str, Any]) -> None:
 def _confirm_pending(run: Run, jobs: list[Job]) -> None:
     """Notes sent without a confirmed answer: the ones the deals have were sent; the others are sent again.
     One read per 50 deals."""
-    for start in range(0, len(jobs), BATCH):
-        chunk = jobs[start : start + BATCH]
+    for start in range(0, len(jobs), BATCH_SIZE):
+        chunk = jobs[start : start + BATCH_SIZE]
         seen: dict[int, set[str]] = {}
         for note in run.amo.list_notes("leads", [int(j.sync.lead_id) for j in chunk]):
             text = str((note.get("params") or {}).get("text") or "")
@@ -71,8 +72,8 @@ def notes_add(run: Run, jobs: list[Job]) -> None:
     _confirm_pending(run, [job for job in jobs if job.sync.pending_note])
     _baseline(jobs)
     outgoing = [(job, note) for job in jobs if (note := _wanted(job))]
-    for start in range(0, len(outgoing), BATCH):
-        chunk = outgoing[start : start + BATCH]
+    for start in range(0, len(outgoing), BATCH_SIZE):
+        chunk = outgoing[start : start + BATCH_SIZE]
         for job, note in chunk:
             job.sync.pending_note = {k: v for k, v in note.items() if k != "text"}
             sync_save(job.sync, "pending_note")
