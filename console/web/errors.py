@@ -1,5 +1,5 @@
-"""Errors people can act on: for every kind of sync error (``console.amocrm.api.errors.ERROR_KINDS``), what
-happened and what to do, in plain words.
+"""Errors people can act on: for every kind of sync error (``console.amocrm.api.errors.ERROR_KINDS``, where
+the kinds are defined), what happened and what to do, in plain words. Only the words live here.
 
 The integration stores each failure with its kind (``OrderSync.last_error_kind``, ``SyncLog.error_kind``) and
 amoCRM's own text (title, detail, HTTP status, ``X-Request-Id``). The console leads with the kind's message;
@@ -15,7 +15,8 @@ from typing import Any
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-OTHER = "other"
+from console.amocrm.api.errors import CUSTOMER_BUSY, DEAL_DELETED, OTHER, kind_of
+
 RETRIES_ITSELF = _("Nothing to do: the console tries again by itself.")
 
 # kind -> (what happened, what to do)
@@ -97,11 +98,11 @@ MESSAGES: dict[str, tuple[Promise, Promise]] = {
         _("amoCRM refused: the connected amoCRM user may not do this."),
         _("Give that user administrator rights in amoCRM (or connect as an administrator), then retry."),
     ),
-    "deal_deleted": (
+    DEAL_DELETED: (
         _("The order's deal was deleted in amoCRM."),
         _("Restore the deal in amoCRM, or unlink the order and push it to create a new deal."),
     ),
-    "customer_busy": (
+    CUSTOMER_BUSY: (
         _(
             "Another sync is creating this customer's contact or company in amoCRM right now, or amoCRM "
             "has not confirmed their creation yet."
@@ -121,24 +122,11 @@ MESSAGES: dict[str, tuple[Promise, Promise]] = {
     ),
 }
 
-# Rows written before error kinds existed (or by code that does not set one): the kind from the HTTP status.
-_KIND_BY_STATUS = {204: "not_found", 400: "validation", 401: "auth", 402: "unpaid", 403: "forbidden"}
-_KIND_BY_STATUS |= {404: "not_found", 429: "rate_limited"}
-
 
 def error_message(kind: str) -> tuple[str, str]:
     """``(what happened, what to do)`` for an error kind, translated; an unknown kind reads as "other"."""
     what, todo = MESSAGES.get(kind) or MESSAGES[OTHER]
     return str(what), str(todo)
-
-
-def kind_of(kind: str, status: int | None = None) -> str:
-    """The kind to explain a stored error by: its own kind, else one read from the HTTP status, else other."""
-    if kind in MESSAGES:
-        return kind
-    if status is not None and status >= 500:
-        return "server"
-    return _KIND_BY_STATUS.get(status or 0, OTHER)
 
 
 @dataclass(frozen=True)

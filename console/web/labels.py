@@ -1,5 +1,6 @@
 """Words for the codes the integration stores: sync log events, actions, triggers and outcomes; webhook
-events and outcomes; amoCRM stages by name; the address of amoCRM's cards (reasons: ``web.reasons``).
+events and outcomes; a stage missing from the pipelines cache; the address of amoCRM's cards (reasons:
+``web.reasons``).
 
 The codes stay what they are in the database (support searches by them); every page shows these words
 instead. An unknown code is shown as it is, never hidden.
@@ -13,7 +14,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from console.amocrm.models import AmoConnection, PipelineStatus, SyncLog, WebhookInbox
+from console.amocrm.models import AmoConnection, SyncLog, WebhookInbox
 from console.orders.models import Order
 
 # --- the sync log -------------------------------------------------------------------------------------------
@@ -150,13 +151,8 @@ def _choice_label(choices: type, code: str) -> str:
 
 # --- amoCRM stages and cards --------------------------------------------------------------------------------
 
+# ``{(pipeline id, status id): "Pipeline → Stage"}``: ``console.amocrm.stagemap.stage_labels()`` names them.
 Stages = dict[tuple[int, int], str]
-
-
-def stage_names() -> Stages:
-    """``{(pipeline id, status id): "Pipeline → Stage"}`` from the cached pipelines (account setup)."""
-    rows = PipelineStatus.objects.select_related("pipeline").only("status_id", "name", "pipeline")
-    return {(s.pipeline.amo_id, s.status_id): f"{s.pipeline.name} → {s.name}" for s in rows}
 
 
 def stage_label(pipeline_id: int | str, status_id: int | str, stages: Stages) -> str:

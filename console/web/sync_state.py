@@ -31,6 +31,7 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from console.amocrm.api.errors import CIRCUIT_KINDS
 from console.amocrm.models import AmoConnection, OrderSync
 from console.amocrm.outbound import retries
 from console.amocrm.stagemap import StageMap
@@ -39,9 +40,6 @@ from console.web.errors import shown_error
 from console.web.templatetags.console_format import format_when
 
 State = OrderSync.State
-# Error kinds recorded when a sync met an open circuit (``errors.error_kind`` of ``CircuitOpen``): a pause,
-# not a failed attempt.
-CIRCUIT_KINDS = ("paused", "blocked", "unpaid", "revoked", "rejected", "not_connected")
 
 
 class DisplayState(StrEnum):

@@ -40,7 +40,7 @@ def order_timeline(order: Order, *, limit: int = TIMELINE_LIMIT) -> list[Event]:
 
 
 def stage_name(pipeline_id: int | None, status_id: int | None, stages: Stages) -> str:
-    """ "Pipeline → Stage" from ``stages`` (``labels.stage_names()``, the pipeline cache); a stage missing
+    """ "Pipeline → Stage" from ``stages`` (``stagemap.stage_labels()``, the pipeline cache); a stage missing
     from the cache is said so, never shown as raw ids; "" when the deal's stage was never seen."""
     if pipeline_id is None or status_id is None:
         return ""

@@ -11,9 +11,9 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from console.amocrm.api.errors import ERROR_KINDS, UNPAID_TITLE
+from console.amocrm.api.errors import ERROR_KINDS, UNPAID_TITLE, CircuitOpen, error_kind, kind_of
 from console.amocrm.models import OrderSync, SyncLog
-from console.web.errors import MESSAGES, error_message, failure_groups, kind_of, shown_error
+from console.web.errors import MESSAGES, error_message, failure_groups, shown_error
 from console.web.templatetags.console_labels import sync_error
 
 CLIENT_TITLES = {
@@ -34,6 +34,15 @@ def test_every_error_kind_has_a_message_and_what_to_do() -> None:
     for kind in ERROR_KINDS:
         what, todo = error_message(kind)
         assert what and todo and what != todo, kind
+
+
+def test_every_kind_the_integration_can_record_has_a_message() -> None:
+    from console.amocrm.models import AmoConnection
+
+    states = [error_kind(CircuitOpen(state=state)) for state in AmoConnection.State.values]
+    statuses = [kind_of("", status) for status in range(100, 600)]
+    assert set(states) | set(statuses) <= set(MESSAGES)
+    assert {kind_of(kind) for kind in ERROR_KINDS} == set(ERROR_KINDS)
 
 
 def test_an_unknown_kind_reads_as_other() -> None:

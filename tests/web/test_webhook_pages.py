@@ -252,14 +252,14 @@ STAGE_REASONS = [
 
 @pytest.mark.parametrize(("reason", "words"), STAGE_REASONS)
 def test_reasons_are_told_in_words_with_stage_names(reason: str, words: str) -> None:
-    from console.web.labels import stage_names
+    from console.amocrm.stagemap import stage_labels
     from console.web.reasons import shown_reasons
 
     pipeline = Pipeline.objects.create(amo_id=1, name="Аренда")
     for status_id, name in [(11, "Новая"), (22, "Бронь"), (33, "Переговоры")]:
         PipelineStatus.objects.create(pipeline=pipeline, status_id=status_id, name=name)
 
-    told = shown_reasons(from_prose(reason), stage_names())
+    told = shown_reasons(from_prose(reason), stage_labels())
 
     assert told.known, reason
     assert words.replace("’", "'") in told.text.replace("\u00a0", " "), told.text

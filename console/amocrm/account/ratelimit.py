@@ -60,7 +60,7 @@ def get_rate_limiter(*, name: str = "amocrm", rate: float | None = None) -> Rate
     rate = float(rate if rate is not None else settings.AMOCRM_RATE_LIMIT)
     if rate <= 0:
         raise ValueError("AMOCRM_RATE_LIMIT must be positive")
-    # ``count`` starts per ``window``: 7/s -> 7 per 1.05 s; 0.5/s -> 1 per 2.05 s; 7.5/s -> 7 per ~0.98 s.
+    # ``count`` starts per ``window``: 7/s -> 7 per 1.1 s; 0.5/s -> 1 per 2.1 s; 7.5/s -> 7 per ~1.03 s.
     count = max(1, int(rate))
     window = count / rate + SAFETY_MARGIN
     if settings.REDIS_URL:

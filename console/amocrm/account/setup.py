@@ -1,9 +1,9 @@
 """Account setup: make the amoCRM account ready for the sync, idempotently.
 
-``account_setup`` ensures the lead custom fields the sync writes (ids stored on the connection), the products
-catalog with its SKU and PRICE fields, the local cache of pipelines and stages, the stage map (seeded by
-``console.amocrm.stagemap``, never overwritten) and our webhook subscription. A second run makes only reads
-in amoCRM.
+``account_setup`` ensures the lead and company custom fields the sync writes (``console.amocrm.fields``; ids
+stored on the connection), the products catalog with its SKU and PRICE fields, the local cache of pipelines
+and stages, the stage map (seeded by ``console.amocrm.stagemap``, never overwritten) and our webhook
+subscription. A second run makes only reads in amoCRM.
 """
 
 from __future__ import annotations
@@ -21,43 +21,11 @@ from console.amocrm.account.access import account_client
 from console.amocrm.account.oauth import tokens_forget
 from console.amocrm.api.client import AmoCRMClient
 from console.amocrm.api.errors import AmoCRMError
+from console.amocrm.fields import COMPANY_FIELDS, LEAD_SELECTS, lead_field_specs, select_options
 from console.amocrm.models import AmoConnection, Pipeline, PipelineStatus
 
 logger = logging.getLogger(__name__)
 
-# Our key -> the field created in amoCRM when missing. Found again by ``code``, else by exact name.
-LEAD_FIELDS: dict[str, dict[str, Any]] = {
-    "order_number": {"name": "Номер заказа", "type": "text", "code": "ORDER_NUMBER"},
-    "installation_date": {"name": "Дата монтажа", "type": "date", "code": "INSTALLATION_DATE"},
-    "dismantle_date": {"name": "Дата демонтажа", "type": "date", "code": "DISMANTLE_DATE"},
-    "delivery_method": {"name": "Способ доставки", "type": "text", "code": "DELIVERY_METHOD"},
-    "delivery_address": {"name": "Адрес доставки", "type": "text", "code": "DELIVERY_ADDRESS"},
-    "source": {"name": "Источник заказа", "type": "text", "code": "ORDER_SOURCE"},
-    "comment": {"name": "Комментарий к заказу", "type": "textarea", "code": "ORDER_COMMENT"},
-    "paid_amount": {"name": "Оплачено, ₽", "type": "numeric", "code": "PAID_AMOUNT"},
-    "payment_status": {
-        "name": "Статус оплаты",
-        "type": "select",
-        "code": "PAYMENT_STATUS",
-        "enums": [
-            {"value": "Не оплачено", "sort": 10},
-            {"value": "Предоплата", "sort": 20},
-            {"value": "Оплачено", "sort": 30},
-        ],
-    },
-}
-# The options of our select fields: our value -> the option's text in amoCRM (found again by text).
-LEAD_FIELD_ENUMS: dict[str, dict[str, str]] = {
-    "payment_status": {"not_paid": "Не оплачено", "prepaid": "Предоплата", "paid": "Оплачено"},
-}
-# A business customer's requisites, as company fields.
-COMPANY_FIELDS: dict[str, dict[str, Any]] = {
-    "company_legal_name": {"name": "Юридическое название", "type": "text", "code": "LEGAL_NAME"},
-    "company_inn": {"name": "ИНН", "type": "text", "code": "INN"},
-    "company_kpp": {"name": "КПП", "type": "text", "code": "KPP"},
-    "company_ogrn": {"name": "ОГРН", "type": "text", "code": "OGRN"},
-    "company_legal_address": {"name": "Юридический адрес", "type": "textarea", "code": "LEGAL_ADDRESS"},
-}
 WEBHOOK_EVENTS = ["add_lead", "update_lead", "status_lead", "delete_lead", "restore_lead"]
 WEBHOOK_PATH = "/amocrm/webhook/{secret}/"
 PRODUCT_FIELDS = [
@@ -104,7 +72,7 @@ def account_setup(*, connection_id: int = 1, webhook_base_url: str | None = None
     client = account_client(connection)
     report = SetupReport()
     _account_info(client, connection)
-    connection.lead_field_ids, existing = _fields_ensure(client, "leads", LEAD_FIELDS, report)
+    connection.lead_field_ids, existing = _fields_ensure(client, "leads", lead_field_specs(), report)
     connection.lead_field_enums = _enums(existing, connection.lead_field_ids)
     connection.company_field_ids, _existing = _fields_ensure(client, "companies", COMPANY_FIELDS, report)
     _products_catalog(client, connection, report)
@@ -191,7 +159,8 @@ def _enums(fields: list[dict[str, Any]], ids: dict[str, int]) -> dict[str, dict[
     """``{field key: {our value: enum id}}`` for our select fields, matched by the option's text."""
     by_id = {int(f["id"]): f for f in fields if f.get("id")}
     result: dict[str, dict[str, int]] = {}
-    for key, options in LEAD_FIELD_ENUMS.items():
+    for key in LEAD_SELECTS:
+        options = select_options(key)
         enums = (by_id.get(ids.get(key, 0)) or {}).get("enums") or []
         by_text = {str(e.get("value", "")).casefold(): int(e["id"]) for e in enums if e.get("id")}
         result[key] = {

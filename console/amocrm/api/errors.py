@@ -265,14 +265,16 @@ def error_detail(exc: Exception | None) -> str:
     return redact("\n".join(lines))[:4000]
 
 
-# What went wrong, as one word the console groups failures by and explains (``error_kind``).
+# What went wrong, as one word the console groups failures by and explains (``error_kind``). This is the one
+# list of kinds: ``console.web.errors`` keys its messages by it, ``console.web.sync_state`` reads the circuit
+# kinds from it.
+# Kinds of a sync that met an open circuit (``CircuitOpen``): a pause, not a failed attempt.
+CIRCUIT_KINDS = ("paused", "blocked", "unpaid", "revoked", "rejected", "not_connected")
+DEAL_DELETED = "deal_deleted"  # the order's deal was deleted in amoCRM (written by the engine)
+CUSTOMER_BUSY = "customer_busy"  # another run is creating the customer's contact or company
+OTHER = "other"
 ERROR_KINDS = (
-    "paused",
-    "blocked",
-    "unpaid",
-    "revoked",
-    "rejected",
-    "not_connected",
+    *CIRCUIT_KINDS,
     "rate_limited",
     "unknown_outcome",
     "server",
@@ -281,12 +283,24 @@ ERROR_KINDS = (
     "validation",
     "not_found",
     "forbidden",
-    "deal_deleted",
-    "customer_busy",
+    DEAL_DELETED,
+    CUSTOMER_BUSY,
     "internal",
-    "other",
+    OTHER,
 )
-_CIRCUIT_KINDS = {"paused", "blocked", "unpaid", "revoked", "rejected"}
+# Rows written before error kinds existed (or by code that does not set one): the kind from the HTTP status.
+_KIND_BY_STATUS = {204: "not_found", 400: "validation", 401: "auth", 402: "unpaid", 403: "forbidden"}
+_KIND_BY_STATUS |= {404: "not_found", 429: "rate_limited"}
+
+
+def kind_of(kind: str, status: int | None = None) -> str:
+    """``kind`` when it is one of ``ERROR_KINDS``, else the kind its HTTP ``status`` reads as (a 5xx is
+    "server"), else "other": how a stored error is explained."""
+    if kind in ERROR_KINDS:
+        return kind
+    if status is not None and status >= 500:
+        return "server"
+    return _KIND_BY_STATUS.get(status or 0, OTHER)
 
 
 def error_kind(exc: Exception | None) -> str:
@@ -294,7 +308,7 @@ def error_kind(exc: Exception | None) -> str:
     if exc is None:
         return ""
     if isinstance(exc, CircuitOpen):
-        return exc.state if exc.state in _CIRCUIT_KINDS else "not_connected"
+        return exc.state if exc.state in CIRCUIT_KINDS else "not_connected"
     kinds: list[tuple[type[Exception], str]] = [
         (RateLimited, "rate_limited"),
         (UnknownOutcome, "unknown_outcome"),
@@ -308,5 +322,5 @@ def error_kind(exc: Exception | None) -> str:
     if isinstance(exc, TransientError):
         return "server" if exc.status else "network"
     if isinstance(exc, AmoCRMError):
-        return "forbidden" if exc.status == 403 else "other"
+        return "forbidden" if exc.status == 403 else OTHER
     return "internal"

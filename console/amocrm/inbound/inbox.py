@@ -42,6 +42,7 @@ from console.amocrm.inbound.formparse import FormParseError, parse_form
 from console.amocrm.inbound.items import WebhookItem, as_int, fingerprint, webhook_items
 from console.amocrm.inbound.rules import ItemResult
 from console.amocrm.models import SyncLog, WebhookCounter, WebhookInbox
+from console.amocrm.outbound.retries import max_attempts
 from console.amocrm.reasons import Code, Reason, codes, reason
 
 logger = logging.getLogger(__name__)
@@ -57,8 +58,8 @@ MARK_EVERY = 5  # seconds between refreshes of the mark while the task works
 MAX_ITEMS = 250  # items of one delivery processed; the rest are named in the row's reasons
 LOST_ATTEMPTS = 3  # attempts that died (task killed or timed out) before the row fails
 # A row amoCRM could not answer for (5xx, timeout, 429, a token being renewed) is held pending and tried again
-# by the reconciliation's requeue; after this many attempts it fails (support sees it and may replay it).
-HOLD_ATTEMPTS = 8
+# by the every-minute requeue (``inbox_requeue_pending``); after ``AMOCRM_MAX_ATTEMPTS`` attempts
+# (``retries.max_attempts``, as for an order) it fails (support sees it and may replay it).
 INBOX_RETENTION = timedelta(days=90)
 INBOX_PRUNE_BATCH = 500
 # Outcome of a body with several items: the most telling item outcome wins.
@@ -266,7 +267,7 @@ def inbox_process(
     (redacted) reason, never as an exception for the cluster. While nothing may be sent to amoCRM (the
     connection paused, blocked, unpaid, ...: ``CircuitOpen``) or while amoCRM cannot answer (a transient
     error) a row that needs amoCRM stays ``pending`` with the reason, for the reconciliation to requeue
-    later; a transient error only ``HOLD_ATTEMPTS`` times.
+    later; a transient error only ``retries.max_attempts()`` times.
     """
     row = WebhookInbox.objects.get(pk=inbox_id)
     if (row.outcome != Outcome.PENDING and not replay) or not _claim(row, replay=replay):
@@ -301,8 +302,8 @@ def inbox_process(
 
 
 def _may_wait(row: WebhookInbox, exc: AmoCRMError) -> bool:
-    """amoCRM may not be called now, or did not answer and the row has attempts left (``HOLD_ATTEMPTS``)."""
-    return isinstance(exc, CircuitOpen) or (not exc.permanent and row.attempts + 1 < HOLD_ATTEMPTS)
+    """amoCRM may not be called now, or did not answer and the row has attempts left (``max_attempts``)."""
+    return isinstance(exc, CircuitOpen) or (not exc.permanent and row.attempts + 1 < max_attempts())
 
 
 def _hold(row: WebhookInbox, results: list[ItemResult], started: float, exc: AmoCRMError) -> WebhookInbox:

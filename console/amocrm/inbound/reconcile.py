@@ -23,6 +23,7 @@ from django.db import transaction
 from console.amocrm.account.access import account_client
 from console.amocrm.api.errors import AmoCRMError, error_kind
 from console.amocrm.api.redaction import redact
+from console.amocrm.api.transport import PAGE_LIMIT
 from console.amocrm.inbound.payments import combine, payment_from_api, payment_observe
 from console.amocrm.inbound.rules import ItemResult, LeadObservation, Outcome, lead_observe, trust_horizon
 from console.amocrm.models import OrderSync, SyncLog, WebhookCounter
@@ -32,7 +33,6 @@ logger = logging.getLogger(__name__)
 WATERMARK_KEY = "reconcile:watermark"
 OVERLAP_SECONDS = 60
 FIRST_RUN_LOOKBACK_SECONDS = 24 * 3600
-_BATCH = 250
 REPAIR_LIMIT = 50  # leads with a future last_amo_modified re-read per run (normally none)
 
 
@@ -168,7 +168,7 @@ def leads_reconcile(*, trigger: str = "schedule", client: Any = None) -> Reconci
             if lead.get("updated_at") is not None:
                 newest = max(newest or 0, int(lead["updated_at"]))
             batch.append(lead)
-            if len(batch) >= _BATCH:
+            if len(batch) >= PAGE_LIMIT:
                 _apply_batch(batch, report, client=client, run_started=started)
                 batch = []
         _apply_batch(batch, report, client=client, run_started=started)

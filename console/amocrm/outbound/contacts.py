@@ -19,9 +19,9 @@ from django.db.models import F
 from console.amocrm import queue
 from console.amocrm.account.access import account_client
 from console.amocrm.api.errors import AmoCRMError, error_detail, error_kind, error_title
+from console.amocrm.api.transport import BATCH_SIZE
 from console.amocrm.models import AmoConnection, CustomerAmoLink, OrderSync, SyncLog
 from console.amocrm.outbound import payloads
-from console.amocrm.outbound.job import BATCH
 from console.amocrm.outbound.queueing import order_sync_request
 
 CONTACTS_TASK = "console.amocrm.tasks.contacts_sync_task"
@@ -128,11 +128,11 @@ def contacts_sync_run() -> int:
     started, client, error = time.monotonic(), account_client(connection), None
     try:
         items = list(contacts.values())
-        for start in range(0, len(items), BATCH):
-            client.update_contacts(items[start : start + BATCH])
+        for start in range(0, len(items), BATCH_SIZE):
+            client.update_contacts(items[start : start + BATCH_SIZE])
         items = list(companies.values())
-        for start in range(0, len(items), BATCH):
-            client.update_companies(items[start : start + BATCH])
+        for start in range(0, len(items), BATCH_SIZE):
+            client.update_companies(items[start : start + BATCH_SIZE])
     except AmoCRMError as exc:
         error = exc
     _finish(seen, seqs, contacts, companies, error)

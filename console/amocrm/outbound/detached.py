@@ -25,7 +25,7 @@ from console.amocrm.api.errors import AmoCRMError, CircuitOpen, error_title
 from console.amocrm.api.redaction import redact
 from console.amocrm.models import DetachedLead, SyncLog
 from console.amocrm.outbound import payloads
-from console.amocrm.outbound.retries import max_attempts, retry_delay
+from console.amocrm.outbound.retries import max_attempts, next_retry_at
 from console.amocrm.stagemap import StageMap
 
 logger = logging.getLogger(__name__)
@@ -99,7 +99,7 @@ def _failed(row: DetachedLead, exc: AmoCRMError) -> None:
     permanent = exc.permanent and not isinstance(exc, CircuitOpen)
     DetachedLead.objects.filter(pk=row.pk).update(
         attempts=max_attempts() if permanent else attempts,
-        next_retry_at=timezone.now() + retry_delay(attempts),
+        next_retry_at=next_retry_at(attempts),
         last_error=redact(error_title(exc))[:2000],
     )
     logger.warning(

@@ -23,12 +23,14 @@ from django.utils import timezone
 from console.amocrm.api.client import AmoCRMClient
 from console.amocrm.api.errors import AmoCRMError, error_detail, error_kind
 from console.amocrm.api.redaction import redact
+from console.amocrm.api.transport import BATCH_SIZE
 from console.amocrm.leases import leases_renew, new_holder, renew_due
 from console.amocrm.models import AmoConnection, OrderSync, SyncLog
 from console.amocrm.stagemap import Stage, StageMap
 from console.orders.models import Order
 
-BATCH = 50  # amoCRM's batch size for add, update and link requests
+# The steps' name for the client's batch size (``api.transport.BATCH_SIZE``, its one home).
+BATCH = BATCH_SIZE
 
 
 @dataclass(frozen=True)

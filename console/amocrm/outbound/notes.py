@@ -19,6 +19,7 @@ import hashlib
 from typing import Any
 
 from console.amocrm.api.errors import UnknownOutcome
+from console.amocrm.api.transport import BATCH_SIZE
 from console.amocrm.outbound import payloads
 from console.amocrm.outbound.job import BATCH, Job, Run, sync_save
 from console.amocrm.outbound.unconfirmed import NOTE, creates_forget, creates_sending
@@ -54,8 +55,8 @@ def _sent(job: Job, note: dict[str, Any]) -> None:
 def _confirm_pending(run: Run, jobs: list[Job]) -> None:
     """Notes sent without a confirmed answer: the ones the deals have were sent; the others are sent again.
     One read per 50 deals."""
-    for start in range(0, len(jobs), BATCH):
-        chunk = jobs[start : start + BATCH]
+    for start in range(0, len(jobs), BATCH_SIZE):
+        chunk = jobs[start : start + BATCH_SIZE]
         seen: dict[int, set[str]] = {}
         for note in run.amo.list_notes("leads", [int(j.sync.lead_id) for j in chunk]):
             text = str((note.get("params") or {}).get("text") or "")

@@ -18,11 +18,10 @@ from console.amocrm.leases import ORDER, lease_exists, leases_release
 from console.amocrm.models import OrderSync, SyncLog
 from console.amocrm.outbound.job import Job, sync_record_error, sync_save
 from console.amocrm.outbound.queueing import SYNC_TASK
-from console.amocrm.outbound.retries import max_attempts, retry_delay, settled_at
+from console.amocrm.outbound.retries import CIRCUIT_PAUSE, max_attempts, next_retry_at
 
 State = OrderSync.State
 Outcome = SyncLog.Outcome
-CIRCUIT_PAUSE = timedelta(minutes=1)
 
 
 def job_succeed(job: Job) -> None:
@@ -83,10 +82,7 @@ def jobs_fail(jobs: list[Job], exc: Exception) -> None:
             job.batch_failed = permanent and len(jobs) > 1
             job.finish(Outcome.FAILED, "sync")
         else:
-            job.sync.next_retry_at = timezone.now() + retry_delay(attempts)
-            if isinstance(exc, UnknownOutcome):
-                # Not before the lost create has settled in amoCRM: a look-up sooner may miss it.
-                job.sync.next_retry_at = max(job.sync.next_retry_at, settled_at(timezone.now()))
+            job.sync.next_retry_at = next_retry_at(attempts, unconfirmed=isinstance(exc, UnknownOutcome))
             job.finish(Outcome.RETRY, "sync")
         sync_record_error(job.sync, exc if isinstance(exc, AmoCRMError) else None, error_title(exc), exc)
 

@@ -4,8 +4,10 @@ products).
 Nothing here touches the database or the network: every function takes the objects (or plain values) it
 needs and returns plain data, so the sync engine can hash, batch and diff the result. JSON shapes:
 https://www.amocrm.ru/developers/content/crm_platform/leads-api and its sibling pages. Field ids of the lead
-custom fields are passed in as a mapping ``{key: field_id}`` with the keys of ``LEAD_FIELD_KEYS``; a key
-whose id is unknown (setup not run yet) is simply left out of the payload.
+custom fields are passed in as a mapping ``{key: field_id}`` with the keys of ``console.amocrm.fields``; a
+key whose id is unknown (setup not run yet) is simply left out of the payload. Choice values (the delivery
+method) are written with the order model's labels in Russian (``fields.amo_label``), as the console shows
+them.
 """
 
 from __future__ import annotations
@@ -19,35 +21,13 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from console.amocrm.fields import COMPANY_FIELDS, LEAD_VALUE_KEYS, amo_label
+from console.orders.models import Order
+
 if TYPE_CHECKING:
     from console.amocrm.stagemap import Stage
 
-# Keys of the lead custom fields the sync fills (ids are stored by the account setup).
-LEAD_FIELD_KEYS = (
-    "order_number",
-    "installation_date",
-    "dismantle_date",
-    "delivery_method",
-    "delivery_address",
-    "source",
-    "comment",
-    "paid_amount",
-)
-# Keys of the company custom fields the sync fills (ids stored by the account setup).
-COMPANY_FIELD_KEYS = (
-    "company_legal_name",
-    "company_inn",
-    "company_kpp",
-    "company_ogrn",
-    "company_legal_address",
-)
-
 SOURCE_LABELS = {"storefront": "сайт", "manager": "менеджер"}
-DELIVERY_LABELS = {
-    "pickup": "Самовывоз",
-    "delivery": "Доставка",
-    "delivery_installation": "Доставка и монтаж",
-}
 BUSINESS_TAG = "юрлицо"
 DEFAULT_TIMEZONE = "Europe/Moscow"
 
@@ -152,22 +132,17 @@ def contact_payload(customer: Any) -> dict:
 def company_payload(company: Any, field_ids: Mapping[str, int] | None = None) -> dict:
     """A company for ``company``: name, PHONE, EMAIL and the requisites.
 
-    Requisites go to the company custom fields whose ids are known (``COMPANY_FIELD_KEYS``, created by the
+    Requisites go to the company custom fields whose ids are known (``fields.COMPANY_FIELDS``, created by the
     account setup); an emptied requisite is cleared (``values: null``). The standard ``ADDRESS`` field is not
     used because accounts rename it freely.
     """
     ids = field_ids or {}
-    values = {
-        "company_legal_name": company.legal_name,
-        "company_inn": company.inn,
-        "company_kpp": company.kpp,
-        "company_ogrn": company.ogrn,
-        "company_legal_address": company.legal_address,
-    }
+    # "company_inn" holds ``company.inn``, and so on.
+    values = {key: getattr(company, key.removeprefix("company_")) for key in COMPANY_FIELDS}
     fields = [
         _multitext("PHONE", company.phone),
         _multitext("EMAIL", company.email),
-        *(_cf(ids.get(key), values[key] or None) for key in COMPANY_FIELD_KEYS),
+        *(_cf(ids.get(key), values[key] or None) for key in COMPANY_FIELDS),
     ]
     return with_fields({"name": company.name}, fields)
 
@@ -179,6 +154,11 @@ def lead_name(order: Any) -> str:
     """ "Заказ R-000123 — Иван Петров" (the number, else the id, and the customer's name)."""
     number = order.number or f"#{order.pk}"
     return f"Заказ {number} — {contact_name(order.customer)}"
+
+
+def delivery_label(method: str) -> str:
+    """The delivery method as the console names it, in Russian ("Доставка с монтажом")."""
+    return amo_label(Order.DeliveryMethod, method)
 
 
 def source_label(order: Any) -> str:
@@ -210,13 +190,13 @@ def lead_custom_fields(
         "order_number": order.number or str(order.pk),
         "installation_date": date_to_unix(order.installation_date, tz),
         "dismantle_date": date_to_unix(order.dismantle_date, tz),
-        "delivery_method": DELIVERY_LABELS.get(order.delivery_method, order.delivery_method),
+        "delivery_method": delivery_label(order.delivery_method),
         "delivery_address": (order.delivery_address or "") if delivering else "",
         "source": source_label(order),
         "comment": order.comment or "",
         "paid_amount": format_amount(order.paid_amount),
     }
-    fields = [cf for key in LEAD_FIELD_KEYS if (cf := _cf(field_ids.get(key), values[key]))]
+    fields = [cf for key in LEAD_VALUE_KEYS if (cf := _cf(field_ids.get(key), values[key]))]
     status = _payment_status(
         order, field_ids.get("payment_status"), (enum_ids or {}).get("payment_status", {})
     )
@@ -305,7 +285,7 @@ def note_text(order: Any, lines: Sequence[Any] | None = None) -> str:
         "",
         f"Монтаж: {format_date(order.installation_date)}",
         f"Демонтаж: {format_date(order.dismantle_date)} (суток аренды: {days})",
-        f"Доставка: {DELIVERY_LABELS.get(order.delivery_method, order.delivery_method)}",
+        f"Доставка: {delivery_label(order.delivery_method)}",
     ]
     if order.delivery_method != "pickup" and order.delivery_address:
         out.append(f"Адрес: {order.delivery_address}")
@@ -362,7 +342,7 @@ def note_change_text(order: Any, before: Mapping[str, Any], after: Mapping[str, 
         if before.get(key) != after.get(key):
             out.append(f"{label}: {_when(before.get(key, ''))} → {_when(after[key])}")
     if before.get("delivery") != after.get("delivery"):
-        old, new = (DELIVERY_LABELS.get(v, v or "—") for v in (before.get("delivery"), after["delivery"]))
+        old, new = (delivery_label(v) if v else "—" for v in (before.get("delivery"), after["delivery"]))
         out.append(f"Доставка: {old} → {new}")
     if before.get("address") != after.get("address"):
         out.append(f"Адрес: {before.get('address') or '—'} → {after['address'] or '—'}")

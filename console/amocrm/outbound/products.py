@@ -12,9 +12,10 @@ from typing import Any
 
 from console.amocrm.account.setup import products_catalog_ensure
 from console.amocrm.api.client import AmoCRMClient, amo_number, cf_values
+from console.amocrm.api.transport import BATCH_SIZE
 from console.amocrm.models import AmoConnection, CatalogElementLink
 from console.amocrm.outbound import payloads
-from console.amocrm.outbound.job import BATCH, Job, Run, mass_link, sync_save
+from console.amocrm.outbound.job import Job, Run, mass_link, sync_save
 from console.amocrm.outbound.unconfirmed import ELEMENT, creates_forget, creates_sending
 
 
@@ -176,10 +177,10 @@ def links_sync(run: Run, jobs: list[Job]) -> None:
         unlink_items += unlink
         if link or unlink:
             changed.append((job, wanted))
-    for start in range(0, len(unlink_items), BATCH):
-        run.amo.unlink_many("leads", unlink_items[start : start + BATCH])
-    for start in range(0, len(link_items), BATCH):
-        run.amo.link_many("leads", link_items[start : start + BATCH])
+    for start in range(0, len(unlink_items), BATCH_SIZE):
+        run.amo.unlink_many("leads", unlink_items[start : start + BATCH_SIZE])
+    for start in range(0, len(link_items), BATCH_SIZE):
+        run.amo.link_many("leads", link_items[start : start + BATCH_SIZE])
     for job, wanted in changed:
         job.sync.pushed_products = {str(k): v for k, v in wanted.items()}
         job.sync.contact_id, job.sync.company_id = job.contact_id, job.company_id

@@ -1,8 +1,11 @@
 """When a failed sync is tried again, when a claim counts as abandoned, and the scheduled jobs that keep the
 queue moving.
 
-- :func:`retry_delay`: ``AMOCRM_RETRY_DELAYS`` (30 s, 2 min, 10 min, 1 h, 6 h, 12 h, 24 h by default; ± 20 %)
-  after attempts 1, 2, …; an order fails for good after ``AMOCRM_MAX_ATTEMPTS`` (:func:`max_attempts`).
+- :func:`next_retry_delay` / :func:`next_retry_at`, the one retry schedule of everything the integration
+  tries again (orders, detached deals): ``AMOCRM_RETRY_DELAYS`` (30 s, 2 min, 10 min, 1 h, 6 h, 12 h, 24 h by
+  default; ± 20 %) after attempts 1, 2, …; an order, a detached deal or a webhook delivery fails for good
+  after ``AMOCRM_MAX_ATTEMPTS`` (:func:`max_attempts`). While the circuit is open an order waits
+  ``CIRCUIT_PAUSE`` at a time, no attempt counted.
 - :func:`settled_at`: a create whose answer was lost is looked up only once amoCRM has had
   ``AMOCRM_UNCONFIRMED_SETTLE_SECONDS`` to carry it out.
 - :func:`sync_due_retries` (every minute): enqueues the orders whose retry is due, and takes back claims whose
@@ -32,14 +35,25 @@ JITTER = 0.2  # +- 20 %
 # fetched; the ORM broker hands them out again after Q_RETRY, 180 s by default).
 LOST_TASK_TIMEOUT = timedelta(minutes=5)
 LOG_RETENTION = timedelta(days=90)
+# How long an order waits while the connection's circuit is open before it looks again (no attempt counted).
+CIRCUIT_PAUSE = timedelta(minutes=1)
 
 
-def retry_delay(attempt: int, *, jitter: float = JITTER) -> timedelta:
-    """Delay before retry ``attempt`` (1-based): ``AMOCRM_RETRY_DELAYS[attempt - 1]`` (the last one for any
-    later attempt), +- jitter."""
+def next_retry_delay(attempts: int, *, jitter: float = JITTER) -> timedelta:
+    """Delay before the next try after ``attempts`` failed ones (1-based): ``AMOCRM_RETRY_DELAYS[attempts -
+    1]`` (the last one for any later attempt), +- jitter."""
     delays = settings.AMOCRM_RETRY_DELAYS
-    base = delays[min(max(attempt, 1), len(delays)) - 1]
+    base = delays[min(max(attempts, 1), len(delays)) - 1]
     return timedelta(seconds=base * (1 + random.uniform(-jitter, jitter)))
+
+
+def next_retry_at(attempts: int, *, unconfirmed: bool = False, now: datetime | None = None) -> datetime:
+    """When to try again after ``attempts`` failed tries: now plus :func:`next_retry_delay`; with
+    ``unconfirmed`` (a create whose answer was lost) not before it has settled in amoCRM (:func:`settled_at`),
+    since a look-up sooner may miss it."""
+    now = now or timezone.now()
+    when = now + next_retry_delay(attempts)
+    return max(when, settled_at(now)) if unconfirmed else when
 
 
 def max_attempts() -> int:

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_tables2 import RequestConfig
 
 from console.amocrm.outbound import retries
+from console.amocrm.stagemap import stage_labels
 from console.customers.selectors import contact_differences
 from console.customers.services import customer_apply_contact
 from console.orders.models import Order
@@ -30,7 +31,6 @@ from console.web import sync_state
 from console.web.decorators import staff_required
 from console.web.filters import OrderFilter, customer_search
 from console.web.forms import OrderForm, OrderLineFormSet, OrderPaymentForm, OrderStatusForm, formset_lines
-from console.web.labels import stage_names
 from console.web.permissions import requires
 from console.web.tables import OrderTable, order_csv_rows
 from console.web.timeline import amo_links, order_timeline, stage_name
@@ -128,7 +128,7 @@ def _sync_panel(order: Order) -> dict:
     if display.state == sync_state.DisplayState.DRIFTED:
         theirs, _why = sync_state.stage_status(sync, ctx)
         drift = {"theirs": theirs, "theirs_label": Order.Status(theirs).label if theirs else ""}
-    stages = stage_names()
+    stages = stage_labels()
     return {
         "order": order,
         "sync": sync,

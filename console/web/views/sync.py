@@ -24,13 +24,14 @@ from django.utils.translation import gettext_lazy, ngettext, ngettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
+from console.amocrm.api.errors import kind_of
 from console.amocrm.models import SyncLog
 from console.amocrm.outbound import controls, selectors
 from console.amocrm.outbound.queueing import order_sync_state
 from console.amocrm.outbound.retries import max_attempts
 from console.orders.models import Order
 from console.web.decorators import staff_required
-from console.web.errors import failure_groups, kind_of
+from console.web.errors import failure_groups
 from console.web.forms import IdListField, LinkLeadForm
 from console.web.labels import amo_base_url
 from console.web.permissions import requires

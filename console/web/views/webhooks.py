@@ -19,10 +19,10 @@ from console.amocrm.account.connection import connection_rotate_webhook_secret, 
 from console.amocrm.api.redaction import redact
 from console.amocrm.inbound.inbox import INBOX_RETENTION, inbox_replay_request
 from console.amocrm.models import AmoConnection, PipelineStatus, WebhookCounter, WebhookInbox
-from console.amocrm.stagemap import reverse_stage_map
+from console.amocrm.stagemap import reverse_stage_map, stage_labels
 from console.orders.models import Order
 from console.web.decorators import admin_required, staff_required
-from console.web.labels import WEBHOOK_COUNTERS, amo_base_url, stage_names, webhook_outcome_label
+from console.web.labels import WEBHOOK_COUNTERS, amo_base_url, webhook_outcome_label
 from console.web.permissions import requires
 from console.web.templatetags.console_format import format_when
 
@@ -53,7 +53,7 @@ def webhook_list(request: HttpRequest) -> HttpResponse:
         "outcome": request.GET.get("outcome", ""),
         "lead": request.GET.get("lead", ""),
         "counters": WebhookCounter.objects.filter(key__in=WEBHOOK_COUNTERS),
-        "stage_names": stage_names(),
+        "stage_names": stage_labels(),
         "destination_hint": connection.webhook_destination_hint if connection else "",
         "retention_days": INBOX_RETENTION.days,
         "query": request.GET.urlencode(),
@@ -78,7 +78,7 @@ def webhook_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "items": [{**item, "order_number": numbers.get(item.get("order_id"))} for item in results],
         "decoded": redact(decoded),
         "raw": redact(row.body_text),
-        "stage_names": stage_names(),
+        "stage_names": stage_labels(),
         "amo_base_url": amo_base_url(),
     }
     return render(request, "webhooks/detail.html", context)
@@ -116,7 +116,7 @@ def webhook_replay(request: HttpRequest, pk: int) -> HttpResponse:
     text = _replay_message(row, done)
     if request.htmx:
         replay = {"done": done, "at": format_when(row.processed_at if done else asked, "time")}
-        context = {"row": row, "replay": replay, "stage_names": stage_names()}
+        context = {"row": row, "replay": replay, "stage_names": stage_labels()}
         response = render(request, "webhooks/list.html#row", context)
         return trigger_client_event(response, REPLAYED_EVENT, {"message": text, "level": "success"})
     messages.success(request, text)
@@ -147,7 +147,7 @@ def webhook_stages(request: HttpRequest) -> HttpResponse:
         "unmapped": [s for s in stages if s["status"] is None],
         "conflicts": sorted(reverse.conflicts.items()),
         "orphans": [(stage, reverse.statuses[stage]) for stage in orphans],
-        "stage_names": stage_names(),
+        "stage_names": stage_labels(),
     }
     return render(request, "webhooks/stages.html", context)
 

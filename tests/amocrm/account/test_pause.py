@@ -18,7 +18,6 @@ from console.amocrm.account.connection import (
 )
 from console.amocrm.inbound.formparse import parse_form
 from console.amocrm.inbound.inbox import (
-    HOLD_ATTEMPTS,
     inbox_process,
     inbox_process_pending,
     inbox_requeue_pending,
@@ -27,6 +26,7 @@ from console.amocrm.inbound.inbox import (
 from console.amocrm.inbound.items import webhook_items
 from console.amocrm.models import AmoConnection, ConfigChange, OrderSync, WebhookInbox
 from console.amocrm.outbound import retries
+from console.amocrm.outbound.retries import max_attempts
 from console.amocrm.reasons import codes
 from console.orders.models import Order
 from console.orders.services import order_set_status
@@ -177,6 +177,6 @@ def test_a_delivery_amocrm_never_answers_for_fails_after_its_attempts(
     pipeline_id, reserved = stage("reserved")
     amo.fault(kind="500", probability=1.0, method="GET", path=f"/api/v4/leads/{lead_id}")
     row = store_recent_hook(lead_id, (pipeline_id, reserved))
-    WebhookInbox.objects.filter(pk=row.pk).update(attempts=HOLD_ATTEMPTS - 1)
+    WebhookInbox.objects.filter(pk=row.pk).update(attempts=max_attempts() - 1)
     row = inbox_process(inbox_id=row.pk)
     assert row.outcome == WebhookInbox.Outcome.FAILED and "500" in row.reasons[0]["params"]["error"]

@@ -8,7 +8,8 @@ from io import StringIO
 from django.core.management import call_command
 
 from console.amocrm.account.connection import connection_rotate_webhook_secret
-from console.amocrm.account.setup import LEAD_FIELDS, WEBHOOK_EVENTS, account_setup
+from console.amocrm.account.setup import WEBHOOK_EVENTS, account_setup
+from console.amocrm.fields import LEAD_FIELDS
 from console.amocrm.models import AmoConnection, Pipeline, PipelineStatus, StageMapping
 
 BASE = "https://console.example"
@@ -138,7 +139,7 @@ def test_the_connect_sandbox_command_exchanges_a_code_and_runs_setup(db, sandbox
 
 
 def test_setup_creates_the_company_requisite_fields_and_the_payment_fields(amo_connection, sandbox):
-    from console.amocrm.account.setup import COMPANY_FIELDS
+    from console.amocrm.fields import COMPANY_FIELDS
 
     account_setup(connection_id=amo_connection.pk, webhook_base_url="")
     amo_connection.refresh_from_db()
@@ -153,3 +154,21 @@ def test_setup_creates_the_company_requisite_fields_and_the_payment_fields(amo_c
     assert {e["id"]: e["value"] for e in payment["enums"]}[enums["paid"]] == "Оплачено"
     again = account_setup(connection_id=amo_connection.pk, webhook_base_url="")
     assert again.created_fields == []
+
+
+def test_the_payment_options_are_the_consoles_own_words_in_russian():
+    from django.utils import translation
+
+    from console.amocrm.fields import lead_field_specs, select_options
+    from console.orders.models import Order
+
+    with translation.override("ru"):
+        console_words = {value: str(label) for value, label in Order.PaymentStatus.choices}
+    assert select_options("payment_status") == console_words
+    assert console_words == {"not_paid": "Не оплачено", "prepaid": "Предоплата", "paid": "Оплачено"}
+    options = lead_field_specs()["payment_status"]["enums"]
+    assert options == [
+        {"value": "Не оплачено", "sort": 10},
+        {"value": "Предоплата", "sort": 20},
+        {"value": "Оплачено", "sort": 30},
+    ]

@@ -156,8 +156,8 @@ def test_a_task_lost_with_its_cluster_is_queued_again_once_the_broker_is_empty(
 def test_the_retry_schedule_follows_the_setting(settings: Any) -> None:
     settings.AMOCRM_RETRY_DELAYS = [5, 7]
 
-    assert 4 <= retries.retry_delay(1).total_seconds() <= 6
-    assert all(5.6 <= retries.retry_delay(n).total_seconds() <= 8.4 for n in (2, 3, 9))
+    assert 4 <= retries.next_retry_delay(1).total_seconds() <= 6
+    assert all(5.6 <= retries.next_retry_delay(n).total_seconds() <= 8.4 for n in (2, 3, 9))
 
 
 @pytest.mark.django_db

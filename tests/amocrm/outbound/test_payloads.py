@@ -163,6 +163,24 @@ def test_the_creation_note_lists_lines_dates_delivery_comment_and_source():
     assert payloads.note_text(make_order(source="manager"), []).endswith("Источник: менеджер")
 
 
+def test_the_note_and_the_deal_name_each_delivery_method_as_the_console_does_in_russian():
+    from django.utils import translation
+
+    for method in Order.DeliveryMethod.values:
+        with translation.override("ru"):
+            console_words = str(Order.DeliveryMethod(method).label)
+        order = make_order(delivery_method=method)
+        fields = {cf["field_id"]: cf["values"] for cf in payloads.lead_custom_fields(order, FIELDS)}
+        assert fields[104] == [{"value": console_words}], method
+        assert f"Доставка: {console_words}" in payloads.note_text(order, [])
+        before = payloads.order_summary(make_order(delivery_method="pickup"), [])
+        change = payloads.note_change_text(order, before, payloads.order_summary(order, []))
+        assert method == "pickup" or f"Доставка: Самовывоз → {console_words}" in change
+    assert "Доставка: Доставка с монтажом" in payloads.note_text(
+        make_order(delivery_method="delivery_installation"), []
+    )
+
+
 def test_money_in_the_note_groups_thousands_and_drops_zero_kopecks():
     assert payloads.format_money(Decimal("18000.00")) == "18 000"
     assert payloads.format_money(Decimal("12345.5")) == "12 345,50"
