@@ -329,8 +329,8 @@ WEBHOOK_MAX_BODY = env_int("WEBHOOK_MAX_BODY", 1024 * 1024)
 AMOCRM_RETRY_DELAYS = env_ints("AMOCRM_RETRY_DELAYS", "30,120,600,3600,21600,43200,86400")
 AMOCRM_MAX_ATTEMPTS = env_int("AMOCRM_MAX_ATTEMPTS", 8)
 # A lease on background work (an order's sync, a contact or company being created) not renewed for this long
-# was left by a dead worker and is taken over (AMOCRM_CLAIM_STALE_SECONDS is its former name).
-AMOCRM_LEASE_SECONDS = env_int("AMOCRM_LEASE_SECONDS", env_int("AMOCRM_CLAIM_STALE_SECONDS", 60))
+# was left by a dead worker and is taken over.
+AMOCRM_LEASE_SECONDS = env_int("AMOCRM_LEASE_SECONDS", 60)
 # A create whose answer was lost (a timeout, a dropped connection, a gateway error) may still be carried out
 # by amoCRM for a while: the console looks for what it created only this long after sending it.
 AMOCRM_UNCONFIRMED_SETTLE_SECONDS = env_int("AMOCRM_UNCONFIRMED_SETTLE_SECONDS", 60)
