@@ -3,7 +3,8 @@
 In the embedded mode the data folder holds the SQLite database (with its ``-wal`` and ``-shm`` files; the
 rate limiter's window is a row in it) and the generated secret key and encryption key: every file a console
 process creates is made readable by its own user only (0600; folders 0700), with the process's umask, the
-operating system's own switch. The production mode (a database server, keys in the environment) keeps the umask it was given.
+operating system's own switch. The production mode (a database server, keys in the environment) keeps the
+umask it was given.
 """
 
 from __future__ import annotations
