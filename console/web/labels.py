@@ -145,6 +145,10 @@ def order_status_label(code: str) -> str:
     return _choice_label(Order.Status, code)
 
 
+def payment_status_label(code: str) -> str:
+    return _choice_label(Order.PaymentStatus, code)
+
+
 def _choice_label(choices: type, code: str) -> str:
     return str(choices(code).label) if code in choices.values else code
 

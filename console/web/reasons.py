@@ -19,8 +19,13 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from console.amocrm.reasons import Code, Reason
-from console.orders.models import Order
-from console.web.labels import Stages, order_status_label, webhook_event_label, webhook_outcome_label
+from console.web.labels import (
+    Stages,
+    order_status_label,
+    payment_status_label,
+    webhook_event_label,
+    webhook_outcome_label,
+)
 from console.web.templatetags.console_format import format_money, format_when
 
 MESSAGES: dict[str, Promise] = {
@@ -110,11 +115,6 @@ def _statuses(codes: Any) -> str:
     return ", ".join(order_status_label(str(code)) for code in codes or [])
 
 
-def _payment(code: Any) -> str:
-    code = str(code)
-    return str(Order.PaymentStatus(code).label) if code in Order.PaymentStatus.values else code
-
-
 def _counts(counts: Any) -> str:
     parts = (
         gettext("%(outcome)s: %(count)s.") % {"outcome": webhook_outcome_label(str(o)), "count": n}
@@ -126,7 +126,7 @@ def _counts(counts: Any) -> str:
 CONVERT: dict[str, Callable[[Any], str]] = {
     "status": lambda code: order_status_label(str(code)),
     "statuses": _statuses,
-    "payment": _payment,
+    "payment": lambda code: payment_status_label(str(code)),
     "amount": format_money,
     "seen": _seconds,
     "applied": _seconds,

@@ -148,12 +148,17 @@ def send(
     sent_headers = {**DEFAULT_HEADERS, **(headers or {})}
     if token:
         sent_headers["Authorization"] = f"Bearer {token}"
+    own = session is None  # a request on its own (the OAuth endpoints): its session is closed after it
+    session = session or requests.Session()
     try:
-        response = (session or requests.Session()).request(
+        response = session.request(
             method, url, params=params, json=json, headers=sent_headers, timeout=timeout or timeouts()
         )
     except requests.RequestException as exc:
         raise no_answer(exc, method=method, path=path, create=create, hidden=hidden) from None
+    finally:
+        if own:
+            session.close()
     elapsed = (time.monotonic() - started) * 1000
     request_id = response.headers.get("X-Request-Id", "")
     logger.debug(

@@ -43,7 +43,7 @@ from console.amocrm.inbound.items import WebhookItem, as_int, fingerprint, webho
 from console.amocrm.inbound.rules import ItemResult
 from console.amocrm.models import SyncLog, WebhookCounter, WebhookInbox
 from console.amocrm.outbound.retries import max_attempts
-from console.amocrm.reasons import Code, Reason, codes, reason
+from console.amocrm.reasons import Code, Reason, has, reason
 
 logger = logging.getLogger(__name__)
 
@@ -215,8 +215,7 @@ def _lost_attempts(row: WebhookInbox) -> int:
     if not row.attempts:
         return 0
     mark = row.reasons or []
-    waited = {Code.WAITING_CIRCUIT, Code.WAITING_NO_ANSWER} & set(codes(mark))
-    if waited:
+    if has(mark, Code.WAITING_CIRCUIT) or has(mark, Code.WAITING_NO_ANSWER):
         return 0
     before = next((r["params"].get("attempts", 0) for r in mark if r.get("code") == Code.ATTEMPTS_LOST), 0)
     return int(before) + 1

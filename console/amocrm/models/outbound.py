@@ -56,31 +56,34 @@ class OrderSyncQuerySet(models.QuerySet):
         return super().update(**kwargs)
 
 
+def _json_part(column: str, key: str, default: Any) -> property:
+    """A property reading and writing ``key`` of the JSON object in ``column`` (``default`` while absent)."""
+
+    def get(sync: OrderSync) -> Any:
+        value = (getattr(sync, column) or {}).get(key)
+        return default if value is None else value
+
+    def put(sync: OrderSync, value: Any) -> None:
+        setattr(sync, column, {**(getattr(sync, column) or {}), key: value})
+
+    return property(get, put)
+
+
 def _pushed_part(name: str) -> property:
-    key, default = PUSHED[name]
-
-    def get(sync: OrderSync) -> Any:
-        value = (sync.pushed or {}).get(key, default)
-        return value if value is not None or default is None else default
-
-    def put(sync: OrderSync, value: Any) -> None:
-        sync.pushed = {**(sync.pushed or {}), key: value}
-
-    return property(get, put)
+    return _json_part("pushed", *PUSHED[name])
 
 
-def _error_part(name: str, default: Any) -> property:
-    """A property reading and writing ``OrderSync.error[name]``."""
+def _error_title() -> property:
+    """``error["title"]``; setting one on a row with no kind gives it "other" (an error always has a kind,
+    as the migration gave old rows)."""
+    title = _json_part("error", "title", "")
 
-    def get(sync: OrderSync) -> Any:
-        return (sync.error or {}).get(name, default)
+    def put(sync: OrderSync, value: str) -> None:
+        title.fset(sync, value)
+        if value and not sync.error_kind:
+            sync.error_kind = "other"
 
-    def put(sync: OrderSync, value: Any) -> None:
-        sync.error = {**(sync.error or {}), name: value}
-        if name == "title" and value and not sync.error_kind:
-            sync.error_kind = "other"  # an error always has a kind (as the migration gave old rows)
-
-    return property(get, put)
+    return property(title.fget, put)
 
 
 class OrderSync(models.Model):
@@ -185,10 +188,10 @@ class OrderSync(models.Model):
         self.error_kind, self.error = "", {}
 
     # The parts of ``error`` by name (read by the pages; set by ``outbound.job.sync_record_error``).
-    last_error_title = _error_part("title", "")
-    last_error_detail = _error_part("detail", "")
-    last_error_status = _error_part("status", None)
-    last_error_request_id = _error_part("request_id", "")
+    last_error_title = _error_title()
+    last_error_detail = _json_part("error", "detail", "")
+    last_error_status = _json_part("error", "status", None)
+    last_error_request_id = _json_part("error", "request_id", "")
 
     @property
     def last_error_kind(self) -> str:
