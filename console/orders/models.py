@@ -120,6 +120,15 @@ class Order(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    responsible = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("responsible manager"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="responsible_orders",
+        help_text=_("Who handles the order: its creator, or the manager chosen for storefront orders."),
+    )
     created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
