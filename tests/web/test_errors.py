@@ -113,3 +113,11 @@ def test_no_page_of_the_sync_shows_a_clients_title_as_the_headline(manager: Clie
         assert error_message(kind)[0] in outside_details(html), url
         assert CLIENT_TITLES[kind] not in outside_details(html), url
         assert CLIENT_TITLES[kind] in unescape(html), url  # kept as details
+
+
+def test_every_error_kind_fits_the_column_it_is_stored_in() -> None:
+    from console.amocrm.models import OrderSync, SyncLog
+
+    for model in (OrderSync, SyncLog):
+        width = model._meta.get_field("error_kind").max_length
+        assert all(len(kind) <= width for kind in ERROR_KINDS), model
