@@ -94,12 +94,17 @@ def companies_queryset() -> QuerySet[Company]:
     return Company.objects.annotate(customer_count=Count("customers"))
 
 
+# A link to a card leaves the list: not boosted into the list's box (which only pages and sorts the table).
+CARD_LINK = {"a": {"hx-boost": "false"}}
+
+
 class CustomerTable(tables.Table):
     """The customers list: each name links to the customer's card."""
 
     name = tables.Column(
         verbose_name=_("Name"),
         linkify=("web:customer_detail", {"pk": tables.A("pk")}),
+        attrs=CARD_LINK,
         order_by=("last_name", "first_name", "display_name"),
         empty_values=(),
     )
@@ -107,7 +112,9 @@ class CustomerTable(tables.Table):
     phone = tables.Column(verbose_name=_("Phone"))
     email = tables.Column(verbose_name=_("E-mail"))
     company = tables.Column(
-        verbose_name=_("Company"), linkify=("web:company_detail", {"pk": tables.A("company_id")})
+        verbose_name=_("Company"),
+        linkify=("web:company_detail", {"pk": tables.A("company_id")}),
+        attrs=CARD_LINK,
     )
     order_count = tables.Column(
         verbose_name=_("Orders"), attrs={"td": {"class": "num"}, "th": {"class": "num"}}
@@ -126,7 +133,9 @@ class CustomerTable(tables.Table):
 class CompanyTable(tables.Table):
     """The companies list: each name links to the company's card."""
 
-    name = tables.Column(verbose_name=_("Name"), linkify=("web:company_detail", {"pk": tables.A("pk")}))
+    name = tables.Column(
+        verbose_name=_("Name"), linkify=("web:company_detail", {"pk": tables.A("pk")}), attrs=CARD_LINK
+    )
     inn = tables.Column(verbose_name=_("INN"))
     legal_name = tables.Column(verbose_name=_("Legal name"))
     phone = tables.Column(verbose_name=_("Phone"))
