@@ -24,7 +24,8 @@ pytestmark = [
 
 BLOCKING = {"serious", "critical"}
 WIDTH = 1280
-# (name, address; "{order}" is an order's id, "{customer}" its customer's); a screenshot is saved of the pages with a file name.
+# (name, address; "{order}" is an order's id, "{customer}" its customer's); a screenshot is saved of the
+# pages with a file name.
 PAGES = [
     ("dashboard", "/", "dashboard.png"),
     ("orders list", "/orders/", "orders-list.png"),

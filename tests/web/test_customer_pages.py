@@ -268,3 +268,19 @@ def test_a_bad_company_is_a_form_error(admin_client, data, field) -> None:
 def test_a_duplicate_inn_names_the_existing_company(admin_client, people) -> None:
     response = admin_client.post(reverse("web:company_create"), {"name": "Другая", "inn": "7707083893"})
     assert "ООО Мебель" in " ".join(response.context["form"].errors["inn"])
+
+
+def test_the_card_lists_who_changed_what(client, make_customer, django_capture_on_commit_callbacks) -> None:
+    client.force_login(make_user("anna", role="manager"))
+    with django_capture_on_commit_callbacks(execute=True):
+        customer = make_customer(first_name="Вера", last_name="Орлова", phone="+79161230000", email="")
+        data = customer_post(first_name="Вероника", last_name="Орлова", phone=customer.phone, email="v@x.ru")
+        assert client.post(reverse("web:customer_edit", args=[customer.pk]), data).status_code == 302
+    changes = client.get(reverse("web:customer_detail", args=[customer.pk])).context["changes"]
+    assert [(c.action, c.fields, c.who) for c in changes] == [
+        ("Changed", "First name, E-mail", "anna"),
+        ("Created", "", "System"),
+    ]
+    with translation.override("ru"):
+        body = client.get(reverse("web:customer_detail", args=[customer.pk]), HTTP_ACCEPT_LANGUAGE="ru")
+    assert "Имя, Эл. почта" in body.content.decode()

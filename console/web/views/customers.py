@@ -8,6 +8,7 @@ signal, which the integration listens to); errors stay on the form. Managers and
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -15,14 +16,16 @@ from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 from django_tables2 import RequestConfig
 
 from console.amocrm.models import CompanyAmoLink, CustomerAmoLink, SyncLog
-from console.customers.models import Customer
+from console.customers.history import customer_changes
+from console.customers.models import ContactChange, Customer
 from console.customers.services import customer_create, customer_update
 from console.web import sync_state
-from console.web.customer_forms import CustomerForm, show_errors
+from console.web.customer_forms import CompanyForm, CustomerForm, show_errors
 from console.web.customer_lists import CustomerFilter, CustomerTable, customers_queryset
 from console.web.decorators import staff_required
 from console.web.labels import amo_base_url
@@ -87,6 +90,54 @@ def customer_history(customer: Customer, side: AmoSide) -> list[SyncLog]:
     return list(rows.order_by("-started_at", "-id")[:CARD_HISTORY])
 
 
+CHANGE_ACTIONS = {
+    "created": gettext_lazy("Created"),
+    "updated": gettext_lazy("Changed"),
+    "deactivated": gettext_lazy("Deactivated"),
+}
+ORIGIN_LABELS = {
+    "storefront": gettext_lazy("Storefront"),
+    "manager": gettext_lazy("Manager"),
+    "amocrm": gettext_lazy("amoCRM"),
+    "system": gettext_lazy("System"),
+}
+
+
+@dataclass(frozen=True)
+class ShownChange:
+    """One line of the card's change history, in words."""
+
+    at: datetime
+    whose: str  # the customer or its company
+    action: str
+    fields: str
+    who: str
+
+
+def _field_words(row: ContactChange) -> str:
+    form = CompanyForm if row.company_id else CustomerForm
+    labels = {name: str(field.label) for name, field in form.base_fields.items()} | {"tags": _("Tags")}
+    known = [label for name, label in labels.items() if name in row.fields]
+    return ", ".join(known + [name for name in row.fields if name not in labels])
+
+
+def shown_changes(customer: Customer) -> list[ShownChange]:
+    """The customer's and its company's changes (``console.customers.history``), newest first, in words."""
+    rows = customer_changes(customer_id=customer.pk, company_id=customer.company_id, limit=CARD_HISTORY)
+    return [
+        ShownChange(
+            at=row.created_at,
+            whose=_("Company") if row.company_id else _("Customer"),
+            action=str(CHANGE_ACTIONS.get(row.action, row.action)),
+            fields="" if row.action == "created" else _field_words(row),
+            who=row.actor
+            if row.origin == "manager" and row.actor
+            else str(ORIGIN_LABELS.get(row.origin, row.origin)),
+        )
+        for row in rows
+    ]
+
+
 @require_GET
 @staff_required
 def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
@@ -104,6 +155,7 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "amo": side,
         "amo_base_url": amo_base_url(),
         "history": customer_history(customer, side),
+        "changes": shown_changes(customer),
         # The contacts work fills templates/customers/_conflicts.html and sets this flag when amoCRM's
         # contact differs from ours.
         "show_conflicts": False,
