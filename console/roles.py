@@ -1,10 +1,11 @@
 """Who may do what: three roles and one rule (:func:`can`), the single table both the console
 (``console.web.permissions``) and the /api/v1/ API (``console.api_permissions``) read.
 
-Roles are Django groups created by a migration: ``manager`` (orders: create, edit, status changes; the sync
-controls push, skip, unskip, unlink, link), ``support`` (reads everything, retries failed syncs, replays
-webhooks; reads the stage map and the connection page but changes neither) and ``admin`` (everything, plus
-the connection, the account setup, the stage map, pausing the sync and the users). A superuser is an admin.
+Roles are Django groups created by a migration: ``manager`` (orders: create, edit, status changes;
+customers and companies: create, edit; the sync controls push, skip, unskip, unlink, link), ``support``
+(reads everything, retries failed syncs, replays webhooks; reads the stage map and the connection page but
+changes neither) and ``admin`` (everything, plus the connection, the account setup, the stage map, pausing
+the sync and the users). A superuser is an admin.
 ``is_staff`` grants nothing here: it only opens the Django admin's login.
 """
 
@@ -24,6 +25,7 @@ ROLE_LABELS = {
 ACTIONS: dict[str, frozenset[str]] = {
     "view": frozenset(ROLES),
     "orders.edit": frozenset({"manager", "admin"}),
+    "customers.edit": frozenset({"manager", "admin"}),
     "sync.control": frozenset({"manager", "admin"}),
     "sync.retry": frozenset({"manager", "support", "admin"}),
     "webhooks.replay": frozenset({"support", "admin"}),

@@ -81,3 +81,32 @@ class Customer(models.Model):
         """What people call this customer: display name, else first and last name, else phone or e-mail."""
         full = " ".join(p for p in (self.first_name, self.last_name) if p)
         return self.display_name or full or self.phone or self.email or f"#{self.pk}"
+
+
+class ContactChange(models.Model):
+    """One committed change of a customer or a company: which fields, by whom (``origin``, ``actor``), when.
+
+    Written by ``console.customers.history`` from the app's own ``customer_changed`` / ``company_changed``
+    signals (so every writer, the console, the API, the admin and amoCRM's edits, is recorded); the
+    customer's card shows it. Values are not kept: the row says what changed, the customer says what it is.
+    """
+
+    customer = models.ForeignKey(
+        Customer, null=True, blank=True, on_delete=models.CASCADE, related_name="changes"
+    )
+    company = models.ForeignKey(
+        Company, null=True, blank=True, on_delete=models.CASCADE, related_name="changes"
+    )
+    action = models.CharField(_("action"), max_length=20)
+    fields = models.JSONField(_("changed fields"), default=list)
+    origin = models.CharField(_("origin"), max_length=20)
+    actor = models.CharField(_("by"), max_length=150, blank=True)
+    created_at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("customer change")
+        verbose_name_plural = _("customer changes")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.action} {', '.join(self.fields)}"

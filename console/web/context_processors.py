@@ -19,6 +19,7 @@ State = AmoConnection.State
 NAV = [
     ("web:dashboard", _("Dashboard"), "view"),
     ("web:orders", _("Orders"), "view"),
+    ("web:customers", _("Customers"), "view"),
     ("web:sync_log", _("Sync log"), "view"),
     ("web:sync_failed", _("Failed syncs"), "view"),
     ("web:webhooks", _("Webhooks"), "view"),

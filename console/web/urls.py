@@ -2,7 +2,9 @@
 
 from django.urls import path
 
+from console.web.views import companies as company_views
 from console.web.views import connection as connection_views
+from console.web.views import customers as customer_views
 from console.web.views import dashboard as dashboard_views
 from console.web.views import orders
 from console.web.views import stage_map as stage_map_views
@@ -39,6 +41,14 @@ urlpatterns = [
     path("orders/<int:pk>/action/", orders.order_action, name="order_action"),
     path("orders/<int:pk>/apply-contact/", orders.order_apply_contact, name="order_apply_contact"),
     path("orders/<int:pk>/take-stage/", orders.order_take_stage, name="order_take_stage"),
+    path("customers/", customer_views.customer_list, name="customers"),
+    path("customers/new/", customer_views.customer_form, name="customer_create"),
+    path("customers/<int:pk>/", customer_views.customer_detail, name="customer_detail"),
+    path("customers/<int:pk>/edit/", customer_views.customer_form, name="customer_edit"),
+    path("companies/", company_views.company_list, name="companies"),
+    path("companies/new/", company_views.company_form, name="company_create"),
+    path("companies/<int:pk>/", company_views.company_detail, name="company_detail"),
+    path("companies/<int:pk>/edit/", company_views.company_form, name="company_edit"),
     path("webhooks/", webhook_views.webhook_list, name="webhooks"),
     path("webhooks/stages/", webhook_views.webhook_stages, name="webhook_stages"),
     path("webhooks/rotate-secret/", webhook_views.webhook_secret_rotate, name="webhook_secret_rotate"),

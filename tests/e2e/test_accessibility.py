@@ -24,12 +24,17 @@ pytestmark = [
 
 BLOCKING = {"serious", "critical"}
 WIDTH = 1280
-# (name, address; "{order}" is an order's id); a screenshot is saved of the pages with a file name.
+# (name, address; "{order}" is an order's id, "{customer}" its customer's); a screenshot is saved of the
+# pages with a file name.
 PAGES = [
     ("dashboard", "/", "dashboard.png"),
     ("orders list", "/orders/", "orders-list.png"),
     ("order page", "/orders/{order}/", "order-page.png"),
     ("new order form", "/orders/new/", ""),
+    ("customers list", "/customers/", "customers-list.png"),
+    ("customer card", "/customers/{customer}/", "customer-card.png"),
+    ("customer form", "/customers/{customer}/edit/", ""),
+    ("companies list", "/companies/", ""),
     ("stage map", "/stage-map/", "stage-map.png"),
     ("connection", "/connection/", ""),
     ("sync log", "/sync/log/", "sync-log.png"),
@@ -81,7 +86,9 @@ def test_the_main_pages_have_no_serious_or_critical_axe_violations(
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     found: dict[str, list[str]] = {}
     for name, address, screenshot in PAGES:
-        response = page.goto(live_server.url + address.format(order=world["order"].pk))
+        response = page.goto(
+            live_server.url + address.format(order=world["order"].pk, customer=world["order"].customer_id)
+        )
         assert response is not None and response.status == 200, f"{name}: HTTP {response and response.status}"
         expect(page.locator("main h1").first).to_be_visible()
         problems = serious(axe.run(page))

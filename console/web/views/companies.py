@@ -1,0 +1,83 @@
+"""Companies pages: the list (search by name, legal name, INN, e-mail, phone), the card (details, its
+customers, the amoCRM company) and the create/edit form, through ``console.customers.services`` (the API's
+rules and its ``company_changed`` signal). Managers and admins edit, support reads."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
+from django_tables2 import RequestConfig
+
+from console.amocrm.models import CompanyAmoLink
+from console.customers.models import Company
+from console.customers.services import company_create, company_update
+from console.web.customer_forms import CompanyForm, show_errors
+from console.web.customer_lists import CompanyFilter, CompanyTable, companies_queryset
+from console.web.decorators import staff_required
+from console.web.labels import amo_base_url
+from console.web.permissions import requires
+from console.web.views.customers import PER_PAGE, htmx_fragment
+
+CARD_CUSTOMERS = 100
+
+
+@require_GET
+@staff_required
+def company_list(request: HttpRequest) -> HttpResponse:
+    """All companies, searched; htmx gets the table only."""
+    company_filter = CompanyFilter(request.GET or None, queryset=companies_queryset())
+    table = CompanyTable(company_filter.qs)
+    RequestConfig(request, paginate={"per_page": PER_PAGE}).configure(table)
+    context = {"filter": company_filter, "table": table, "total": table.paginator.count}
+    name = "companies/list.html#table" if htmx_fragment(request) else "companies/list.html"
+    return render(request, name, context)
+
+
+@require_GET
+@staff_required
+def company_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """One company: details, its customers and its company card in amoCRM."""
+    company = get_object_or_404(Company, pk=pk)
+    amo_id = CompanyAmoLink.objects.filter(company=company).values_list("amo_id", flat=True).first()
+    context = {
+        "company": company,
+        "customers": list(company.customers.order_by("last_name", "first_name", "pk")[:CARD_CUSTOMERS]),
+        "customer_total": company.customers.count(),
+        "amo_id": amo_id,
+        "amo_base_url": amo_base_url(),
+    }
+    return render(request, "companies/detail.html", context)
+
+
+@requires("customers.edit")
+def company_form(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    """Create (no ``pk``) or edit a company through the customers services; errors stay on the form."""
+    company = get_object_or_404(Company, pk=pk) if pk else None
+    if request.method == "POST":
+        form = CompanyForm(request.POST)
+        if form.is_valid():
+            saved = _save(request, company, form)
+            if saved is not None:
+                return redirect("web:company_detail", pk=saved.pk)
+    else:
+        form = CompanyForm(initial=CompanyForm.initial_of(company) if company else None)
+    return render(request, "companies/form.html", {"form": form, "company": company})
+
+
+def _save(request: HttpRequest, company: Company | None, form: CompanyForm) -> Company | None:
+    who = {"origin": "manager", "actor": request.user.get_username()}
+    try:
+        if company is None:
+            company = company_create(data=form.service_data(), **who)
+            messages.success(request, _("Company %(name)s created.") % {"name": company.name})
+        else:
+            company = company_update(company=company, data=form.service_data(), **who)
+            messages.success(request, _("Company %(name)s saved.") % {"name": company.name})
+    except ValidationError as exc:
+        show_errors(form, exc)
+        return None
+    return company
