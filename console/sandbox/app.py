@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from . import control, oauth, ui, webhook_events
+from .api.account import user_doc
 from .api.common import ENTITIES, stamp
 from .api.entities import save_entity, update_items, write_entity
 from .api.notes import note_kind
@@ -97,8 +98,9 @@ class Sandbox:
         self.public_url = "http://127.0.0.1"
         self.admin_user_id = ADMIN_ID
         self.users = [
-            {"id": ADMIN_ID, "name": "Администратор", "email": "admin@example.com", "lang": "ru"},
-            {"id": MANAGER_ID, "name": "Менеджер Анна", "email": "anna@example.com", "lang": "ru"},
+            user_doc(ADMIN_ID, "Администратор", "admin@example.com", admin=True),
+            user_doc(MANAGER_ID, "Менеджер Анна", "anna@example.com"),
+            user_doc(MANAGER_ID + 1, "Менеджер Борис", "boris@example.com"),
         ]
         self.user_ids = {u["id"] for u in self.users}
         self._state_lock = threading.Lock()
