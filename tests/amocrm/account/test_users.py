@@ -9,6 +9,7 @@ import pytest
 from console.amocrm.account.users import users_link_set, users_refresh
 from console.amocrm.models import AmoUser
 from console.amocrm.responsible import amo_user_id_for_order
+from console.amocrm.schedules import schedule_specs
 from tests.fixtures.builders import make_user
 
 
@@ -55,3 +56,12 @@ def test_amo_user_id_for_order_follows_the_responsibles_link(amo_connection: Any
     assert amo_user_id_for_order(order) == 100002
     AmoUser.objects.filter(amo_id=100002).update(is_active=False)
     assert amo_user_id_for_order(order) is None
+
+
+@pytest.mark.django_db
+def test_setup_after_connect_refreshes_the_users(amo_setup: Any) -> None:
+    assert set(AmoUser.objects.values_list("amo_id", flat=True)) == {100001, 100002, 100003}
+
+
+def test_the_users_refresh_runs_on_a_schedule() -> None:
+    assert "console.amocrm.tasks.users_refresh_task" in {spec.func for spec in schedule_specs()}
