@@ -69,6 +69,15 @@ class DropConnection(Exception):
     """Raised out of the WSGI app to make the server close the socket without an answer."""
 
 
+def seeded_users() -> list[dict[str, Any]]:
+    """The account's users as seeded: the admin (the connecting user) and two managers, with full rights."""
+    return [
+        user_doc(ADMIN_ID, "Администратор", "admin@example.com", admin=True),
+        user_doc(MANAGER_ID, "Менеджер Анна", "anna@example.com"),
+        user_doc(MANAGER_ID + 1, "Менеджер Борис", "boris@example.com"),
+    ]
+
+
 class Sandbox:
     """The whole sandbox: a WSGI callable plus its state."""
 
@@ -97,11 +106,7 @@ class Sandbox:
         self.amojo_id = str(uuid.uuid4())
         self.public_url = "http://127.0.0.1"
         self.admin_user_id = ADMIN_ID
-        self.users = [
-            user_doc(ADMIN_ID, "Администратор", "admin@example.com", admin=True),
-            user_doc(MANAGER_ID, "Менеджер Анна", "anna@example.com"),
-            user_doc(MANAGER_ID + 1, "Менеджер Борис", "boris@example.com"),
-        ]
+        self.users = seeded_users()
         self.user_ids = {u["id"] for u in self.users}
         self._state_lock = threading.Lock()
         self.config: dict[str, Any] = {}
@@ -139,6 +144,7 @@ class Sandbox:
             self.secret = os.urandom(32)
             self.store.put("meta", "secret", {"hex": self.secret.hex()})
             self.config = copy.deepcopy(self.defaults)
+            self.users[:] = seeded_users()
             self.faults = []
             self.log.clear()
             self.counts = {}

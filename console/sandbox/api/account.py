@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..http import Request, Response, json_response
+from ..http import HttpError, Request, Response, json_response
 from .common import links, paginate
 
 if TYPE_CHECKING:
@@ -69,6 +69,27 @@ def user_doc(user_id: int, name: str, email: str, *, admin: bool = False) -> dic
             "status_rights": [],
         },
     }
+
+
+def rights_check(sb: Sandbox, actor: int, entity: str, action: str = "add") -> None:
+    """Refuse as amoCRM does when ``actor`` lacks the right to ``action`` ``entity``: HTTP 400 whose
+    ``detail`` carries error code 244 (amoCRM's "no rights" code, seen on POST /api/v4/leads)."""
+    user = next((u for u in sb.users if u["id"] == actor), None)
+    if user is None or user["rights"].get(entity, {}).get(action, "A") != "D":
+        return
+    raise HttpError(
+        json_response(
+            400,
+            {
+                "title": "Bad Request",
+                "type": "https://httpstatus.es/400",
+                "status": 400,
+                "detail": "Код ошибки 244. В случае повторного возникновения ошибки, обращайтесь в "
+                "техподдержку",
+            },
+            "application/problem+json",
+        )
+    )
 
 
 def users(sb: Sandbox, req: Request) -> Response:
