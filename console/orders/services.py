@@ -451,6 +451,20 @@ def order_set_payment(
     )
 
 
+def order_set_responsible(
+    *, order: Order, responsible: AbstractBaseUser | None, origin: str, actor: str
+) -> Order:
+    """Make ``responsible`` the order's manager. The same manager again is a no-op; otherwise
+    ``order_changed`` goes out once after commit with ``changed={"responsible"}``."""
+    if order.responsible_id == getattr(responsible, "pk", None):
+        return order
+    with transaction.atomic():
+        order.responsible = responsible
+        order.save(update_fields=["responsible", "updated_at"])
+        _notify(order=order, action="updated", changed=frozenset({"responsible"}), origin=origin, actor=actor)
+    return order
+
+
 def order_cancel(*, order: Order, origin: str, actor: str) -> Order:
     """Cancel the order (``order_changed`` with ``action="cancelled"``); cancelling twice is a no-op."""
     return order_set_status(order=order, status=Order.Status.CANCELLED, origin=origin, actor=actor)
