@@ -331,6 +331,8 @@ AMOCRM_MAX_ATTEMPTS = env_int("AMOCRM_MAX_ATTEMPTS", 8)
 # A lease on background work (an order's sync, a contact or company being created) not renewed for this long
 # was left by a dead worker and is taken over.
 AMOCRM_LEASE_SECONDS = env_int("AMOCRM_LEASE_SECONDS", 60)
+# The username every storefront order goes to; empty: in turn among the users marked for storefront orders.
+STOREFRONT_RESPONSIBLE = env("STOREFRONT_RESPONSIBLE", "")
 # A create whose answer was lost (a timeout, a dropped connection, a gateway error) may still be carried out
 # by amoCRM for a while: the console looks for what it created only this long after sending it.
 AMOCRM_UNCONFIRMED_SETTLE_SECONDS = env_int("AMOCRM_UNCONFIRMED_SETTLE_SECONDS", 60)

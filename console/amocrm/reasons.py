@@ -59,6 +59,12 @@ class Code(StrEnum):
     PAYMENT_LOCAL_WINS = "payment_local_wins"
     PAYMENT_INVALID = "payment_invalid"  # errors
     PAYMENT_SET = "payment_set"  # amount, payment
+    # A deal's responsible user (``inbound.responsible``).
+    RESPONSIBLE_SET = "responsible_set"  # user: the console user now responsible
+    RESPONSIBLE_UNKNOWN_USER = (
+        "responsible_unknown_user"  # amo_user: an amoCRM user linked to no console user
+    )
+    RESPONSIBLE_LOCAL_WINS = "responsible_local_wins"
 
 
 def reason(code: Code, **params: Any) -> Reason:

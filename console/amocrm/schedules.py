@@ -51,6 +51,12 @@ def schedule_specs() -> list[ScheduleSpec]:
             {"schedule_type": Schedule.MINUTES, "minutes": minutes},
         ),
         ScheduleSpec(
+            "AmoCRM users refresh",
+            f"{TASKS}.users_refresh_task",
+            {"schedule_type": Schedule.HOURLY},
+            first_run_in=timedelta(minutes=2),
+        ),
+        ScheduleSpec(
             "AmoCRM webhook inbox prune",
             f"{TASKS}.webhook_inbox_prune_task",
             {"schedule_type": Schedule.DAILY},

@@ -9,6 +9,7 @@ from __future__ import annotations
 from console.amocrm import queue
 from console.amocrm.account.oauth import token_refresh_if_due
 from console.amocrm.account.setup import account_disconnect_finish, account_setup
+from console.amocrm.account.users import users_refresh
 from console.amocrm.inbound.inbox import (
     inbox_process_pending,
     inbox_prune,
@@ -31,6 +32,12 @@ def refresh_token_task(connection_id: int = 1) -> bool:
 def account_setup_task(connection_id: int = 1) -> str:
     """Fields, catalog, pipelines, stage map and webhook (``account.setup.account_setup``)."""
     return account_setup(connection_id=connection_id).summary()
+
+
+def users_refresh_task() -> str:
+    """Hourly and by the users page's button: the account's amoCRM users, linked by e-mail."""
+    report = users_refresh()
+    return f"{report.stored} users, {report.linked} newly linked, full list: {report.full_list}"
 
 
 def account_disconnect_task(connection_id: int = 1) -> str:

@@ -200,3 +200,21 @@ class OrderStatusChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.from_status or '-'} -> {self.to_status}"
+
+
+class StorefrontManager(models.Model):
+    """A console user marked "takes storefront orders": storefront orders go to these in turn (the one
+    assigned longest ago next) unless ``STOREFRONT_RESPONSIBLE`` names one user for all of them."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="storefront_manager"
+    )
+    takes_orders = models.BooleanField(_("takes storefront orders"), default=True)
+    last_assigned_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("storefront manager")
+        verbose_name_plural = _("storefront managers")
+
+    def __str__(self) -> str:
+        return str(self.user)

@@ -24,16 +24,27 @@ import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from console.customers.models import Customer
 from console.customers.selectors import contact_from_data
 from console.customers.services import customer_find_or_create
-from console.orders.models import MAX_QUANTITY, Order, OrderItem, OrderStatusChange, Product, rental_days
+from console.orders.models import (
+    MAX_QUANTITY,
+    Order,
+    OrderItem,
+    OrderStatusChange,
+    Product,
+    StorefrontManager,
+    rental_days,
+)
 from console.orders.signals import order_changed
 
 ORIGINS = frozenset({"storefront", "manager", "amocrm", "system"})
@@ -227,6 +238,36 @@ def _record_status(order: Order, *, from_status: str, origin: str, actor: str) -
 # --- Create ------------------------------------------------------------------------------------------------
 
 
+def storefront_responsible() -> AbstractBaseUser | None:
+    """The manager a new storefront order goes to: the active user ``STOREFRONT_RESPONSIBLE`` names, else
+    in turn among the active users marked "takes storefront orders" (the one assigned longest ago, never
+    assigned first), else nobody. Call inside the order's transaction: the turn is taken under a row lock."""
+    username = (getattr(settings, "STOREFRONT_RESPONSIBLE", "") or "").strip()
+    if username:
+        named = get_user_model().objects.filter(username=username, is_active=True).first()
+        if named is not None:
+            return named
+    turn = (
+        StorefrontManager.objects.select_for_update()
+        .filter(takes_orders=True, user__is_active=True)
+        .order_by(F("last_assigned_at").asc(nulls_first=True), "pk")
+        .select_related("user")
+        .first()
+    )
+    if turn is None:
+        return None
+    turn.last_assigned_at = timezone.now()
+    turn.save(update_fields=["last_assigned_at"])
+    return turn.user
+
+
+def responsible_for_new_order(*, origin: str, created_by: AbstractBaseUser | None) -> AbstractBaseUser | None:
+    """Who handles a new order: its creating manager; a storefront order: ``storefront_responsible``."""
+    if origin == "storefront":
+        return storefront_responsible()
+    return created_by
+
+
 def order_create(
     *, data: dict[str, Any], origin: str, actor: str, created_by: AbstractBaseUser | None = None
 ) -> Order:
@@ -247,6 +288,7 @@ def order_create(
         if origin == "storefront":
             order.source = Order.Source.STOREFRONT
             order.checkout_contact = contact_from_data(data.get("customer_data") or {})
+        order.responsible = responsible_for_new_order(origin=origin, created_by=created_by)
         lines = list(data.get("items") or [])
         errors: dict[str, list[str]] = {}
         _apply_payment(order, data, errors)
@@ -407,6 +449,20 @@ def order_set_payment(
         origin=origin,
         actor=actor,
     )
+
+
+def order_set_responsible(
+    *, order: Order, responsible: AbstractBaseUser | None, origin: str, actor: str
+) -> Order:
+    """Make ``responsible`` the order's manager. The same manager again is a no-op; otherwise
+    ``order_changed`` goes out once after commit with ``changed={"responsible"}``."""
+    if order.responsible_id == getattr(responsible, "pk", None):
+        return order
+    with transaction.atomic():
+        order.responsible = responsible
+        order.save(update_fields=["responsible", "updated_at"])
+        _notify(order=order, action="updated", changed=frozenset({"responsible"}), origin=origin, actor=actor)
+    return order
 
 
 def order_cancel(*, order: Order, origin: str, actor: str) -> Order:

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from . import control, oauth, ui, webhook_events
+from .api.account import user_doc
 from .api.common import ENTITIES, stamp
 from .api.entities import save_entity, update_items, write_entity
 from .api.notes import note_kind
@@ -68,6 +69,15 @@ class DropConnection(Exception):
     """Raised out of the WSGI app to make the server close the socket without an answer."""
 
 
+def seeded_users() -> list[dict[str, Any]]:
+    """The account's users as seeded: the admin (the connecting user) and two managers, with full rights."""
+    return [
+        user_doc(ADMIN_ID, "Администратор", "admin@example.com", admin=True),
+        user_doc(MANAGER_ID, "Менеджер Анна", "anna@example.com"),
+        user_doc(MANAGER_ID + 1, "Менеджер Борис", "boris@example.com"),
+    ]
+
+
 class Sandbox:
     """The whole sandbox: a WSGI callable plus its state."""
 
@@ -96,10 +106,7 @@ class Sandbox:
         self.amojo_id = str(uuid.uuid4())
         self.public_url = "http://127.0.0.1"
         self.admin_user_id = ADMIN_ID
-        self.users = [
-            {"id": ADMIN_ID, "name": "Администратор", "email": "admin@example.com", "lang": "ru"},
-            {"id": MANAGER_ID, "name": "Менеджер Анна", "email": "anna@example.com", "lang": "ru"},
-        ]
+        self.users = seeded_users()
         self.user_ids = {u["id"] for u in self.users}
         self._state_lock = threading.Lock()
         self.config: dict[str, Any] = {}
@@ -137,6 +144,7 @@ class Sandbox:
             self.secret = os.urandom(32)
             self.store.put("meta", "secret", {"hex": self.secret.hex()})
             self.config = copy.deepcopy(self.defaults)
+            self.users[:] = seeded_users()
             self.faults = []
             self.log.clear()
             self.counts = {}

@@ -151,6 +151,21 @@ def _revoke(sb: Sandbox, req: Request) -> Response:
     return ok({"revoked": bool(doc)})
 
 
+def _rights(sb: Sandbox, req: Request) -> Response:
+    """POST /_sandbox/rights {user_id, entity: leads|contacts|companies, action: add|edit|..., value: A|D}:
+    give or take away one of a user's rights (a taken "add" makes creates fail with amoCRM's error 244)."""
+    data = body(req)
+    user = next((u for u in sb.users if u["id"] == data.get("user_id")), None)
+    entity, action, value = data.get("entity"), data.get("action"), data.get("value", "D")
+    if user is None or entity not in ("leads", "contacts", "companies") or value not in ("A", "G", "M", "D"):
+        raise bad("user_id must be a known user, entity leads|contacts|companies, value A|G|M|D")
+    if action not in user["rights"][entity]:
+        raise bad(f"action must be one of {sorted(user['rights'][entity])}")
+    with sb._state_lock:
+        user["rights"][entity][action] = value
+    return ok({"user_id": user["id"], "rights": user["rights"]})
+
+
 def _faults(sb: Sandbox, req: Request) -> Response:
     if req.method == "DELETE":
         with sb._state_lock:
@@ -243,6 +258,7 @@ ROUTES: list[tuple[str, dict[str, Any]]] = [
     ("/_sandbox/long_lived_token", {"POST": _long_lived}),
     ("/_sandbox/tokens/revoke", {"POST": _revoke}),
     ("/_sandbox/faults", {"GET": _faults, "POST": _faults, "DELETE": _faults}),
+    ("/_sandbox/rights", {"POST": _rights}),
     ("/_sandbox/unblock", {"POST": _unblock}),
     ("/_sandbox/requests", {"GET": _requests}),
     ("/_sandbox/requests/clear", {"POST": _requests_clear}),

@@ -112,6 +112,16 @@ MESSAGES: dict[str, tuple[Promise, Promise]] = {
         _("amoCRM refused: the connected amoCRM user may not do this."),
         _("Give that user administrator rights in amoCRM (or connect as an administrator), then retry."),
     ),
+    "rights": (
+        _(
+            "amoCRM refused for lack of rights: the connected amoCRM user may not add or change this "
+            "(an account-permissions problem, not the order's data)."
+        ),
+        _(
+            "Ask the amoCRM admin for rights for the connected user (or connect as an administrator), then "
+            "retry. Nothing in the order needs correcting."
+        ),
+    ),
     DEAL_DELETED: (
         _("The order's deal was deleted in amoCRM."),
         _("Restore the deal in amoCRM, or unlink the order and push it to create a new deal."),

@@ -9,6 +9,7 @@ from functools import reduce
 
 import django_filters
 from django import forms
+from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
@@ -113,6 +114,15 @@ class OrderFilter(django_filters.FilterSet):
         label=_("Installation to"),
         widget=forms.DateInput(attrs={"type": "date"}),
     )
+    manager = django_filters.ModelChoiceFilter(
+        field_name="responsible",
+        queryset=get_user_model().objects.filter(is_active=True, is_staff=True).order_by("username"),
+        label=_("Manager"),
+        empty_label=_("Any"),
+    )
+    mine = django_filters.BooleanFilter(
+        method="filter_mine", label=_("My orders"), widget=forms.CheckboxInput
+    )
     shown = django_filters.ChoiceFilter(
         choices=[("all", _("Active and deleted")), ("deleted", _("Deleted only"))],
         method="filter_shown",
@@ -138,6 +148,13 @@ class OrderFilter(django_filters.FilterSet):
         queryset = super().qs
         shown = self.form.cleaned_data.get("shown") if self.form.is_valid() else None
         return queryset if shown else queryset.filter(is_active=True)
+
+    def filter_mine(self, queryset: QuerySet, name: str, value: bool | None) -> QuerySet:
+        """Only the orders the signed-in user is responsible for (off by default)."""
+        user = getattr(self.request, "user", None)
+        if not value or user is None or not user.is_authenticated:
+            return queryset
+        return queryset.filter(responsible=user)
 
     def filter_shown(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         return queryset.filter(is_active=False) if value == "deleted" else queryset

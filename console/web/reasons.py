@@ -90,6 +90,14 @@ MESSAGES: dict[str, Promise] = {
     ),
     Code.PAYMENT_INVALID: _("The payment in amoCRM is not valid: %(errors)s"),
     Code.PAYMENT_SET: _("Payment taken from the deal: %(amount)s, “%(payment)s”."),
+    Code.RESPONSIBLE_SET: _("Responsible manager taken from the deal: %(user)s."),
+    Code.RESPONSIBLE_UNKNOWN_USER: _(
+        "The deal's responsible amoCRM user %(amo_user)s is linked to no console user; the order's "
+        "responsible is unchanged (link the user on the users page)."
+    ),
+    Code.RESPONSIBLE_LOCAL_WINS: _(
+        "The responsible manager was changed in the console after its last push; the console's wins."
+    ),
 }
 # A variant of a code's message chosen by a parameter that is true.
 VARIANTS: dict[tuple[str, str], Promise] = {

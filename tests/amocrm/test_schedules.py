@@ -16,6 +16,7 @@ NAMES = {
     "AmoCRM token refresh",
     "AmoCRM reconciliation",
     "AmoCRM webhook inbox prune",
+    "AmoCRM users refresh",
 }
 
 

@@ -151,7 +151,21 @@ def test_webhook_subscriptions_are_listed_and_deleted_by_destination(sb):
 
 def test_users_are_listed(sb):
     users = sb.api("GET", "users").json()["_embedded"]["users"]
-    assert {u["id"] for u in users} == {100001, 100002}
+    assert {u["id"] for u in users} == {100001, 100002, 100003}
+    admin = next(u for u in users if u["id"] == 100001)
+    assert admin["rights"]["is_admin"] is True and admin["rights"]["leads"]["add"] == "A"
+
+
+def test_a_user_without_the_add_right_gets_error_244_and_reset_gives_it_back(sb):
+    taken = sb.control(
+        "POST", "rights", {"user_id": 100001, "entity": "leads", "action": "add", "value": "D"}
+    )
+    assert taken["rights"]["leads"]["add"] == "D"
+    refused = sb.api("POST", "leads", json=[{"name": "x"}])
+    assert refused.status_code == 400 and "Код ошибки 244" in refused.json()["detail"]
+    assert sb.api("POST", "contacts", json=[{"name": "x"}]).status_code == 200
+    sb.control("POST", "rights", {"user_id": 100001, "entity": "leads", "action": "add", "value": "A"})
+    assert sb.api("POST", "leads", json=[{"name": "x"}]).status_code == 200
 
 
 def test_the_board_shows_leads_by_stage_and_the_lead_page_moves_them(sb):

@@ -19,6 +19,7 @@ from django.utils import timezone
 from console.amocrm import stagemap
 from console.amocrm.account.access import account_client
 from console.amocrm.account.oauth import tokens_forget
+from console.amocrm.account.users import users_refresh
 from console.amocrm.api.client import AmoCRMClient
 from console.amocrm.api.errors import AmoCRMError
 from console.amocrm.fields import COMPANY_FIELDS, LEAD_SELECTS, lead_field_specs, select_options
@@ -81,6 +82,7 @@ def account_setup(*, connection_id: int = 1, webhook_base_url: str | None = None
     report.seeded_statuses, report.deactivated_statuses = seeded.created, seeded.deactivated
     report.notes += seeded.notes
     _webhook(client, connection, report, webhook_base_url)
+    users_refresh(client)
     connection.setup_completed_at = timezone.now()
     connection.save(
         update_fields=[

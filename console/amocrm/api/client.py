@@ -56,6 +56,12 @@ class AmoCRMClient(Transport):
         params = {"with": ",".join(with_)} if with_ else None
         return self._request("GET", "/api/v4/account", params=params) or {}
 
+    def iter_users(self) -> Iterator[dict[str, Any]]:
+        # https://www.amocrm.ru/developers/content/crm_platform/users-api
+        # GET /api/v4/users (paginated; admin-only: 403 for a non-admin connecting user)
+        """Every user of the account, page by page."""
+        return self._paginate("/api/v4/users", "users", {"limit": PAGE_LIMIT})
+
     def list_pipelines(self) -> list[dict[str, Any]]:
         # https://www.amocrm.ru/developers/content/crm_platform/leads_pipelines
         # GET /api/v4/leads/pipelines

@@ -10,6 +10,7 @@ errors and a human ``title``. ``permanent`` says whether retrying the same reque
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from console.amocrm.api.redaction import redact
@@ -113,6 +114,27 @@ class ValidationError(AmoCRMError):
     default_title = "AmoCRM rejected the data"
 
 
+class RightsError(AmoCRMError):
+    """The connected amoCRM user lacks a right (error code 244 "no rights to add", 202, or a JSON 403 on an
+    entity): an account-permissions problem for the amoCRM admin, not data to fix in the order.
+    https://www.amocrm.ru/developers/content/crm_platform/error-codes"""
+
+    default_title = "The connected amoCRM user has no rights for this"
+
+
+# Legacy "no rights" codes amoCRM puts in a 400's detail ("Код ошибки 244. ..."): 244 adding leads, lists,
+# notes; 202 adding contacts.
+RIGHTS_CODES = {"244", "202"}
+_ERROR_CODE = re.compile(r"Код ошибки (\d+)|error code (\d+)", re.IGNORECASE)
+
+
+def rights_code(detail: str) -> str | None:
+    """The amoCRM "no rights" error code a 400's ``detail`` names, else ``None``."""
+    match = _ERROR_CODE.search(detail or "")
+    code = match and (match.group(1) or match.group(2))
+    return code if code in RIGHTS_CODES else None
+
+
 class NotFound(AmoCRMError):
     """404, or 204 for a single entity that does not exist."""
 
@@ -214,6 +236,9 @@ def error_from_response(
     if isinstance(body, dict):
         detail = str(body.get("hint") or body.get("detail") or body.get("title") or "")
     detail = redact_fn(detail)
+    if status == 400 and rights_code(detail):
+        title = f"amoCRM error {rights_code(detail)}: the connected user has no rights to add this"
+        return RightsError(title=title, **common)
     if status == 400:
         validation = parse_validation_errors(body)
         if validation:
@@ -226,9 +251,7 @@ def error_from_response(
     if status == 403 and (html or body is None):
         return CircuitOpen(title=BLOCKED_TITLE, state="blocked", **common)
     if status == 403:
-        return AmoCRMError(
-            title=f"AmoCRM denied access: {detail or 'forbidden'} (admin rights needed?)", **common
-        )
+        return RightsError(title=f"AmoCRM denied access: {detail or 'forbidden'} (rights needed)", **common)
     if status == 404:
         return NotFound(title=f"Not found in AmoCRM: {detail or path}", **common)
     if status == 429:
@@ -288,6 +311,7 @@ ERROR_KINDS = (
     "validation",
     "not_found",
     "forbidden",
+    "rights",
     DEAL_DELETED,
     CUSTOMER_BUSY,
     "internal",
@@ -320,6 +344,7 @@ def error_kind(exc: Exception | None) -> str:
         (AuthError, "auth"),
         (ValidationError, "validation"),
         (NotFound, "not_found"),
+        (RightsError, "rights"),
     ]
     for cls, kind in kinds:
         if isinstance(exc, cls):

@@ -16,6 +16,7 @@ from typing import Any
 
 from console.amocrm.inbound.items import STATE_ACTIONS, WebhookItem
 from console.amocrm.inbound.payments import combine, payment_from_webhook, payment_observe
+from console.amocrm.inbound.responsible import responsible_observe
 from console.amocrm.inbound.rules import ItemResult, LeadObservation, Outcome, lead_mark_deleted, lead_observe
 from console.amocrm.reasons import Code, has, reason
 
@@ -53,7 +54,18 @@ def _lead_stage(item: WebhookItem, client_factory: ClientFactory) -> ItemResult:
     stage = lead_observe(obs, client_factory=client_factory)
     if stage.outcome == Outcome.STALE and has(stage.reasons, Code.OLDER_THAN_APPLIED):
         return stage  # an out-of-date report: its payment is out of date as well
-    return combine(stage, payment_observe(lead_id=item.id, seen=payment_from_webhook(item.fields)))
+    stage = combine(stage, payment_observe(lead_id=item.id, seen=payment_from_webhook(item.fields)))
+    return combine(
+        stage, responsible_observe(lead_id=item.id, amo_user_id=_int(item.fields.get("responsible_user_id")))
+    )
+
+
+def _int(value: object) -> int | None:
+    """A webhook field's integer (forms carry text), else ``None``."""
+    try:
+        return int(str(value))
+    except (TypeError, ValueError):
+        return None
 
 
 def _lead_delete(item: WebhookItem, client_factory: ClientFactory) -> ItemResult:

@@ -20,9 +20,11 @@ from console.amocrm.models.outbound import (
     SyncLog,
     UnconfirmedCreate,
 )
+from console.amocrm.models.users import AmoUser
 
 __all__ = [
     "AmoConnection",
+    "AmoUser",
     "CatalogElementLink",
     "CompanyAmoLink",
     "ConfigChange",

@@ -51,6 +51,7 @@ from console.amocrm.outbound.unconfirmed import (
     settles_of,
 )
 from console.amocrm.payment import order_payment
+from console.amocrm.responsible import amo_user_id_for_order
 from console.amocrm.stagemap import StageMap
 from console.orders.models import Order
 
@@ -147,7 +148,10 @@ def _target(run: Run, order: Order) -> Target:
     """What ``order``'s deal should be in amoCRM, with the hashes that tell whether anything changed."""
     lines = list(order.items.all())
     stage = run.stage_map.stage_for(order.status, deleted=not order.is_active)
-    fields = payloads.lead_fields(order, run.field_ids, enum_ids=run.enum_ids)
+    responsible = amo_user_id_for_order(order)
+    fields = payloads.lead_fields(
+        order, run.field_ids, enum_ids=run.enum_ids, responsible_user_id=responsible
+    )
     products = payloads.order_products(lines)
     lead_hash = payloads.stable_hash(fields)
     summary = payloads.order_summary(order, lines)

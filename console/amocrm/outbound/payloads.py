@@ -222,9 +222,13 @@ def lead_fields(
     field_ids: Mapping[str, int],
     tz: str = DEFAULT_TIMEZONE,
     enum_ids: Mapping[str, Mapping[str, int]] | None = None,
+    responsible_user_id: int | None = None,
 ) -> dict:
-    """The lead fields we own (no stage, no links): name, price in whole roubles, custom fields, tags."""
-    payload = {"name": lead_name(order), "price": whole_roubles(order.total_amount)}
+    """The lead fields we own (no stage, no links): name, price in whole roubles, the responsible amoCRM
+    user (when the order's manager is linked to one), custom fields, tags."""
+    payload: dict[str, Any] = {"name": lead_name(order), "price": whole_roubles(order.total_amount)}
+    if responsible_user_id:
+        payload["responsible_user_id"] = int(responsible_user_id)
     with_fields(payload, lead_custom_fields(order, field_ids, tz, enum_ids))
     payload["_embedded"] = {"tags": lead_tags(order)}
     return payload

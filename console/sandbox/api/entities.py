@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import webhook_events
 from ..http import MSG_INT, Request, Response, as_list, json_response, no_content, verror
+from .account import rights_check
 from .common import (
     batch_body,
     check_groups,
@@ -316,6 +317,7 @@ def entity_create(sb: Sandbox, req: Request, entity: str) -> Response:
     """POST /api/v4/{entity} (array, ≤ 250, atomic: any invalid item fails the whole batch)."""
     items = batch_body(req)
     actor = sb.actor(req)
+    rights_check(sb, actor, entity)
     with sb.store.atomic():
         groups, docs = [], []
         for i, item in enumerate(items):

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import webhook_events
 from ..http import Request, Response, as_list, json_response, verror
+from .account import rights_check
 from .common import batch_body, check_groups, is_int, rid_of
 from .entities import save_entity, write_entity
 from .links import put_link
@@ -22,6 +23,7 @@ def leads_complex(sb: Sandbox, req: Request) -> Response:
     """POST /api/v4/leads/complex: ≤ 50 leads, each with ≤ 1 contact and ≤ 1 company; bare-array answer."""
     items = batch_body(req, max_items=MAX_COMPLEX)
     actor = sb.actor(req)
+    rights_check(sb, actor, "leads")
     created: list[tuple[str, dict[str, Any]]] = []
     out = []
     with sb.store.atomic():

@@ -52,7 +52,9 @@ def order_list(request: HttpRequest) -> HttpResponse:
     """All orders with their AmoCRM display state; htmx requests get only the table fragment, which polls
     itself while an order on the page is queued or running."""
     ctx = sync_state.sync_context()
-    order_filter = OrderFilter(request.GET or None, queryset=_orders_queryset(), sync_context=ctx)
+    order_filter = OrderFilter(
+        request.GET or None, queryset=_orders_queryset(), sync_context=ctx, request=request
+    )
     table = OrderTable(order_filter.qs)
     RequestConfig(request, paginate={"per_page": PER_PAGE}).configure(table)
     records = [row.record for row in table.page.object_list]
@@ -76,7 +78,9 @@ def order_export(request: HttpRequest) -> StreamingHttpResponse:
     """The filtered orders list (the list's filters) as CSV, streamed: UTF-8 with a BOM and ";" between
     fields, as spreadsheet programs in a Russian locale open it."""
     ctx = sync_state.sync_context()
-    order_filter = OrderFilter(request.GET or None, queryset=_orders_queryset(), sync_context=ctx)
+    order_filter = OrderFilter(
+        request.GET or None, queryset=_orders_queryset(), sync_context=ctx, request=request
+    )
     rows = order_filter.qs.order_by("-created_at", "-id")
     writer = csv.writer(_Echo(), delimiter=";")
     stream = (writer.writerow(row) for row in order_csv_rows(rows, ctx))

@@ -12,10 +12,12 @@ from console.amocrm.api.errors import (
     AmoCRMError,
     CircuitOpen,
     RateLimited,
+    RightsError,
     TransientError,
     UnknownOutcome,
     ValidationError,
     describe_validation_error,
+    error_kind,
     parse_validation_errors,
 )
 from console.amocrm.models import AmoConnection
@@ -356,7 +358,7 @@ def test_a_json_403_is_a_permanent_error_and_not_a_block():
         path="/api/v4/webhooks",
         redact_fn=lambda text: text,
     )
-    assert type(error) is AmoCRMError and error.permanent
+    assert type(error) is RightsError and error.permanent and error_kind(error) == "rights"
     assert "Only an admin" in error.title and error.request_id == "r1"
     html_429 = error_from_response(
         status=429,
