@@ -67,3 +67,17 @@ def test_the_htmx_question_replaces_the_progress_box(
     )
     body = response.content.decode()
     assert body.lstrip().startswith('<section id="bulk-progress"') and "<html" not in body
+
+
+def test_after_unlinking_the_order_no_longer_shows_the_old_deals_stage(
+    order: Order, staff_user: Any, enqueued: list
+) -> None:
+    """Issue 22, defect 9."""
+    OrderSync.objects.filter(order=order).update(
+        state="synced", lead_id=777, amo_pipeline_id=1, amo_status_id=2, previous_lead_id=None
+    )
+    client = Client()
+    client.force_login(staff_user)
+    client.post(reverse("web:sync_unlink", args=[order.pk]))
+    sync = OrderSync.objects.get(order=order)
+    assert (sync.state, sync.amo_pipeline_id, sync.amo_status_id) == ("unlinked", None, None)

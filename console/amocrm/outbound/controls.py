@@ -124,6 +124,9 @@ def order_unlink(*, order_id: int, trigger: str) -> None:
         previous_lead_id=sync.lead_id or sync.previous_lead_id,
         pushed_pipeline_id=None,
         pushed_status_id=None,
+        amo_pipeline_id=None,  # the old deal's stage is no longer this order's (issue 22, defect 9)
+        amo_status_id=None,
+        amo_seen_at=None,
         payload_hash="",
         pushed_lead_hash="",
         pushed_products={},
