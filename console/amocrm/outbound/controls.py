@@ -124,6 +124,9 @@ def order_unlink(*, order_id: int, trigger: str) -> None:
         previous_lead_id=sync.lead_id or sync.previous_lead_id,
         pushed_pipeline_id=None,
         pushed_status_id=None,
+        amo_pipeline_id=None,  # the old deal's stage is no longer this order's (issue 22, defect 9)
+        amo_status_id=None,
+        amo_seen_at=None,
         payload_hash="",
         pushed_lead_hash="",
         pushed_products={},
@@ -225,10 +228,52 @@ def order_link_run(*, order_id: int, lead_id: int, trigger: str) -> str:
     return "linked"
 
 
-def orders_push_bulk(*, order_ids: Sequence[int], trigger: str) -> int:
-    """Queue a bulk sync of many orders (batch calls), skipped ones left out; returns how many were queued."""
-    ids = []
-    for order in Order.objects.filter(pk__in=list(order_ids)):
+class Unlinked(StrEnum):
+    """What a bulk push does with the orders unlinked from their deals (the manager's answer)."""
+
+    ASK = ""  # leave them out: the caller asks first (``orders_unlinked``)
+    NEW = "new"  # each gets a new deal
+    RELINK = "relink"  # each is linked to its old deal again (checked in amoCRM first)
+
+
+def orders_unlinked(*, order_ids: Sequence[int]) -> list[Order]:
+    """The orders among ``order_ids`` that were unlinked from a deal and still remember it: a push must ask
+    whether they get a new deal or their old one back."""
+    rows = OrderSync.objects.filter(
+        order_id__in=list(order_ids), state=State.UNLINKED, previous_lead_id__isnull=False
+    )
+    return list(Order.objects.filter(pk__in=rows.values("order_id")).order_by("pk"))
+
+
+def _unlinked_settle(order_ids: Sequence[int], unlinked: str, trigger: str) -> tuple[set[int], int]:
+    """Apply the manager's answer for the unlinked orders among ``order_ids``; returns the ids the bulk sync
+    must leave out (asked about, or being linked to their old deal) and how many links were requested."""
+    rows = OrderSync.objects.filter(
+        order_id__in=list(order_ids), state=State.UNLINKED, previous_lead_id__isnull=False
+    )
+    if unlinked == Unlinked.NEW:
+        rows.update(previous_lead_id=None)
+        return set(), 0
+    pairs = list(rows.values_list("order_id", "previous_lead_id"))
+    requested = 0
+    for order_id, lead_id in pairs if unlinked == Unlinked.RELINK else []:
+        try:
+            order_link_request(order_id=order_id, lead_id=int(lead_id), trigger=trigger)
+        except ValueError:  # another order owns the old deal now: this one stays unlinked
+            continue
+        requested += 1
+    return {order_id for order_id, _lead in pairs}, requested
+
+
+def orders_push_bulk(*, order_ids: Sequence[int], trigger: str, unlinked: str = Unlinked.ASK) -> int:
+    """Queue a bulk sync of many orders (batch calls), skipped ones left out; returns how many were queued
+    (or are being linked to their old deal).
+
+    Orders unlinked from a deal follow ``unlinked`` (:class:`Unlinked`): never a silent second deal.
+    """
+    ids: list[int] = []
+    left_out, relinking = _unlinked_settle(order_ids, unlinked, trigger)
+    for order in Order.objects.filter(pk__in=list(order_ids)).exclude(pk__in=left_out):
         sync = order_sync_state(order=order)
         if sync.state == State.SKIPPED:
             continue
@@ -249,7 +294,7 @@ def orders_push_bulk(*, order_ids: Sequence[int], trigger: str) -> int:
         if taken:
             ids.append(order.pk)
     enqueue_bulk(order_ids=ids, trigger=trigger)
-    return len(ids)
+    return len(ids) + relinking
 
 
 def order_sync_toggle(*, order_id: int, trigger: str) -> bool:

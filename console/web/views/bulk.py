@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django_htmx.http import trigger_client_event
 
+from console.orders.models import Order
 from console.web import sync_state
 
 # The most orders one progress bar follows (the ids travel in its polling address).
@@ -55,3 +56,15 @@ def bulk_confirm(request: HttpRequest, action: str, ids: list[int]) -> HttpRespo
         "back": reverse("web:orders"),
     }
     return render(request, "orders/confirm.html", context)
+
+
+def bulk_push_choice(request: HttpRequest, ids: list[int], unlinked: list[Order]) -> HttpResponse:
+    """The question a bulk push asks when some of its orders were unlinked from their deals: link each to
+    its old deal again, or make new deals. The answer re-posts every selected order with ``unlinked``."""
+    context = {
+        "unlinked": unlinked,
+        "count": len(ids),
+        "fields": [("order_ids", order_id) for order_id in ids] + [("next", request.POST.get("next", ""))],
+    }
+    template = "orders/bulk_choice.html#choice" if request.htmx else "orders/bulk_choice.html"
+    return render(request, template, context)

@@ -35,7 +35,7 @@ from console.web.errors import failure_groups
 from console.web.forms import IdListField, LinkLeadForm
 from console.web.labels import amo_base_url
 from console.web.permissions import requires
-from console.web.views.bulk import BULK_TRACKED, bulk_confirm, bulk_progress_response
+from console.web.views.bulk import BULK_TRACKED, bulk_confirm, bulk_progress_response, bulk_push_choice
 
 PER_PAGE = 50
 CHANGED_EVENT = "orders-changed"
@@ -201,8 +201,7 @@ def sync_bulk(request: HttpRequest, action: str) -> HttpResponse:
     if action == "unlink" and request.POST.get("confirm") != "1":
         return bulk_confirm(request, action, ids)
     if action == "push":
-        count = controls.orders_push_bulk(order_ids=ids, trigger=f"bulk:{request.user.get_username()}")
-        return _bulk_done(request, ids, _queued_text(count))
+        return _bulk_push(request, ids)
     if action not in BULK_ACTIONS:
         return HttpResponse(status=404)
     service, text = BULK_ACTIONS[action]
@@ -210,6 +209,19 @@ def sync_bulk(request: HttpRequest, action: str) -> HttpResponse:
     for order_id in existing:
         service(order_id=order_id, trigger=_trigger(request))
     return _bulk_done(request, existing, text % {"count": len(existing)})
+
+
+def _bulk_push(request: HttpRequest, ids: list[int]) -> HttpResponse:
+    """Push the orders in batches; when some were unlinked from their deals, ask first (``unlinked`` =
+    new | relink) instead of making second deals silently."""
+    answer = request.POST.get("unlinked", "")
+    if answer not in (controls.Unlinked.NEW, controls.Unlinked.RELINK):
+        unlinked = controls.orders_unlinked(order_ids=ids)
+        if unlinked:
+            return bulk_push_choice(request, ids, unlinked)
+    trigger = f"bulk:{request.user.get_username()}"
+    count = controls.orders_push_bulk(order_ids=ids, trigger=trigger, unlinked=answer)
+    return _bulk_done(request, ids, _queued_text(count))
 
 
 def _bulk_done(
