@@ -120,6 +120,7 @@
       swapIfChanged(document.querySelector(selector), doc.querySelector(selector));
     });
     if (listSelector) applyList(doc);
+    document.dispatchEvent(new CustomEvent("console:live-swapped"));
   }
 
   function schedule() {
