@@ -4,7 +4,7 @@
   within 3 s, with no reload and at most one request per poll;
 - the main pages at 390 and 1280 px: the page is no wider than the window, axe finds nothing serious or
   critical, screenshots kept under ``test-results/screenshots/`` (not committed);
-- the keyboard: the first Tab reaches the skip link, which is visible with a focus ring, and leads to the page.
+- the keyboard: the first Tab reaches the skip link, visible with a focus ring, and it leads to the page.
 """
 
 from __future__ import annotations
