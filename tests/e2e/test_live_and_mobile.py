@@ -128,3 +128,22 @@ def test_the_first_tab_reaches_the_skip_link_which_shows_its_focus_and_leads_to_
     assert page.evaluate("document.activeElement.id") == "main"
     page.keyboard.press("Tab")
     assert page.evaluate("document.getElementById('main').contains(document.activeElement)")
+
+
+def test_the_orders_list_updates_the_moved_orders_row_and_keeps_what_was_ticked(
+    synced_orders: list[Any], sign_in: Any, live_server: Any, sandbox: Any
+) -> None:
+    moved, ticked = synced_orders[0], synced_orders[1]
+    page = sign_in("manager", language="ru", width=1280)
+    page.goto(f"{live_server.url}/orders/")
+    row = page.locator(f"tr[data-order-id='{moved.pk}']")
+    box = page.locator(f"input[name=order_ids][value='{ticked.pk}']")
+    box.focus()
+    page.keyboard.press("Space")  # bulk selection by keyboard
+    expect(box).to_be_checked()
+    in_rent = StageMapping.objects.get(order_status="in_rent")
+    sandbox.move_lead(OrderSync.objects.get(order=moved).lead_id, in_rent.status_id, in_rent.pipeline_id)
+    expect(row.locator(".badge.in_rent")).to_be_visible(timeout=3000)
+    expect(row).to_have_class("live-changed")
+    expect(page.locator(f"tr[data-order-id='{ticked.pk}']")).not_to_have_class("live-changed")
+    expect(box).to_be_checked()
