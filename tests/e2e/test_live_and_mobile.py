@@ -147,3 +147,30 @@ def test_the_orders_list_updates_the_moved_orders_row_and_keeps_what_was_ticked(
     expect(row).to_have_class("live-changed")
     expect(page.locator(f"tr[data-order-id='{ticked.pk}']")).not_to_have_class("live-changed")
     expect(box).to_be_checked()
+
+
+def test_at_390_the_menu_folds_behind_a_button_that_the_keyboard_opens_and_escape_closes(
+    sign_in: Any, live_server: Any
+) -> None:
+    page = sign_in("manager", language="ru", width=390)
+    page.goto(f"{live_server.url}/orders/")
+    button = page.locator(".nav-toggle")
+    menu = page.locator("#console-nav")
+    expect(menu).to_be_hidden()
+    button.focus()
+    page.keyboard.press("Enter")
+    expect(button).to_have_attribute("aria-expanded", "true")
+    expect(menu.get_by_role("link").first).to_be_visible()
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.getElementById('console-nav').contains(document.activeElement)")
+    page.keyboard.press("Escape")
+    expect(menu).to_be_hidden()
+    expect(button).to_be_focused()
+    assert _width(page) <= 390
+
+
+def test_at_1280_the_menu_shows_without_a_button(sign_in: Any, live_server: Any) -> None:
+    page = sign_in("manager", language="ru", width=1280)
+    page.goto(f"{live_server.url}/orders/")
+    expect(page.locator(".nav-toggle")).to_be_hidden()
+    expect(page.locator("#console-nav").get_by_role("link").first).to_be_visible()
