@@ -31,6 +31,7 @@ from console.web import sync_state
 from console.web.decorators import staff_required
 from console.web.filters import OrderFilter, customer_search
 from console.web.forms import OrderForm, OrderLineFormSet, OrderPaymentForm, OrderStatusForm, formset_lines
+from console.web.live import live_condition, order_list_version, order_page_version
 from console.web.permissions import requires
 from console.web.tables import OrderTable, order_csv_rows
 from console.web.timeline import amo_links, order_timeline, stage_name
@@ -48,6 +49,7 @@ def _htmx_fragment(request: HttpRequest) -> bool:
 
 @require_GET
 @staff_required
+@live_condition(order_list_version)
 def order_list(request: HttpRequest) -> HttpResponse:
     """All orders with their AmoCRM display state; htmx requests get only the table fragment, which polls
     itself while an order on the page is queued or running."""
@@ -105,6 +107,7 @@ def _with_bom(lines):  # noqa: ANN001, ANN202
 
 @require_GET
 @staff_required
+@live_condition(order_page_version)
 def order_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """One order: lines, delivery, payment, its AmoCRM sync panel (state, the deal's stage by name, links,
     drift), a timeline of everything that happened to it, and where its checkout differs from the customer.

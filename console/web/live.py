@@ -1,0 +1,126 @@
+"""Live screens: the order page and the orders list show changes made in amoCRM (a deal moved, paid,
+reassigned: whatever lands on the order, its customer or its sync state) without a reload.
+
+The page carries a version of what it shows (``orders_version``: a hash of the shown columns of its orders,
+read in one query by primary key) in ``<meta name="console-live">``; ``static/console/live.js`` asks for the
+same address every 2 s with ``X-Console-Live: 1`` and ``If-None-Match: "<version>"``. ``live_condition``
+answers ``304 Not Modified`` after that one query when nothing changed, and otherwise lets the view render the
+page as usual (read after the version, so a change in between only costs one more render), with the new
+version in ``ETag``; the script swaps the parts that differ. It is HTTP's own conditional GET
+(https://developer.mozilla.org/en-US/docs/Web/HTTP/Reference/Headers/If-None-Match), asked for by our script
+only: ordinary page loads carry no ``ETag``, so a browser never answers itself from its cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable
+from functools import wraps
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
+from django.utils.cache import add_never_cache_headers
+
+from console.orders.models import Order
+
+LIVE_HEADER = "X-Console-Live"
+# The list's script names the orders it shows (their ids, "1,2,3"): the list's filters are not re-run.
+IDS_HEADER = "X-Console-Live-Ids"
+MAX_IDS = 200
+
+# What the order page and the list's rows show of an order. ``updated_at`` moves on every save of the order;
+# the sync row is written by partial updates that leave its ``updated_at`` alone, so its shown columns count.
+ORDER_FIELDS = (
+    "pk",
+    "updated_at",
+    "status",
+    "payment_status",
+    "paid_amount",
+    "responsible",
+    "is_active",
+    "customer__updated_at",
+    "customer__company__updated_at",
+)
+SYNC_FIELDS = tuple(
+    f"amo_sync__{name}"
+    for name in (
+        "state",
+        "task_pending",
+        "lead_id",
+        "previous_lead_id",
+        "amo_pipeline_id",
+        "amo_status_id",
+        "amo_seen_at",
+        "lead_deleted_at",
+        "last_synced_at",
+        "next_retry_at",
+        "attempts",
+        "error_kind",
+        "error",
+        "updated_at",
+    )
+)
+
+
+def orders_version(ids: Iterable[int], *, newest: bool = False) -> str:
+    """A short hash of what the pages show of the orders ``ids``, in one query by primary key. With
+    ``newest`` it also covers the newest order's id, so a list learns that an order was added."""
+    ids = sorted(set(ids))
+    if not ids:
+        top = Order.objects.order_by("-pk").values_list("pk", flat=True).first() if newest else None
+        return _digest([top])
+    rows = Order.objects.filter(pk__in=ids).order_by("pk")
+    if newest:
+        rows = rows.annotate(newest=Order.objects.order_by("-pk").values("pk")[:1])
+    return _digest(list(rows.values_list(*ORDER_FIELDS, *SYNC_FIELDS, *(["newest"] if newest else []))))
+
+
+def _digest(rows: list[Any]) -> str:
+    return hashlib.blake2b(repr(rows).encode(), digest_size=10).hexdigest()
+
+
+def is_live(request: HttpRequest) -> bool:
+    """True for the live script's polls (not for page loads, htmx fragments or anything else)."""
+    return request.headers.get(LIVE_HEADER) == "1"
+
+
+def requested_ids(request: HttpRequest) -> list[int]:
+    """The order ids the list's script names (``IDS_HEADER``); anything that is not an id is ignored."""
+    raw = request.headers.get(IDS_HEADER, "")
+    return [int(part) for part in raw.split(",")[:MAX_IDS] if part.strip().isdigit()]
+
+
+def live_condition(
+    version_of: Callable[..., str],
+) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+    """Wrap a GET view for the live script: ``version_of(request, *args, **kwargs)`` gives the current
+    version; a live poll whose ``If-None-Match`` names it gets ``304`` without running the view; any other
+    live poll gets the view's answer with the version in ``ETag``. Other requests go straight to the view."""
+
+    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if not is_live(request):
+                return view(request, *args, **kwargs)
+            etag = f'"{version_of(request, *args, **kwargs)}"'
+            if etag in request.headers.get("If-None-Match", ""):
+                response: HttpResponse = HttpResponseNotModified()
+            else:
+                response = view(request, *args, **kwargs)
+            response["ETag"] = etag
+            add_never_cache_headers(response)
+            return response
+
+        return wrapped
+
+    return decorator
+
+
+def order_page_version(request: HttpRequest, pk: int) -> str:
+    """The order page's version (``live_condition``'s ``version_of``)."""
+    return orders_version([pk])
+
+
+def order_list_version(request: HttpRequest) -> str:
+    """The orders list's version: the orders the script names, and the newest order's id."""
+    return orders_version(requested_ids(request), newest=True)

@@ -1,0 +1,126 @@
+"""Live screens (console/web/live.py): the order page and the orders list answer the live script's poll with
+304 after one query when nothing changed, and with the page and a new version when something did."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from console.amocrm.models import OrderSync
+from console.orders.services import order_set_payment, order_set_status
+from console.web.live import orders_version
+from tests.web.orders_world import create_order, deal_at, map_stages
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("products")]
+
+LIVE = {"HTTP_X_CONSOLE_LIVE": "1"}
+
+
+def _version_on_page(body: str) -> str:
+    start = body.index('<meta name="console-live" content="') + len('<meta name="console-live" content="')
+    return body[start : body.index('"', start)]
+
+
+def _poll(client, url: str, version: str, **headers: str):  # noqa: ANN001, ANN202
+    return client.get(url, HTTP_IF_NONE_MATCH=f'"{version}"', **LIVE, **headers)
+
+
+def _queries_after_sign_in(client, url: str, version: str, **headers: str) -> tuple[int, list[str]]:  # noqa: ANN001
+    """The status of a poll and the SQL it ran beyond the session and user lookups every request makes."""
+    with CaptureQueriesContext(connection) as captured:
+        response = _poll(client, url, version, **headers)
+    ours = [q["sql"] for q in captured.captured_queries if "orders_order" in q["sql"]]
+    return response.status_code, ours
+
+
+def test_an_unchanged_order_page_answers_304_after_one_query(admin_client):
+    order = create_order()
+    url = reverse("web:order_detail", args=[order.pk])
+    version = _version_on_page(admin_client.get(url).content.decode())
+    status, queries = _queries_after_sign_in(admin_client, url, version)
+    assert status == 304
+    assert len(queries) == 1, queries
+    assert f'"{version}"' == _poll(admin_client, url, version)["ETag"]
+
+
+def test_the_304_costs_no_more_than_signing_in_and_that_one_query(admin_client):
+    order = create_order()
+    url = reverse("web:order_detail", args=[order.pk])
+    version = _version_on_page(admin_client.get(url).content.decode())
+    with CaptureQueriesContext(connection) as captured:
+        assert _poll(admin_client, url, version).status_code == 304
+    # The session and the user (Django's auth middleware) and the role check, then the version's query.
+    assert len(captured.captured_queries) <= 4, [q["sql"] for q in captured.captured_queries]
+
+
+def test_a_status_moved_in_amocrm_changes_the_version_and_the_poll_gets_the_page(admin_client):
+    map_stages()
+    order = create_order()
+    deal_at(order)
+    url = reverse("web:order_detail", args=[order.pk])
+    version = _version_on_page(admin_client.get(url).content.decode())
+    order_set_status(order=order, status="in_rent", origin="amocrm", actor="amocrm")
+    response = _poll(admin_client, url, version)
+    assert response.status_code == 200
+    assert response["ETag"] != f'"{version}"'
+    assert 'id="order-head"' in response.content.decode()
+    assert "no-store" in response["Cache-Control"]
+    assert _poll(admin_client, url, response["ETag"].strip('"')).status_code == 304
+
+
+def test_the_sync_rows_partial_updates_change_the_version():
+    order = create_order()
+    sync = deal_at(order)
+    before = orders_version([order.pk])
+    OrderSync.objects.filter(pk=sync.pk).update(amo_status_id=(sync.amo_status_id or 0) + 1)
+    assert orders_version([order.pk]) != before
+
+
+def test_a_payment_changes_the_version():
+    order = create_order()
+    before = orders_version([order.pk])
+    order_set_payment(
+        order=order, paid_amount=Decimal("100"), payment_status="prepaid", origin="amocrm", actor="amocrm"
+    )
+    assert orders_version([order.pk]) != before
+
+
+def test_the_list_answers_304_for_the_rows_it_names_after_one_query(admin_client):
+    orders = [create_order() for _ in range(3)]
+    url = reverse("web:orders")
+    version = _version_on_page(admin_client.get(url).content.decode())
+    ids = ",".join(str(order.pk) for order in orders)
+    status, queries = _queries_after_sign_in(admin_client, url, version, HTTP_X_CONSOLE_LIVE_IDS=ids)
+    assert (status, len(queries)) == (304, 1), queries
+
+
+def test_a_new_order_changes_the_lists_version(admin_client):
+    orders = [create_order() for _ in range(2)]
+    url = reverse("web:orders")
+    version = _version_on_page(admin_client.get(url).content.decode())
+    ids = ",".join(str(order.pk) for order in orders)
+    create_order()
+    response = _poll(admin_client, url, version, HTTP_X_CONSOLE_LIVE_IDS=ids)
+    assert response.status_code == 200 and 'id="orders-table"' in response.content.decode()
+
+
+def test_garbage_in_the_ids_header_is_ignored_not_a_500(admin_client):
+    create_order()
+    response = _poll(admin_client, reverse("web:orders"), "x", HTTP_X_CONSOLE_LIVE_IDS="1,abc,-3,,9" * 100)
+    assert response.status_code == 200
+
+
+def test_ordinary_page_loads_carry_no_etag(admin_client):
+    order = create_order()
+    response = admin_client.get(reverse("web:order_detail", args=[order.pk]), HTTP_IF_NONE_MATCH="*")
+    assert response.status_code == 200 and "ETag" not in response
+
+
+def test_a_poll_from_a_signed_out_browser_is_sent_to_the_login_page(client):
+    order = create_order()
+    response = _poll(client, reverse("web:order_detail", args=[order.pk]), "x")
+    assert response.status_code == 302 and "ETag" not in response
