@@ -20,6 +20,7 @@ from console.amocrm.models.outbound import (
     SyncLog,
     UnconfirmedCreate,
 )
+from console.amocrm.models.parties import Party, PartyConflict, PartyField
 
 __all__ = [
     "AmoConnection",
@@ -30,6 +31,9 @@ __all__ = [
     "DetachedLead",
     "Lease",
     "OrderSync",
+    "Party",
+    "PartyConflict",
+    "PartyField",
     "Pipeline",
     "PipelineStatus",
     "RateLimitWindow",
