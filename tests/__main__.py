@@ -8,6 +8,10 @@
    background tests (marked ``cluster``) run the console on a PostgreSQL database of their own with two
    ``qcluster`` processes sharing the Redis broker (``tests/fixtures/stack.py``).
 
+The two passes share nothing (their own databases, Redis database numbers, free ports and temporary files),
+so they run side by side, one per CPU; each pass's output is printed when it ends (``--serial`` runs them one
+after the other, printing as they go).
+
 Exits non-zero when anything fails or when a pass collects no test. Extra arguments go to both pytest runs.
 """
 
@@ -19,6 +23,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -26,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
 PG_URL = os.environ.get("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/console")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+EMBEDDED_REDIS_URL = REDIS_URL.rsplit("/", 1)[0] + "/1"  # the embedded pass's Redis test, apart
 
 
 def log(message: str) -> None:
@@ -105,18 +111,39 @@ def ensure_redis() -> bool:
     return wait_port(6379)
 
 
-def pytest(args: list[str], env: dict[str, str], label: str) -> int:
-    log(f"pass: {label}")
-    started = time.monotonic()
-    code = subprocess.run([sys.executable, "-m", "pytest", *args], cwd=ROOT, env=env).returncode
-    log(f"pass {label} took {time.monotonic() - started:.0f} s")
-    if code == 5:
-        log(f"pass {label} collected no test: failing")
-        return 1
-    return code
+class Pass:
+    """One pytest run in a process of its own; its output goes to a temporary file unless ``live``."""
+
+    def __init__(self, args: list[str], env: dict[str, str], label: str, *, live: bool) -> None:
+        log(f"pass: {label}")
+        self.label, self.started = label, time.monotonic()
+        self.output = None if live else tempfile.TemporaryFile()  # noqa: SIM115 (read and closed in wait)
+        command = [sys.executable, "-m", "pytest", *args]
+        self.process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=self.output, stderr=subprocess.STDOUT
+        )
+
+    def wait(self) -> int:
+        """Wait for the run, print its output (when kept) and return its exit status (a pass with no test
+        collected fails)."""
+        code = self.process.wait()
+        if self.output is not None:
+            self.output.seek(0)
+            log(f"output of pass {self.label}:")
+            sys.stdout.flush()
+            shutil.copyfileobj(self.output, sys.stdout.buffer)
+            sys.stdout.flush()
+            self.output.close()
+        log(f"pass {self.label} took {time.monotonic() - self.started:.0f} s")
+        if code == 5:
+            log(f"pass {self.label} collected no test: failing")
+            return 1
+        return code
 
 
 def main(argv: list[str]) -> int:
+    serial = "--serial" in argv
+    argv = [arg for arg in argv if arg != "--serial"]
     base_env = {**os.environ, "DJANGO_ALLOW_ASYNC_UNSAFE": "true", "PYTHONUNBUFFERED": "1"}
     base_env.pop("DATABASE_URL", None)
     base_env.pop("REDIS_URL", None)
@@ -130,25 +157,25 @@ def main(argv: list[str]) -> int:
 
     embedded_env = {**base_env}
     if has_redis:
-        embedded_env["TEST_REDIS_URL"] = REDIS_URL  # lets the Redis-broker test run in the embedded pass
-    failures += pytest(["-q", *argv], embedded_env, "embedded default (SQLite, ORM broker)") != 0
+        embedded_env["TEST_REDIS_URL"] = EMBEDDED_REDIS_URL  # lets the Redis-broker test run in this pass
+    passes = []
+    embedded = Pass(["-q", *argv], embedded_env, "embedded default (SQLite, ORM broker)", live=serial)
+    if serial:
+        failures += embedded.wait() != 0
+    else:
+        passes.append(embedded)
 
     if has_pg and has_redis:
         scale_env = {**base_env, "DATABASE_URL": PG_URL, "REDIS_URL": REDIS_URL, "TEST_REDIS_URL": REDIS_URL}
-        failures += (
-            pytest(
-                ["-q", "-m", "not e2e", *argv],
-                scale_env,
-                "scale-out (PostgreSQL, Redis broker, two clusters)",
-            )
-            != 0
-        )
+        label = "scale-out (PostgreSQL, Redis broker, two clusters)"
+        passes.append(Pass(["-q", "-m", "not e2e", *argv], scale_env, label, live=serial))
     elif os.environ.get("CI"):
         log("PostgreSQL or Redis is not available in CI: failing")
         failures += 1
     else:
         log("PostgreSQL or Redis not available: the scale-out pass is skipped")
 
+    failures += sum(run.wait() != 0 for run in passes)
     log("all passes green" if not failures else f"{failures} pass(es) failed")
     return 1 if failures else 0
 

@@ -86,9 +86,9 @@ def prune_sync_log() -> int:
 # --- deals -> orders ----------------------------------------------------------------------------------------
 
 
-def webhook_process_pending_task() -> int:
-    """Process the pending webhook deliveries (one task per burst of deliveries)."""
-    return inbox_process_pending()
+def webhook_process_pending_task(holder: str = "") -> int:
+    """Process the pending webhook deliveries (one task per burst of deliveries; ``holder``: its lease)."""
+    return inbox_process_pending(holder=holder)
 
 
 def webhook_replay_task(inbox_id: int) -> str:

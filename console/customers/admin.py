@@ -16,6 +16,7 @@ from django.http import HttpRequest
 from console.customers.models import COMPANY_FIELDS, Company, Customer
 from console.customers.services import (
     CUSTOMER_FIELDS,
+    by_manager,
     company_check,
     company_create,
     company_delete,
@@ -25,11 +26,6 @@ from console.customers.services import (
     customer_deactivate,
     customer_update,
 )
-
-
-def who(request: HttpRequest) -> dict[str, str]:
-    """``origin`` and ``actor`` of a write made in the admin by the signed-in user."""
-    return {"origin": "manager", "actor": request.user.get_username()}
 
 
 def adopt(obj: models.Model, saved: models.Model) -> None:
@@ -125,9 +121,9 @@ class ServiceAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: Any, form: ServiceForm, change: bool) -> None:
         if change:
             obj.refresh_from_db()  # undo the form's writes: the service compares with the stored row
-            form.update(obj, **who(request))
+            form.update(obj, **by_manager(request.user))
         else:
-            adopt(obj, form.create(**who(request)))
+            adopt(obj, form.create(**by_manager(request.user)))
 
 
 @admin.register(Company)
@@ -164,4 +160,4 @@ class CustomerAdmin(ServiceAdmin, SoftDeleteAdmin):
     autocomplete_fields = ["company"]
 
     def soft_delete(self, request: HttpRequest, obj: Customer) -> None:
-        customer_deactivate(customer=obj, **who(request))
+        customer_deactivate(customer=obj, **by_manager(request.user))

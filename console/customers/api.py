@@ -23,6 +23,7 @@ from console.customers.serializers import (
     CustomerOutputSerializer,
 )
 from console.customers.services import (
+    by_manager,
     company_create,
     company_delete,
     company_update,
@@ -32,31 +33,34 @@ from console.customers.services import (
 )
 
 
-def _who(request: Request) -> dict[str, str]:
-    """``origin`` and ``actor`` of a write by the signed-in user (a manager or an admin: ``orders.edit``)."""
-    return {"origin": "manager", "actor": request.user.get_username()}
-
-
 class _WrittenByServices(ApiViewMixin, viewsets.ModelViewSet):
-    """A viewset whose writes go through the services: ``input_serializer`` validates, ``create_service`` and
-    ``update_service`` write (with who asked), ``serializer_class`` answers."""
+    """A viewset whose writes go through the services: ``input_serializer`` validates, ``create_service``,
+    ``update_service`` and ``delete_service`` write (the last two get the row as ``instance_name``),
+    ``serializer_class`` answers."""
 
     input_serializer: type[serializers.Serializer]
+    instance_name: str
     create_service: Callable[..., Any]
     update_service: Callable[..., Any]
+    delete_service: Callable[..., Any]
 
     def create(self, request: Request, *args, **kwargs) -> Response:  # noqa: ANN002, ANN003
         serializer = self.input_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        instance = self.create_service(data=serializer.validated_data, **_who(request))
+        instance = self.create_service(data=serializer.validated_data, **by_manager(request.user))
         return Response(self.serializer_class(instance).data, status=status.HTTP_201_CREATED)
 
     def update(self, request: Request, *args, **kwargs) -> Response:  # noqa: ANN002, ANN003
         instance = self.get_object()
         serializer = self.input_serializer(data=request.data, partial=kwargs.get("partial", False))
         serializer.is_valid(raise_exception=True)
-        instance = self.update_service(instance, serializer.validated_data, **_who(request))
+        written = {self.instance_name: instance, "data": serializer.validated_data}
+        instance = self.update_service(**written, **by_manager(request.user))
         return Response(self.serializer_class(instance).data)
+
+    def destroy(self, request: Request, *args, **kwargs) -> Response:  # noqa: ANN002, ANN003
+        self.delete_service(**{self.instance_name: self.get_object()})
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 @extend_schema_view(
@@ -76,15 +80,12 @@ class CustomerViewSet(_WrittenByServices):
     ordering_fields = ["created_at", "last_name", "id"]
 
     input_serializer = CustomerInputSerializer
+    instance_name = "customer"
     create_service = staticmethod(customer_create)
+    update_service = staticmethod(customer_update)
 
-    @staticmethod
-    def update_service(instance: Customer, data: dict, **who: str) -> Customer:
-        return customer_update(customer=instance, data=data, **who)
-
-    def destroy(self, request: Request, *args, **kwargs) -> Response:  # noqa: ANN002, ANN003
-        customer_deactivate(customer=self.get_object(), **_who(request))
-        return Response(status=status.HTTP_204_NO_CONTENT)
+    def delete_service(self, *, customer: Customer) -> None:
+        customer_deactivate(customer=customer, **by_manager(self.request.user))
 
 
 @extend_schema_view(
@@ -103,12 +104,7 @@ class CompanyViewSet(_WrittenByServices):
     ordering_fields = ["name", "created_at", "id"]
 
     input_serializer = CompanyInputSerializer
+    instance_name = "company"
     create_service = staticmethod(company_create)
-
-    @staticmethod
-    def update_service(instance: Company, data: dict, **who: str) -> Company:
-        return company_update(company=instance, data=data, **who)
-
-    def destroy(self, request: Request, *args, **kwargs) -> Response:  # noqa: ANN002, ANN003
-        company_delete(company=self.get_object())
-        return Response(status=status.HTTP_204_NO_CONTENT)
+    update_service = staticmethod(company_update)
+    delete_service = staticmethod(company_delete)

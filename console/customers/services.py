@@ -13,6 +13,7 @@ changed; a write that changes nothing saves and sends nothing.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -40,6 +41,11 @@ CUSTOMER_FIELDS = (
 
 
 # --- Shared helpers ------------------------------------------------------------------------------------
+
+
+def by_manager(user: Any) -> dict[str, str]:
+    """``origin`` and ``actor`` of a write made by the signed-in ``user`` (console, admin or API)."""
+    return {"origin": "manager", "actor": user.get_username()}
 
 
 def _check_origin(origin: str) -> None:
@@ -97,12 +103,19 @@ def _company_validate(company: Company) -> None:
     company.full_clean(validate_constraints=False)
 
 
+def _check(
+    row: models.Model, data: dict[str, Any], apply: Callable[..., Any], validate: Callable[..., Any]
+) -> None:
+    """Apply ``data`` to a copy of ``row`` and validate it: the error a write would raise, nothing written."""
+    candidate = copy.copy(row)
+    apply(candidate, data)
+    validate(candidate)
+
+
 def company_check(*, data: dict[str, Any], company: Company | None = None) -> None:
     """Raise the ``ValidationError`` that ``company_create`` (no ``company``) or ``company_update`` would
     raise for ``data``; writes nothing and leaves ``company`` as it is."""
-    candidate = copy.copy(company) if company is not None else Company()
-    _company_apply(candidate, data)
-    _company_validate(candidate)
+    _check(company or Company(), data, _company_apply, _company_validate)
 
 
 def company_create(*, data: dict[str, Any], origin: str = "system", actor: str = "") -> Company:
@@ -232,9 +245,7 @@ def _customer_save(customer: Customer) -> None:
 def customer_check(*, data: dict[str, Any], customer: Customer | None = None) -> None:
     """Raise the ``ValidationError`` that ``customer_create`` (no ``customer``) or ``customer_update`` would
     raise for ``data``; writes nothing and leaves ``customer`` as it is."""
-    candidate = copy.copy(customer) if customer is not None else Customer()
-    _customer_apply(candidate, data)
-    _customer_validate(candidate)
+    _check(customer or Customer(), data, _customer_apply, _customer_validate)
 
 
 def customer_create(*, data: dict[str, Any], origin: str = "system", actor: str = "") -> Customer:

@@ -7,7 +7,8 @@ from __future__ import annotations
 from django.contrib import admin
 from django.http import HttpRequest
 
-from console.customers.admin import SoftDeleteAdmin, who
+from console.customers.admin import SoftDeleteAdmin
+from console.customers.services import by_manager
 from console.orders.models import Order, OrderItem, OrderStatusChange, Product
 from console.orders.services import order_soft_delete
 
@@ -116,7 +117,7 @@ class OrderAdmin(SoftDeleteAdmin):
         return False
 
     def soft_delete(self, request: HttpRequest, obj: Order) -> None:
-        order_soft_delete(order=obj, **who(request))
+        order_soft_delete(order=obj, **by_manager(request.user))
 
 
 @admin.register(OrderStatusChange)

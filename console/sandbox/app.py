@@ -165,15 +165,9 @@ class Sandbox:
         req = Request(environ)
         req.request_id = os.urandom(8).hex()
         path = req.path
+        to_ui = path == "/" or path.startswith(("/_sandbox", "/leads/detail/"))
         try:
-            if path == "/" or path.startswith(("/_sandbox", "/leads/detail/")):
-                resp = self._control_or_ui(req)
-            else:
-                resp = self._api_entry(req)
-        except HttpError as exc:
-            resp = exc.response
-        except ValidationFailed as exc:
-            resp = exc.response()
+            resp = _answered(self._control_or_ui if to_ui else self._api_entry, req)
         except DropConnection:
             raise
         except Exception:
@@ -209,12 +203,7 @@ class Sandbox:
         with self._state_lock:
             self.log.append(entry)
             self.counts[key] = self.counts.get(key, 0) + 1
-        try:
-            resp = self._api_guarded(req)
-        except HttpError as exc:
-            resp = exc.response
-        except ValidationFailed as exc:
-            resp = exc.response()
+        resp = _answered(self._api_guarded, req)
         entry["status"] = 0 if resp.drop else resp.status
         entry["client_id"] = req.client_id
         return resp
@@ -452,3 +441,13 @@ class Sandbox:
             "blocked": self.config["blocked"],
             "unpaid": self.config["unpaid"],
         }
+
+
+def _answered(handler: Callable[[Request], Response], req: Request) -> Response:
+    """``handler``'s response, or the error response an ``HttpError`` or a failed validation carries."""
+    try:
+        return handler(req)
+    except HttpError as exc:
+        return exc.response
+    except ValidationFailed as exc:
+        return exc.response()

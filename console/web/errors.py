@@ -68,6 +68,20 @@ MESSAGES: dict[str, tuple[Promise, Promise]] = {
             "If it keeps failing, check amoCRM for a duplicate deal."
         ),
     ),
+    "unknown_outcome_note": (
+        _("amoCRM did not confirm whether the deal's note was created: its answer was lost."),
+        _(
+            "Nothing to do: once amoCRM has carried out the lost request, the console looks for the note "
+            "and writes it only if it is missing, so the deal gets no second note."
+        ),
+    ),
+    "unknown_outcome_element": (
+        _("amoCRM did not confirm whether a product was added to the catalog: its answer was lost."),
+        _(
+            "Nothing to do: once amoCRM has carried out the lost request, the console looks the product up "
+            "in the catalog and adds it only if it is missing, so no product is listed twice."
+        ),
+    ),
     "server": (
         _("amoCRM had an internal error and did not process the request."),
         _("Nothing to do: the console tries again by itself. If it lasts for hours, contact amoCRM support."),

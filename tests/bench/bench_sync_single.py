@@ -2,7 +2,7 @@
 a status-only change, a comment change (the lead's comment field and a change note) and a save that changes
 nothing (targets: create <= 5 for a repeat customer, status 1, comment 2, no-op 0).
 
-    .venv/bin/python tests/bench/bench_sync_single.py [--limit 7]
+    .venv/bin/python tests/bench/bench_sync_single.py [--limit 7]   (BENCH_SHOW_QUERIES=1 lists each query)
 
 Not collected by pytest. Uses ``boot`` from ``bench_sync_bulk`` (own sandbox and SQLite file); the cluster
 runs in sync mode, so each order change is synced inline when its transaction commits. :func:`run` returns
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import os
 import sys
 import time
 from pathlib import Path
@@ -35,6 +36,8 @@ def run(*, limit: int = 7) -> list[dict[str, Any]]:
     try:
         from decimal import Decimal
 
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
         from django.utils import timezone
 
         from console.amocrm.models import SyncLog
@@ -58,14 +61,18 @@ def run(*, limit: int = 7) -> list[dict[str, Any]]:
         def measure(label: str, action: object, target: str) -> None:
             sandbox.control("POST", "requests/clear")
             started = time.monotonic()
-            action()  # type: ignore[operator]
+            with CaptureQueriesContext(connection) as queries:  # the change and its inline sync
+                action()  # type: ignore[operator]
             elapsed = (time.monotonic() - started) * 1000
+            if os.environ.get("BENCH_SHOW_QUERIES"):
+                for query in queries.captured_queries:
+                    print("   ", query["sql"][:160])
             counts = {k: v for k, v in sandbox.requests()["counts"].items() if "/api/v4/" in k}
             log = SyncLog.objects.first()
             measured[label] = sum(counts.values())
             detail = ", ".join(f"{k} x{v}" for k, v in counts.items())
             print(f"{label:<42} {sum(counts.values()):>2} requests (target {target:>4}) {elapsed:6.0f} ms  "
-                  f"[{log.action}/{log.outcome}]  {detail}")  # fmt: skip
+                  f"{len(queries):>3} queries  [{log.action}/{log.outcome}]  {detail}")  # fmt: skip
 
         holder: dict[str, object] = {}
         measure("create, new customer and new products", lambda: holder.update(first=new_order(3)), "-")

@@ -272,11 +272,16 @@ def error_detail(exc: Exception | None) -> str:
 CIRCUIT_KINDS = ("paused", "blocked", "unpaid", "revoked", "rejected", "not_connected")
 DEAL_DELETED = "deal_deleted"  # the order's deal was deleted in amoCRM (written by the engine)
 CUSTOMER_BUSY = "customer_busy"  # another run is creating the customer's contact or company
+# The order waits for a lost create other than its deal's to settle before it is looked up (by the engine).
+UNKNOWN_NOTE = "unknown_outcome_note"
+UNKNOWN_ELEMENT = "unknown_outcome_element"
 OTHER = "other"
 ERROR_KINDS = (
     *CIRCUIT_KINDS,
     "rate_limited",
     "unknown_outcome",
+    UNKNOWN_NOTE,
+    UNKNOWN_ELEMENT,
     "server",
     "network",
     "auth",

@@ -3,7 +3,8 @@
 - :func:`inbox_store` (the intake view calls it): one row per delivery; a delivery with the same items as an
   earlier one is stored as ``duplicate`` and not processed. The first delivery of a burst enqueues one
   processing task when it commits; deliveries that arrive while it is queued or running ride along (the
-  ``inbox:processing`` counter says whether one is, as ``OrderSync.task_pending`` does for order syncs).
+  task's lease, kind ``webhooks`` in ``console.amocrm.leases``, says whether one is: the one claim shape of
+  all background work, with its one clock).
   One task at a time keeps the cluster's share of the CPU and of SQLite's single write lock small while
   amoCRM waits for answers, and spares the broker a task per delivery.
 - :func:`inbox_process_pending` (that task): the pending deliveries, oldest first, each by
@@ -13,8 +14,8 @@
   amoCRM is read at most once per deal per delivery. An attempt that died with its worker (killed, timed out)
   is counted, and after ``LOST_ATTEMPTS`` of them the row fails with that reason instead of stalling the
   inbox. After ``PROCESS_SLICE`` rows or ``PROCESS_SECONDS`` the task hands over to a successor, so it never
-  nears the cluster's task timeout; the task refreshes its mark as it goes, so a running task is never taken
-  for a lost one. :func:`inbox_replay` processes a row again on demand.
+  nears the cluster's task timeout, and passes its lease on; the task renews its lease as it goes, so a
+  running task is never taken for a lost one. :func:`inbox_replay` processes a row again on demand.
 - :func:`inbox_requeue_pending` (every minute) and :func:`inbox_prune` (daily) keep it tidy.
 
 Webhook events amoCRM sends: https://www.amocrm.ru/developers/content/crm_platform/webhooks-format
@@ -30,7 +31,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
 from console.amocrm import queue
@@ -41,6 +42,15 @@ from console.amocrm.inbound.events import item_process
 from console.amocrm.inbound.formparse import FormParseError, parse_form
 from console.amocrm.inbound.items import WebhookItem, as_int, fingerprint, webhook_items
 from console.amocrm.inbound.rules import ItemResult
+from console.amocrm.leases import (
+    WEBHOOKS,
+    lease_live,
+    leases_release,
+    leases_renew,
+    leases_take,
+    new_holder,
+    renew_due,
+)
 from console.amocrm.models import SyncLog, WebhookCounter, WebhookInbox
 from console.amocrm.outbound.retries import max_attempts
 from console.amocrm.reasons import Code, Reason, has, reason
@@ -50,11 +60,10 @@ logger = logging.getLogger(__name__)
 Outcome = WebhookInbox.Outcome
 PROCESS_TASK = "console.amocrm.tasks.webhook_process_pending_task"
 REPLAY_TASK = "console.amocrm.tasks.webhook_replay_task"
-# 0 while no processing task is queued or running, else when one was (unix seconds, refreshed as it works).
-PROCESSING_KEY = "inbox:processing"
+# The key of the processing task's lease (kind ``WEBHOOKS``): held while a task is queued or running.
+PROCESSING_SLOT = 0
 PROCESS_SLICE = 500  # rows per task (about 10 s of work); then a successor takes over
 PROCESS_SECONDS = 20  # nor longer than this (the cluster's task timeout is 120 s)
-MARK_EVERY = 5  # seconds between refreshes of the mark while the task works
 MAX_ITEMS = 250  # items of one delivery processed; the rest are named in the row's reasons
 LOST_ATTEMPTS = 3  # attempts that died (task killed or timed out) before the row fails
 # A row amoCRM could not answer for (5xx, timeout, 429, a token being renewed) is held pending and tried again
@@ -73,34 +82,19 @@ _OUTCOME_RANK = [
 ]
 
 
-def _processing_lost_after() -> timedelta:
-    """A processing task silent for longer than the cluster's task timeout was lost with its worker."""
-    return timedelta(seconds=float(settings.Q_CLUSTER.get("timeout") or 120) + 60)
+def _processing_take(holder: str) -> bool:
+    """Take the processing task's lease for ``holder`` unless a live task holds it; True when it did.
 
-
-def _processing_mark(value: int) -> int:
-    now = timezone.now()
-    return WebhookCounter.objects.filter(key=PROCESSING_KEY).update(value=value, updated_at=now)
-
-
-def _processing_claim() -> bool:
-    """Mark a processing task as queued unless one is (compare-and-set); True when the caller queues it."""
-    now = timezone.now()
-    lost = int((now - _processing_lost_after()).timestamp())
-    idle = WebhookCounter.objects.filter(key=PROCESSING_KEY).filter(Q(value=0) | Q(value__lt=lost))
-    if idle.update(value=int(now.timestamp()), updated_at=now):
-        return True
-    try:
-        with transaction.atomic():
-            WebhookCounter.objects.create(key=PROCESSING_KEY, value=int(now.timestamp()))
-    except IntegrityError:  # it exists: a task is queued or running
+    During a burst the lease is held and this costs one read; two takers at once are decided by the lease's
+    unique key."""
+    if lease_live(kind=WEBHOOKS, key=PROCESSING_SLOT):
         return False
-    return True
+    return PROCESSING_SLOT in leases_take(kind=WEBHOOKS, keys=[PROCESSING_SLOT], holder=holder)
 
 
-def _processing_options() -> dict[str, Any]:
+def _processing_options(holder: str) -> dict[str, Any]:
     # save=False: the outcomes live on the inbox rows; no django-q result row per task.
-    return {"group": "amocrm-webhooks", "save": False}
+    return {"holder": holder, "group": "amocrm-webhooks", "save": False}
 
 
 def counter_increment(*, key: str, by: int = 1) -> None:
@@ -148,8 +142,9 @@ def inbox_store(
     try:
         with transaction.atomic():
             row.save()
-            if _processing_claim():
-                queue.enqueue_on_commit(PROCESS_TASK, **_processing_options())
+            holder = new_holder()
+            if _processing_take(holder):
+                queue.enqueue_on_commit(PROCESS_TASK, **_processing_options(holder))
     except IntegrityError:
         row.pk, row.dedup_key = None, None
         row.duplicate_of = WebhookInbox.objects.filter(dedup_key=row.fingerprint).first()
@@ -335,49 +330,49 @@ def _pending_ids(limit: int, held: set[int] | frozenset[int] = frozenset()) -> l
     return list(pending.values_list("id", flat=True)[:limit])
 
 
-def inbox_process_pending(*, limit: int = PROCESS_SLICE) -> int:
+def inbox_process_pending(*, limit: int = PROCESS_SLICE, holder: str = "") -> int:
     """The processing task: up to ``limit`` pending deliveries (and ``PROCESS_SECONDS``), oldest first;
-    returns how many it processed.
+    returns how many it processed. ``holder`` names the lease the task was queued with.
 
-    With more waiting it queues its successor and ends (the mark stays). With none left it clears the mark,
-    then looks once more: a delivery stored in between either saw the mark cleared (and queued a new task)
-    or is found here (and this task takes the mark back and goes on). Rows that stay pending because amoCRM
+    With more waiting it queues its successor with its lease and ends. With none left it gives the lease back,
+    then looks once more: a delivery stored in between either found the lease free (and queued a new task)
+    or is found here (and this task takes the lease back and goes on). Rows that stay pending because amoCRM
     may not be called now are not taken again by this task (the reconciliation requeues them).
     """
+    holder = holder or new_holder()
     done = 0
     held: set[int] = set()
     until = time.monotonic() + PROCESS_SECONDS
     while True:
         ids = _pending_ids(min(100, limit - done), held)
         if not ids:
-            _processing_mark(0)
-            if not _pending_ids(1, held) or not _processing_claim():
+            leases_release(holder=holder, kinds=[WEBHOOKS])
+            if not _pending_ids(1, held) or not _processing_take(holder):
                 return done
             continue
-        marked = 0.0
+        renewed = None
         for inbox_id in ids:
-            if time.monotonic() - marked >= MARK_EVERY:
-                _processing_mark(int(timezone.now().timestamp()))
-                marked = time.monotonic()
+            if renewed is None or renew_due(time.monotonic() - renewed):
+                leases_renew(holder=holder)
+                renewed = time.monotonic()
             if inbox_process(inbox_id=inbox_id).outcome == Outcome.PENDING:
                 held.add(inbox_id)
             done += 1
             if done >= limit or time.monotonic() >= until:
-                queue.enqueue(PROCESS_TASK, **_processing_options())
+                queue.enqueue(PROCESS_TASK, **_processing_options(holder))
                 return done
 
 
 def inbox_requeue_pending(*, older_than: timedelta | None = None) -> int:
     """Queue a processing task when deliveries are still ``pending`` after ``older_than`` (by default
-    ``AMOCRM_LEASE_SECONDS``) and no processing task has shown life for as long (its task was lost with
-    its broker or a killed worker, or the rows wait for amoCRM); returns how many wait. Each row is processed
-    once however many tasks reach it. Runs every minute (``tasks.sync_due_retries``)."""
+    ``AMOCRM_LEASE_SECONDS``) and no processing task holds its lease (its task was lost with its broker or a
+    killed worker, or the rows wait for amoCRM); returns how many wait. Each row is processed once however
+    many tasks reach it. Runs every minute (``tasks.sync_due_retries``)."""
     cutoff = timezone.now() - (older_than or timedelta(seconds=settings.AMOCRM_LEASE_SECONDS))
     waiting = WebhookInbox.objects.filter(outcome=Outcome.PENDING, received_at__lt=cutoff).count()
-    working = WebhookCounter.objects.filter(key=PROCESSING_KEY, value__gt=0, updated_at__gte=cutoff)
-    if waiting and not working.exists():
-        _processing_mark(int(timezone.now().timestamp()))
-        queue.enqueue(PROCESS_TASK, **_processing_options())
+    holder = new_holder()
+    if waiting and _processing_take(holder):
+        queue.enqueue(PROCESS_TASK, **_processing_options(holder))
     return waiting
 
 

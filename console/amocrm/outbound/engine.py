@@ -31,7 +31,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from console.amocrm.account.access import account_client
-from console.amocrm.api.errors import AmoCRMError
+from console.amocrm.api.errors import UNKNOWN_ELEMENT, UNKNOWN_NOTE, AmoCRMError
 from console.amocrm.leases import ORDER, leases_release, leases_take, new_holder
 from console.amocrm.models import AmoConnection, OrderSync, SyncLog
 from console.amocrm.outbound import payloads
@@ -45,6 +45,7 @@ from console.amocrm.outbound.unconfirmed import (
     ELEMENT,
     LEAD,
     NOTE,
+    Kind,
     creates_lost,
     creates_unconfirmed,
     settles_of,
@@ -60,7 +61,21 @@ Outcome = SyncLog.Outcome
 # A syncing row is claimable too once its lease is ours: its former holder stopped renewing it.
 CLAIMABLE = (State.NOT_SYNCED, State.QUEUED, State.SYNCED, State.FAILED, State.SYNCING)
 DELETED_DEAL = "The deal was deleted in AmoCRM: unlink the order to create a new deal, or link another"
-SETTLING = "AmoCRM did not confirm the deal's create; it is looked up once amoCRM has carried it out"
+# What an order waits for when a create's answer was lost, by the kind of the create that settles last.
+SETTLING = {
+    LEAD: (
+        "AmoCRM did not confirm the deal's create; it is looked up once amoCRM has carried it out",
+        "unknown_outcome",
+    ),
+    NOTE: (
+        "AmoCRM did not confirm the note's create; it is looked up once amoCRM has carried it out",
+        UNKNOWN_NOTE,
+    ),
+    ELEMENT: (
+        "AmoCRM did not confirm a catalog element's create; it is looked up once amoCRM has carried it out",
+        UNKNOWN_ELEMENT,
+    ),
+}
 
 
 def order_sync_run(*, order_id: int, trigger: str = "") -> str | None:
@@ -157,9 +172,10 @@ def _prepare(run: Run, jobs: list[Job]) -> None:
     settling = _settling(jobs)
     for job in jobs:
         order, sync = job.order, job.sync
-        settles = settling.get(order.pk)
+        settles, kind = settling.get(order.pk, (None, LEAD))
         if settles is not None and settles > now:
-            job_pause(job, settles - now, SETTLING, kind="unknown_outcome")
+            title, error_kind = SETTLING[kind]
+            job_pause(job, settles - now, title, kind=error_kind)
             continue
         if not sync.lead_id and (not order.is_active or order.status == Order.Status.CANCELLED):
             job.finish(Outcome.SKIPPED, "none")
@@ -173,9 +189,10 @@ def _prepare(run: Run, jobs: list[Job]) -> None:
             job.finish(Outcome.NOOP, "none")
 
 
-def _settling(jobs: list[Job]) -> dict[int, datetime]:
+def _settling(jobs: list[Job]) -> dict[int, tuple[datetime, Kind]]:
     """Load each job's unconfirmed deal and note creates; returns when the last unconfirmed create each order
-    waits for (its deal's while it has no deal, its note's, its products' catalog elements') has settled."""
+    waits for (its deal's while it has no deal, its note's, its products' catalog elements') has settled, and
+    that create's kind."""
     unconfirmed = creates_unconfirmed([LEAD, NOTE], [job.order.pk for job in jobs])
     products = {job.order.pk: {line.product_id for line in job.order.items.all()} for job in jobs}
     elements = creates_unconfirmed([ELEMENT], set().union(*products.values()))
@@ -191,7 +208,8 @@ def _settling(jobs: list[Job]) -> dict[int, datetime]:
         ]
         settles = settles_of(rows)
         if settles is not None:
-            settling[job.order.pk] = settles
+            last = max(rows, key=lambda row: row.sent_at)
+            settling[job.order.pk] = (settles, Kind(last.kind))
     return settling
 
 

@@ -21,6 +21,17 @@ from console.amocrm.outbound.job import BATCH, Job, Run, id_of, ids_of, sync_sav
 from console.amocrm.outbound.products import lead_products
 from console.amocrm.outbound.unconfirmed import CONTACT, LEAD, NOTE, creates_forget, creates_sending
 
+# What ties a sync row to its deal: written together when a deal is adopted or created.
+_LINK_FIELDS = (
+    "lead_id",
+    "pushed_lead_hash",
+    "pushed_pipeline_id",
+    "pushed_status_id",
+    "pushed_products",
+    "contact_id",
+    "company_id",
+)
+
 
 def leads_adopt(run: Run, jobs: list[Job]) -> None:
     """A create whose answer was lost: adopt the deal amoCRM has for the order number, if any."""
@@ -37,16 +48,7 @@ def leads_adopt(run: Run, jobs: list[Job]) -> None:
             sync.pushed_products = {str(k): v for k, v in lead_products(run.amo, lead_id).items()}
             sync.contact_id = job.contact_id
             sync.company_id = job.company_id
-        sync_save(
-            sync,
-            "lead_id",
-            "pushed_lead_hash",
-            "pushed_pipeline_id",
-            "pushed_status_id",
-            "pushed_products",
-            "contact_id",
-            "company_id",
-        )
+        sync_save(sync, *_LINK_FIELDS)
         job.unconfirmed.pop(LEAD, None)
     creates_forget(LEAD, [job.order.pk for job in jobs])
 
@@ -117,18 +119,7 @@ def _store_created(jobs: list[Job], ids: Sequence[int]) -> None:
         job.unconfirmed.clear()
         job.new_lead = True
         job.action = "create"
-        sync_save(
-            sync,
-            "lead_id",
-            "pushed_lead_hash",
-            "pushed_pipeline_id",
-            "pushed_status_id",
-            "contact_id",
-            "company_id",
-            "pushed_products",
-            "note_added",
-            "pushed_summary",
-        )
+        sync_save(sync, *_LINK_FIELDS, "note_added", "pushed_summary")
     for kind in (LEAD, NOTE):  # a new deal has no note yet: an older deal's lost note is not looked for
         creates_forget(kind, [job.order.pk for job, _ in stored])
 

@@ -12,7 +12,8 @@ from django.utils import timezone
 
 from console.amocrm.inbound import inbox, rules
 from console.amocrm.inbound.inbox import inbox_process, inbox_replay
-from console.amocrm.models import WebhookCounter, WebhookInbox
+from console.amocrm.leases import WEBHOOKS, lease_live
+from console.amocrm.models import Lease, WebhookInbox
 from console.amocrm.reasons import Code, reason
 from console.orders.models import Order, OrderStatusChange
 from tests.amocrm.inbound.hookbodies import T0, hook_body, last_row, lead_item
@@ -68,7 +69,7 @@ def test_rows_left_pending_are_requeued_and_processed(
     assert inbox.inbox_requeue_pending() == 0  # too recent: its task may still be on its way
     long_ago = timezone.now() - dt.timedelta(minutes=10)
     WebhookInbox.objects.update(received_at=long_ago)
-    WebhookCounter.objects.filter(key=inbox.PROCESSING_KEY).update(updated_at=long_ago)  # its task was lost
+    Lease.objects.filter(kind=WEBHOOKS).update(until=long_ago)  # its task was lost
     assert inbox.inbox_requeue_pending() == 1  # the test cluster runs it inline
     assert last_row().outcome == "applied"
     order.refresh_from_db()
@@ -82,12 +83,9 @@ def test_rows_whose_processing_task_died_are_taken_back_by_the_every_minute_job(
 
     order = link(5001)
     post(hook_body({"leads": {"status": [lead_item(5001, "reserved", T0)]}}), process=False)
-    # A processing task took the mark and was killed: the mark stays, silent.
+    # A processing task took the lease and was killed: the lease stays, no longer renewed.
     minute_ago = timezone.now() - dt.timedelta(seconds=61)
-    WebhookCounter.objects.update_or_create(
-        key=inbox.PROCESSING_KEY, defaults={"value": int(minute_ago.timestamp())}
-    )
-    WebhookCounter.objects.filter(key=inbox.PROCESSING_KEY).update(updated_at=minute_ago)
+    hold_processing_lease(until=minute_ago)
     WebhookInbox.objects.update(received_at=minute_ago)
     tasks.sync_due_retries()  # the test cluster runs the requeued task inline
     assert last_row().outcome == "applied"
@@ -100,12 +98,17 @@ def test_rows_are_not_requeued_while_their_processing_task_shows_life(
 ) -> None:
     link(5001)
     post(hook_body({"leads": {"status": [lead_item(5001, "reserved", T0)]}}), process=False)
-    WebhookCounter.objects.update_or_create(
-        key=inbox.PROCESSING_KEY, defaults={"value": int(timezone.now().timestamp())}
-    )
+    hold_processing_lease(until=timezone.now() + dt.timedelta(seconds=30))
     WebhookInbox.objects.update(received_at=timezone.now() - dt.timedelta(minutes=10))
     assert inbox.inbox_requeue_pending() == 1  # waiting, but a live task is on it
     assert last_row().outcome == "pending"
+
+
+def hold_processing_lease(*, until: dt.datetime) -> None:
+    """As a processing task does: the lease of the one processing slot, held until ``until``."""
+    Lease.objects.update_or_create(
+        kind=WEBHOOKS, key=inbox.PROCESSING_SLOT, defaults={"holder": "a-task", "until": until}
+    )
 
 
 @pytest.fixture
@@ -130,7 +133,7 @@ def test_one_processing_task_is_queued_per_burst_when_the_row_commits(
     order = link(5001)
     post(hook_body({"leads": {"status": [lead_item(5001, "reserved", T0)]}}), process=False)
     assert queued_tasks() == []  # stored; only its commit (not run here) queues the task
-    WebhookCounter.objects.filter(key=inbox.PROCESSING_KEY).update(value=0)  # as if that commit never came
+    Lease.objects.filter(kind=WEBHOOKS).delete()  # as if that commit never came
 
     post(hook_body({"leads": {"status": [lead_item(5001, "in_rent", T0 + 1)]}}))
     post(hook_body({"leads": {"status": [lead_item(5001, "in_progress", T0 + 2)]}}))
@@ -138,10 +141,10 @@ def test_one_processing_task_is_queued_per_burst_when_the_row_commits(
     assert (task["func"], task["args"], task["save"]) == (inbox.PROCESS_TASK, (), False)
     assert set(WebhookInbox.objects.values_list("outcome", flat=True)) == {"pending"}
 
-    assert inbox.inbox_process_pending() == 3  # the task: every pending row, oldest first
+    assert inbox.inbox_process_pending(**task["kwargs"]) == 3  # the task: every pending row, oldest first
     order.refresh_from_db()
     assert order.status == "in_progress"
-    assert WebhookCounter.objects.get(key=inbox.PROCESSING_KEY).value == 0
+    assert not lease_live(kind=WEBHOOKS, key=inbox.PROCESSING_SLOT)
     post(hook_body({"leads": {"status": [lead_item(5001, "reserved", T0 + 3)]}}))
     assert len(queued_tasks()) == 2  # the next burst queues a new task
 
@@ -152,20 +155,21 @@ def test_a_long_backlog_is_handed_over_to_a_successor_task(
     link(5001)
     for offset in range(5):
         post(hook_body({"leads": {"status": [lead_item(5001, "reserved", T0 + offset)]}}))
-    assert inbox.inbox_process_pending(limit=3) == 3
+    (task,) = queued_tasks()
+    assert inbox.inbox_process_pending(limit=3, **task["kwargs"]) == 3
     assert len(queued_tasks()) == 2  # the burst's task and the successor
     assert WebhookInbox.objects.filter(outcome="pending").count() == 2
-    assert WebhookCounter.objects.get(key=inbox.PROCESSING_KEY).value > 0  # still marked as running
-    assert inbox.inbox_process_pending(limit=3) == 2
+    assert lease_live(kind=WEBHOOKS, key=inbox.PROCESSING_SLOT)  # still held: the successor has it
+    assert inbox.inbox_process_pending(limit=3, **queued_tasks()[1]["kwargs"]) == 2
     assert not WebhookInbox.objects.filter(outcome="pending").exists()
+    assert not lease_live(kind=WEBHOOKS, key=inbox.PROCESSING_SLOT)  # given back with the last row
 
 
 def test_a_processing_task_lost_with_its_worker_is_replaced_by_the_next_delivery(
     post: Callable[..., Any], link: Callable[..., Order]
 ) -> None:
     order = link(5001)
-    lost = timezone.now() - inbox._processing_lost_after() - dt.timedelta(seconds=1)
-    WebhookCounter.objects.create(key=inbox.PROCESSING_KEY, value=int(lost.timestamp()))
+    hold_processing_lease(until=timezone.now() - dt.timedelta(seconds=1))  # no longer renewed
     post(hook_body({"leads": {"status": [lead_item(5001, "reserved", T0)]}}))
     order.refresh_from_db()
     assert order.status == "reserved"

@@ -398,7 +398,7 @@ def test_a_note_whose_answer_was_lost_is_not_added_twice_by_a_change_made_before
         order_set_status(order=order, status="reserved", origin="manager", actor="m")
 
     waiting = state(order)
-    assert waiting.state == OrderSync.State.QUEUED and waiting.last_error_kind == "unknown_outcome"
+    assert waiting.state == OrderSync.State.QUEUED and waiting.last_error_kind == "unknown_outcome_note"
     wait_until(lambda: _order_notes(amo, order), what="the slow note to land in amoCRM")
     run_due_retries()
 
@@ -434,7 +434,7 @@ def test_a_catalog_element_whose_answer_was_lost_is_not_created_twice_by_a_chang
         order_set_status(order=order, status="reserved", origin="manager", actor="m")
 
     waiting = state(order)
-    assert waiting.state == OrderSync.State.QUEUED and waiting.last_error_kind == "unknown_outcome"
+    assert waiting.state == OrderSync.State.QUEUED and waiting.last_error_kind == "unknown_outcome_element"
 
     def ours() -> list[str]:
         return sorted(e["name"] for e in _elements(amo) if e["name"] in names)
