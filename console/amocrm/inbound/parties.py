@@ -76,7 +76,7 @@ def _settle(
     if take:
         try:
             with transaction.atomic():
-                _apply(party, row, take)
+                apply_values(party, row, take)
         except ValidationError as exc:
             fields = sorted(getattr(exc, "message_dict", {}) or take)
             return ItemResult(outcome=Outcome.INVALID, reasons=[reason(Code.PARTY_REFUSED, fields=fields)])
@@ -89,7 +89,8 @@ def _settle(
     return ItemResult(outcome=Outcome.APPLIED if take else Outcome.IGNORED, reasons=reasons)
 
 
-def _apply(party: str, row: Customer | Company, data: dict[str, str]) -> None:
+def apply_values(party: str, row: Customer | Company, data: dict[str, str]) -> None:
+    """Write amoCRM's values through the customers app (origin ``amocrm``: nothing is pushed back)."""
     if party == Party.CONTACT:
         customer_update(customer=row, data=data, origin="amocrm", actor=ACTOR)
     else:

@@ -10,10 +10,11 @@ from typing import Any
 
 import pytest
 
+from console.amocrm.inbound.conflicts import conflict_resolve
 from console.amocrm.inbound.events import item_process
 from console.amocrm.inbound.items import WebhookItem
 from console.amocrm.models import CustomerAmoLink, Party, PartyConflict
-from console.amocrm.parties import customer_sent
+from console.amocrm.parties import customer_sent, fields_of, is_pending
 from console.customers.services import customer_update
 from console.orders.models import Order
 
@@ -73,3 +74,25 @@ def test_an_edit_over_an_unsent_console_change_is_kept_as_a_conflict(customer: A
     assert (result.outcome, customer.first_name) == ("ignored", "Ольга")
     conflict = PartyConflict.objects.get(party=Party.CONTACT, object_id=customer.pk)
     assert (conflict.field, conflict.ours, conflict.theirs) == ("first_name", "Ольга", "Пётр")
+
+
+def conflicted(customer: Any) -> PartyConflict:
+    customer_update(customer=customer, data={"first_name": "Ольга"}, origin="manager", actor="m")
+    deliver(Contacts(contact(customer, first_name="Пётр")))
+    return PartyConflict.objects.get(party=Party.CONTACT, object_id=customer.pk, resolved_at__isnull=True)
+
+
+def test_taking_theirs_writes_amocrms_value_and_records_who(customer: Any) -> None:
+    done = conflict_resolve(conflict_id=conflicted(customer).pk, keep_ours=False, actor="anna")
+    customer.refresh_from_db()
+    assert (customer.first_name, done.resolution, done.resolved_by) == ("Пётр", "theirs", "anna")
+
+
+def test_keeping_ours_leaves_the_customer_and_pushes_it_again(customer: Any) -> None:
+    done = conflict_resolve(conflict_id=conflicted(customer).pk, keep_ours=True, actor="anna")
+    customer.refresh_from_db()
+    state = fields_of(Party.CONTACT, customer.pk)["first_name"]
+    assert (customer.first_name, done.resolution) == ("Ольга", "ours")
+    assert is_pending(state, unsent=False)  # ours waits to go out again
+    with pytest.raises(PartyConflict.DoesNotExist):
+        conflict_resolve(conflict_id=done.pk, keep_ours=False)
