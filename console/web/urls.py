@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from console.web.views import conflicts as conflict_views
 from console.web.views import connection as connection_views
 from console.web.views import dashboard as dashboard_views
 from console.web.views import orders
@@ -39,6 +40,7 @@ urlpatterns = [
     path("orders/<int:pk>/action/", orders.order_action, name="order_action"),
     path("orders/<int:pk>/apply-contact/", orders.order_apply_contact, name="order_apply_contact"),
     path("orders/<int:pk>/take-stage/", orders.order_take_stage, name="order_take_stage"),
+    path("conflicts/<int:pk>/resolve/", conflict_views.conflict_resolve_view, name="conflict_resolve"),
     path("webhooks/", webhook_views.webhook_list, name="webhooks"),
     path("webhooks/stages/", webhook_views.webhook_stages, name="webhook_stages"),
     path("webhooks/rotate-secret/", webhook_views.webhook_secret_rotate, name="webhook_secret_rotate"),
