@@ -55,6 +55,15 @@ class Code(StrEnum):
     CONTACTS_NOT_SYNCED = "contacts_not_synced"
     COMPANIES_NOT_SYNCED = "companies_not_synced"
     NOT_SYNCED = "not_synced"  # entity, action: an event we do not know
+    # A contact's or company's edits in amoCRM (``inbound.parties``).
+    NO_ENTITY_ID = "no_entity_id"
+    PARTY_NOT_LINKED = "party_not_linked"
+    PARTY_GONE = "party_gone"
+    PARTY_DELETED = "party_deleted"
+    PARTY_SAME = "party_same"
+    PARTY_TAKEN = "party_taken"  # fields
+    PARTY_CONFLICT = "party_conflict"  # fields
+    PARTY_REFUSED = "party_refused"  # fields
     # A deal's payment (``inbound.payments``).
     PAYMENT_LOCAL_WINS = "payment_local_wins"
     PAYMENT_INVALID = "payment_invalid"  # errors

@@ -85,6 +85,14 @@ MESSAGES: dict[str, Promise] = {
     Code.CONTACTS_NOT_SYNCED: _("Contact events are not synced."),
     Code.COMPANIES_NOT_SYNCED: _("Company events are not synced."),
     Code.NOT_SYNCED: _("%(event)s: not synced."),
+    Code.NO_ENTITY_ID: _("The event carries no contact or company number."),
+    Code.PARTY_NOT_LINKED: _("The contact or company is not linked to a customer here."),
+    Code.PARTY_GONE: _("The contact or company is no longer in amoCRM."),
+    Code.PARTY_DELETED: _("The contact or company was deleted in amoCRM; the customer is kept."),
+    Code.PARTY_SAME: _("amoCRM holds the console's values (nothing changed)."),
+    Code.PARTY_TAKEN: _("Taken from amoCRM: %(fields)s."),
+    Code.PARTY_CONFLICT: _("Not taken (changed in the console too): %(fields)s; a manager decides."),
+    Code.PARTY_REFUSED: _("amoCRM's values are not valid here: %(fields)s."),
     Code.PAYMENT_LOCAL_WINS: _(
         "The payment was changed in the console after its last push; the console's wins."
     ),
@@ -140,6 +148,7 @@ CONVERT: dict[str, Callable[[Any], str]] = {
     "applied": _seconds,
     "counts": _counts,
     "errors": lambda errors: "; ".join(str(e) for e in errors or []),
+    "fields": lambda fields: ", ".join(str(f) for f in fields or []),
 }
 
 

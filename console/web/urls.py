@@ -3,6 +3,7 @@
 from django.urls import path
 
 from console.web.views import companies as company_views
+from console.web.views import conflicts as conflict_views
 from console.web.views import connection as connection_views
 from console.web.views import customers as customer_views
 from console.web.views import dashboard as dashboard_views
@@ -49,6 +50,7 @@ urlpatterns = [
     path("companies/new/", company_views.company_form, name="company_create"),
     path("companies/<int:pk>/", company_views.company_detail, name="company_detail"),
     path("companies/<int:pk>/edit/", company_views.company_form, name="company_edit"),
+    path("conflicts/<int:pk>/resolve/", conflict_views.conflict_resolve_view, name="conflict_resolve"),
     path("webhooks/", webhook_views.webhook_list, name="webhooks"),
     path("webhooks/stages/", webhook_views.webhook_stages, name="webhook_stages"),
     path("webhooks/rotate-secret/", webhook_views.webhook_secret_rotate, name="webhook_secret_rotate"),

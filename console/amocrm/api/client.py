@@ -108,6 +108,22 @@ class AmoCRMClient(Transport):
         # PATCH /api/v4/contacts
         return self._update_batches("/api/v4/contacts", "contacts", contacts)
 
+    def get_contact(self, contact_id: int) -> dict[str, Any] | None:
+        # https://www.amocrm.ru/developers/content/crm_platform/contacts-api
+        # GET /api/v4/contacts/{id} (204 or 404 = no such contact -> None)
+        try:
+            return self._request("GET", f"/api/v4/contacts/{int(contact_id)}")
+        except NotFound:
+            return None
+
+    def get_company(self, company_id: int) -> dict[str, Any] | None:
+        # https://www.amocrm.ru/developers/content/crm_platform/companies-api
+        # GET /api/v4/companies/{id} (204 or 404 = no such company -> None)
+        try:
+            return self._request("GET", f"/api/v4/companies/{int(company_id)}")
+        except NotFound:
+            return None
+
     def create_companies(self, companies: list[dict[str, Any]]) -> list[int]:
         # https://www.amocrm.ru/developers/content/crm_platform/companies-api
         # POST /api/v4/companies

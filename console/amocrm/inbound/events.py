@@ -5,8 +5,8 @@ actions add, update, delete, restore, status (leads only), responsible and note:
 https://www.amocrm.ru/developers/content/crm_platform/webhooks-format
 Only a lead's stage and payment fields change an order (``inbound.rules``, ``inbound.payments``) and a
 deleted or restored deal marks its order's sync state; every other known event is recorded as ``ignored``
-with a plain reason, and so is an event we do not know, named in the reason. Handling contact or company
-changes means replacing their entries here.
+with a plain reason, and so is an event we do not know, named in the reason. A linked contact's or
+company's edits come back field by field (``inbound.parties``).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from console.amocrm.inbound.items import STATE_ACTIONS, WebhookItem
+from console.amocrm.inbound.parties import party_changed, party_deleted
 from console.amocrm.inbound.payments import combine, payment_from_webhook, payment_observe
 from console.amocrm.inbound.responsible import responsible_observe
 from console.amocrm.inbound.rules import ItemResult, LeadObservation, Outcome, lead_mark_deleted, lead_observe
@@ -25,6 +26,9 @@ Handler = Callable[[WebhookItem, ClientFactory], ItemResult]
 
 # The actions amoCRM sends for contacts and for companies (leads have ``status`` as well).
 PARTY_ACTIONS = ("add", "update", "delete", "restore", "responsible", "note")
+# Contact and company events whose edits come back (``inbound.parties``); their notes are not synced.
+PARTIES = ("contacts", "companies")
+PARTY_CHANGES = ("add", "update", "restore", "responsible")
 
 
 def _ignored(code: Code) -> Handler:
@@ -93,8 +97,10 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     ("leads", "delete"): _lead_delete,
     ("leads", "restore"): _lead_restore,
     ("leads", "note"): _ignored(Code.NOTES_NOT_SYNCED),
-    **{("contacts", action): _ignored(Code.CONTACTS_NOT_SYNCED) for action in PARTY_ACTIONS},
-    **{("companies", action): _ignored(Code.COMPANIES_NOT_SYNCED) for action in PARTY_ACTIONS},
+    **{(entity, action): party_changed for entity in PARTIES for action in PARTY_CHANGES},
+    **{(entity, "delete"): party_deleted for entity in PARTIES},
+    ("contacts", "note"): _ignored(Code.CONTACTS_NOT_SYNCED),
+    ("companies", "note"): _ignored(Code.COMPANIES_NOT_SYNCED),
 }
 
 

@@ -230,6 +230,17 @@ class _OneReadPerDeal:
             self._leads[lead_id] = self._real().get_lead(lead_id)
         return self._leads[lead_id]
 
+    def get_contact(self, contact_id: int) -> Any:
+        return self._once(("contact", contact_id), self._real().get_contact)
+
+    def get_company(self, company_id: int) -> Any:
+        return self._once(("company", company_id), self._real().get_company)
+
+    def _once(self, key: tuple[str, int], read: Callable[[int], Any]) -> Any:
+        if key not in self._leads:
+            self._leads[key] = read(key[1])
+        return self._leads[key]
+
     def _real(self) -> Any:
         if self._client is None:
             self._client = self._factory() if self._factory else rules.account_client()

@@ -20,6 +20,7 @@ from console.amocrm.models.outbound import (
     SyncLog,
     UnconfirmedCreate,
 )
+from console.amocrm.models.parties import Party, PartyConflict, PartyField
 from console.amocrm.models.users import AmoUser
 
 __all__ = [
@@ -32,6 +33,9 @@ __all__ = [
     "DetachedLead",
     "Lease",
     "OrderSync",
+    "Party",
+    "PartyConflict",
+    "PartyField",
     "Pipeline",
     "PipelineStatus",
     "RateLimitWindow",

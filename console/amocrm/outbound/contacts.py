@@ -16,7 +16,7 @@ from typing import Any
 
 from django.db.models import F
 
-from console.amocrm import queue
+from console.amocrm import parties, queue
 from console.amocrm.account.access import account_client
 from console.amocrm.api.errors import AmoCRMError, error_detail, error_kind, error_title
 from console.amocrm.api.transport import BATCH_SIZE
@@ -162,8 +162,10 @@ def _finish(
         if link.pk in contacts:
             contact = {k: v for k, v in contacts[link.pk].items() if k != "id"}
             fields["contact_hash"] = payloads.stable_hash(contact)
+            parties.customer_sent(link.customer)
         company = companies.get(int(link.company_id or 0))
         if company is not None:
+            parties.company_sent(link.customer.company)
             fields["company_hash"] = payloads.stable_hash({k: v for k, v in company.items() if k != "id"})
         CustomerAmoLink.objects.filter(pk=link.pk, update_seq=seqs[link.pk]).update(**fields)
 

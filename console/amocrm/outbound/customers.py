@@ -23,6 +23,7 @@ from typing import Any
 from django.db.models import Q
 from django.utils import timezone
 
+from console.amocrm import parties
 from console.amocrm.leases import COMPANY, CONTACT, leases_held, leases_release, leases_take
 from console.amocrm.models import CompanyAmoLink, CustomerAmoLink, OrderSync
 from console.amocrm.outbound import payloads
@@ -170,6 +171,7 @@ def _contact_refresh(run: Run, customer: Any, link: CustomerAmoLink) -> None:
         return
     if link.contact_hash:
         run.amo.update_contacts([{"id": int(link.contact_id), **payload}])
+        parties.customer_sent(customer)
     link.contact_hash = digest
     link.save(update_fields=["contact_hash", "updated_at"])
 
@@ -184,6 +186,7 @@ def _contacts_create(run: Run, pending: list[tuple[Any, CustomerAmoLink]]) -> No
             link.contact_id = contact_id
             link.contact_hash = payloads.stable_hash(payload)
             link.save(update_fields=["contact_id", "contact_hash", "updated_at"])
+            parties.customer_sent(_customer)
         creates_forget(CONTACT, [customer.pk for customer, _ in chunk])  # leases: given back at the run's end
 
 

@@ -13,11 +13,12 @@ from typing import Any
 from django.db.models.signals import pre_delete
 from django.dispatch import receiver
 
-from console.amocrm.models import OrderSync
+from console.amocrm.models import OrderSync, Party
 from console.amocrm.outbound.contacts import company_update_request, contact_update_request
 from console.amocrm.outbound.controls import order_sync_toggle
 from console.amocrm.outbound.detached import Reason, detached_lead_request
 from console.amocrm.outbound.queueing import order_sync_request
+from console.amocrm.parties import fields_edited
 from console.customers.signals import company_changed, customer_changed
 from console.orders.models import Order
 from console.orders.signals import order_changed
@@ -82,6 +83,7 @@ def customer_changed_push(
     """A customer edited here: its amoCRM contact (once it has one) is updated, no order change needed."""
     origin, actor, action = kwargs.get("origin", ""), kwargs.get("actor", ""), kwargs.get("action", "")
     if origin != "amocrm" and action != "created":
+        fields_edited(party=Party.CONTACT, object_id=customer_id, changed=changed)
         contact_update_request(
             customer_ids=[customer_id], changed=frozenset(changed), trigger=_trigger(origin, actor)
         )
@@ -94,6 +96,7 @@ def company_changed_push(
     """A company edited here: its amoCRM company is updated (requisites included)."""
     origin, actor, action = kwargs.get("origin", ""), kwargs.get("actor", ""), kwargs.get("action", "")
     if origin != "amocrm" and action != "created":
+        fields_edited(party=Party.COMPANY, object_id=company_id, changed=changed)
         company_update_request(
             company_id=company_id, changed=frozenset(changed), trigger=_trigger(origin, actor)
         )

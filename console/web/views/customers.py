@@ -158,7 +158,6 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "changes": shown_changes(customer),
         # The contacts work fills templates/customers/_conflicts.html and sets this flag when amoCRM's
         # contact differs from ours.
-        "show_conflicts": False,
     }
     return render(request, "customers/detail.html", context)
 

@@ -102,7 +102,7 @@ def test_every_lead_event_is_recognised(
 
 @pytest.mark.parametrize("action", ["add", "update", "delete", "restore", "responsible", "note"])
 @pytest.mark.parametrize("kind", ["contact", "company"])
-def test_every_contact_and_company_event_is_ignored_with_a_plain_reason(
+def test_an_unlinked_contact_or_company_event_is_ignored_with_a_plain_reason(
     post: Callable[..., Any], stage_map: None, action: str, kind: str
 ) -> None:
     if action == "note":
@@ -114,7 +114,8 @@ def test_every_contact_and_company_event_is_ignored_with_a_plain_reason(
     post(hook_body({"contacts": {action: [item]}}))
     row = last_row()
     entity = "contacts" if kind == "contact" else "companies"
-    assert (row.outcome, codes(row.reasons)) == ("ignored", [f"{entity}_not_synced"])
+    expected = {"note": f"{entity}_not_synced", "delete": "party_deleted"}.get(action, "party_not_linked")
+    assert (row.outcome, codes(row.reasons)) == ("ignored", [expected])
     assert (row.events, row.entity_ids) == (f"{entity}[{action}]", "1110")
 
 

@@ -386,13 +386,13 @@ def test_delete_lead_only_marks_the_sync_state(post: Callable[..., Any], link: C
     assert last_row().reasons == [reason(Code.DEAL_DELETED)]
 
 
-def test_contacts_and_companies_under_contacts_are_ignored(post: Callable[..., Any], stage_map: None) -> None:
+def test_an_unlinked_company_under_contacts_is_ignored(post: Callable[..., Any], stage_map: None) -> None:
     items = {
         "contacts": {"add": [{"id": 1110, "name": "ООО Ромашка", "type": "company", "last_modified": T0}]}
     }
     post(hook_body(items))
     row = last_row()
-    assert (row.outcome, row.reasons) == ("ignored", [reason(Code.COMPANIES_NOT_SYNCED)])
+    assert (row.outcome, row.reasons) == ("ignored", [reason(Code.PARTY_NOT_LINKED)])
 
 
 def test_a_hook_that_may_predate_our_push_is_checked_against_the_lead(
