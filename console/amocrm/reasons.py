@@ -59,6 +59,15 @@ class Code(StrEnum):
     PAYMENT_LOCAL_WINS = "payment_local_wins"
     PAYMENT_INVALID = "payment_invalid"  # errors
     PAYMENT_SET = "payment_set"  # amount, payment
+    # Our webhook subscription in amoCRM (``account.webhook_health``).
+    WEBHOOK_OK = "webhook_ok"
+    WEBHOOK_MISSING = "webhook_missing"  # not registered in amoCRM: registered again
+    WEBHOOK_EVENTS_MISSING = "webhook_events_missing"  # events: the ones it lacked, subscribed again
+    WEBHOOK_DISABLED = "webhook_disabled"  # amoCRM had disabled it: posted again
+    WEBHOOK_RECREATED = "webhook_recreated"  # still disabled after posting again: deleted and created
+    WEBHOOK_STILL_WRONG = "webhook_still_wrong"  # followed by what is still wrong after the repair
+    WEBHOOK_NO_BASE_URL = "webhook_no_base_url"  # AMOCRM_WEBHOOK_BASE_URL is not set
+    WEBHOOK_CHECK_ERROR = "webhook_check_error"  # error, http_status: amoCRM's error in the check or repair
 
 
 def reason(code: Code, **params: Any) -> Reason:
