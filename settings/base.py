@@ -322,6 +322,8 @@ AMOCRM_CONNECT_TIMEOUT = env_float("AMOCRM_CONNECT_TIMEOUT", 5.0)
 AMOCRM_READ_TIMEOUT = env_float("AMOCRM_READ_TIMEOUT", 20.0)
 AMOCRM_WEBHOOK_BASE_URL = env("AMOCRM_WEBHOOK_BASE_URL")  # public URL of this console, for webhooks
 AMOCRM_RECONCILE_MINUTES = env_int("AMOCRM_RECONCILE_MINUTES", 10)
+# How often the webhook health check looks at our subscription in amoCRM (and repairs it).
+AMOCRM_WEBHOOK_CHECK_MINUTES = env_int("AMOCRM_WEBHOOK_CHECK_MINUTES", 15)
 # Largest webhook body the intake reads (bytes); a larger one is stored as invalid without being read.
 WEBHOOK_MAX_BODY = env_int("WEBHOOK_MAX_BODY", 1024 * 1024)
 # A failed sync is tried again after these delays (seconds after attempt 1, 2, ...; the last one repeats,

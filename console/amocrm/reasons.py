@@ -74,6 +74,15 @@ class Code(StrEnum):
         "responsible_unknown_user"  # amo_user: an amoCRM user linked to no console user
     )
     RESPONSIBLE_LOCAL_WINS = "responsible_local_wins"
+    # Our webhook subscription in amoCRM (``account.webhook_health``).
+    WEBHOOK_OK = "webhook_ok"
+    WEBHOOK_MISSING = "webhook_missing"  # not registered in amoCRM: registered again
+    WEBHOOK_EVENTS_MISSING = "webhook_events_missing"  # events: the ones it lacked, subscribed again
+    WEBHOOK_DISABLED = "webhook_disabled"  # amoCRM had disabled it: posted again
+    WEBHOOK_RECREATED = "webhook_recreated"  # still disabled after posting again: deleted and created
+    WEBHOOK_STILL_WRONG = "webhook_still_wrong"  # followed by what is still wrong after the repair
+    WEBHOOK_NO_BASE_URL = "webhook_no_base_url"  # AMOCRM_WEBHOOK_BASE_URL is not set
+    WEBHOOK_CHECK_ERROR = "webhook_check_error"  # error, http_status: amoCRM's error in the check or repair
 
 
 def reason(code: Code, **params: Any) -> Reason:

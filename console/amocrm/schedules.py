@@ -32,6 +32,7 @@ class ScheduleSpec:
 def schedule_specs() -> list[ScheduleSpec]:
     """The integration's schedules (the reconciliation every ``AMOCRM_RECONCILE_MINUTES``)."""
     minutes = int(getattr(settings, "AMOCRM_RECONCILE_MINUTES", 10) or 10)
+    webhook_minutes = int(getattr(settings, "AMOCRM_WEBHOOK_CHECK_MINUTES", 15) or 15)
     return [
         ScheduleSpec(
             "AmoCRM sync retries",
@@ -61,6 +62,12 @@ def schedule_specs() -> list[ScheduleSpec]:
             f"{TASKS}.webhook_inbox_prune_task",
             {"schedule_type": Schedule.DAILY},
             first_run_in=timedelta(hours=1),
+        ),
+        ScheduleSpec(
+            "AmoCRM webhook health",
+            f"{TASKS}.webhook_health_task",
+            {"schedule_type": Schedule.MINUTES, "minutes": webhook_minutes},
+            first_run_in=timedelta(minutes=2),
         ),
     ]
 

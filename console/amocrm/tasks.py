@@ -10,6 +10,7 @@ from console.amocrm import queue
 from console.amocrm.account.oauth import token_refresh_if_due
 from console.amocrm.account.setup import account_disconnect_finish, account_setup
 from console.amocrm.account.users import users_refresh
+from console.amocrm.account.webhook_health import webhook_health_check
 from console.amocrm.inbound.inbox import (
     inbox_process_pending,
     inbox_prune,
@@ -111,3 +112,9 @@ def webhook_inbox_prune_task() -> int:
 def reconcile_task() -> str:
     """Every few minutes: apply the leads changed in amoCRM."""
     return leads_reconcile(trigger="schedule").summary()
+
+
+def webhook_health_task(connection_id: int = 1) -> str:
+    """Every few minutes: check our webhook subscription in amoCRM and repair it
+    (``account.webhook_health``)."""
+    return webhook_health_check(connection_id=connection_id).state

@@ -60,7 +60,9 @@ Decisions where the documentation is silent or unclear (we pick the stricter beh
   decreasing, stamps). Retries of invalid answers (not 1xx/2xx, timeouts, refused connections) follow
   ``webhook_retry_delays`` (default 300, 900, 900, 3600 s); auto-disable after more than
   ``webhook_disable_after`` (100) invalid answers in ``webhook_disable_window`` (7200 s); re-posting the
-  subscription re-enables it. Webhook timeout ``webhook_timeout`` (2 s).
+  subscription does not re-enable it (whether amoCRM's does is unconfirmed: the stricter reading; config
+  ``webhook_repost_enables`` true for the other), DELETE then POST does (a new subscription). Webhook
+  timeout ``webhook_timeout`` (2 s).
 - The consent page redirects with ``referer`` = the sandbox ``host:port`` (plain http); ``mode`` is accepted
   and ignored (no popup/postMessage).
 """

@@ -60,6 +60,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "webhook_retry_delays": [300, 900, 900, 3600],
     "webhook_disable_after": 100,
     "webhook_disable_window": 7200,
+    "webhook_repost_enables": False,
 }
 
 ADMIN_ID, MANAGER_ID = 100001, 100002

@@ -5,7 +5,8 @@
 - ``GET /_sandbox/config`` / ``POST /_sandbox/config {key: value, ...}`` -> the whole config. Keys: subdomain,
   domain, account_id, account_name, rate_limit (0 = off), retry_after, block_after, block_window,
   token_lifetime, refresh_lifetime, code_lifetime, unpaid, blocked, webhooks_enabled, webhook_timeout,
-  webhook_retry_delays (list of seconds), webhook_disable_after, webhook_disable_window. Unknown keys -> 400.
+  webhook_retry_delays (list of seconds), webhook_disable_after, webhook_disable_window,
+  webhook_repost_enables. Unknown keys -> 400.
   ``domain`` (default ``""``: any ``Host`` is the account's) is the ``host[:port]`` the account lives on; once
   set, a request with another ``Host`` gets what amoCRM answers on the old host of a moved account: 401
   "Invalid user name or password" on ``/api/v4/...`` and 404 "Account not found" on
@@ -31,6 +32,9 @@
   ``POST /_sandbox/requests/clear``.
 - ``GET /_sandbox/webhooks`` -> ``{deliveries[{id, destination, event, attempt, request_id, body, status,
   answer, error, ok, sent_at, duration}], pending, subscriptions}``; ``POST /_sandbox/webhooks/clear``.
+- ``POST /_sandbox/webhooks/disable {destination?}`` -> ``{disabled: [destinations]}``: marks the
+  subscription (every one without ``destination``) ``disabled`` as amoCRM does after too many failed answers;
+  a re-POST of ``/api/v4/webhooks`` re-enables it.
 - Manager actions (fire webhooks like amoCRM's UI): ``POST /_sandbox/leads/<id>/move {status_id,
   pipeline_id?}``, ``POST /_sandbox/{leads|contacts|companies}/<id>/delete`` and ``.../<id>/restore``
   (404 when there is nothing to delete or restore), ``POST /_sandbox/{leads|contacts|companies}/<id>/edit
@@ -222,6 +226,20 @@ def _webhooks_clear(sb: Sandbox, req: Request) -> Response:
     return ok()
 
 
+def _webhooks_disable(sb: Sandbox, req: Request) -> Response:
+    dest = body(req).get("destination")
+    done = []
+    with sb.store.atomic():
+        for sub in sb.store.all("webhook"):
+            if dest in (None, sub["destination"]):
+                sub["disabled"] = True
+                sb.store.put("webhook", sub["destination"], sub)
+                done.append(sub["destination"])
+    if dest is not None and not done:
+        raise bad("no such webhook", 404)
+    return ok({"disabled": done})
+
+
 def _lead_view(lead: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in lead.items() if not k.startswith("_")}
 
@@ -264,6 +282,7 @@ ROUTES: list[tuple[str, dict[str, Any]]] = [
     ("/_sandbox/requests/clear", {"POST": _requests_clear}),
     ("/_sandbox/webhooks", {"GET": _webhooks}),
     ("/_sandbox/webhooks/clear", {"POST": _webhooks_clear}),
+    ("/_sandbox/webhooks/disable", {"POST": _webhooks_disable}),
     (r"/_sandbox/leads/(\d+)/move", {"POST": _move}),
     (r"/_sandbox/(leads|contacts|companies)/(\d+)/(delete|restore)", {"POST": _delete_or_restore}),
     (r"/_sandbox/(leads|contacts|companies)/(\d+)/edit", {"POST": _edit}),

@@ -106,6 +106,14 @@ MESSAGES: dict[str, Promise] = {
     Code.RESPONSIBLE_LOCAL_WINS: _(
         "The responsible manager was changed in the console after its last push; the console's wins."
     ),
+    Code.WEBHOOK_OK: _("Our webhook is registered in amoCRM and enabled."),
+    Code.WEBHOOK_MISSING: _("Our webhook was not registered in amoCRM: registered again."),
+    Code.WEBHOOK_EVENTS_MISSING: _("Our webhook lacked the events %(events)s: subscribed again."),
+    Code.WEBHOOK_DISABLED: _("amoCRM had disabled our webhook: it was re-enabled."),
+    Code.WEBHOOK_RECREATED: _("Our webhook stayed disabled: it was deleted and created again."),
+    Code.WEBHOOK_STILL_WRONG: _("The repair did not help; still wrong:"),
+    Code.WEBHOOK_NO_BASE_URL: _("The webhook cannot be checked: AMOCRM_WEBHOOK_BASE_URL is not set."),
+    Code.WEBHOOK_CHECK_ERROR: _("amoCRM answered the webhook check with an error: %(error)s"),
 }
 # A variant of a code's message chosen by a parameter that is true.
 VARIANTS: dict[tuple[str, str], Promise] = {

@@ -184,8 +184,29 @@ def test_a_hook_is_disabled_after_too_many_invalid_answers(sb, receiver):
     assert hook is True
     create(sb, "leads", [{"name": "after"}])
     assert len(receiver.wait_for(5, timeout=0.5)) == 4
+    subscribe(sb, receiver.url, "add_lead")  # re-posting does not re-enable it (unconfirmed in amoCRM)
+    assert sb.api("GET", "webhooks").json()["_embedded"]["webhooks"][0]["disabled"] is True
+    sb.api("DELETE", "webhooks", json={"destination": receiver.url})
     subscribe(sb, receiver.url, "add_lead")
     assert sb.api("GET", "webhooks").json()["_embedded"]["webhooks"][0]["disabled"] is False
+
+
+def test_a_repost_re_enables_when_configured_so(sb, receiver):
+    sb.configure(webhook_repost_enables=True)
+    subscribe(sb, receiver.url, "add_lead")
+    assert sb.control("POST", "webhooks/disable", {"destination": receiver.url}) == {
+        "disabled": [receiver.url]
+    }
+    assert sb.api("GET", "webhooks").json()["_embedded"]["webhooks"][0]["disabled"] is True
+    subscribe(sb, receiver.url, "add_lead")
+    assert sb.api("GET", "webhooks").json()["_embedded"]["webhooks"][0]["disabled"] is False
+
+
+def test_the_disable_control_answers_404_for_an_unknown_destination(sb):
+    resp = sb.http.post(
+        sb.url + "/_sandbox/webhooks/disable", json={"destination": "http://nowhere/x"}, timeout=5
+    )
+    assert resp.status_code == 404
 
 
 def test_webhooks_can_be_switched_off(sb, receiver):

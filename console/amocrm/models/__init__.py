@@ -9,6 +9,7 @@ from console.amocrm.models.account import (
     StageMapping,
     new_webhook_secret,
 )
+from console.amocrm.models.health import WebhookHealth
 from console.amocrm.models.inbound import WebhookCounter, WebhookInbox
 from console.amocrm.models.leases import Lease
 from console.amocrm.models.outbound import (
@@ -43,6 +44,7 @@ __all__ = [
     "SyncLog",
     "UnconfirmedCreate",
     "WebhookCounter",
+    "WebhookHealth",
     "WebhookInbox",
     "new_webhook_secret",
 ]

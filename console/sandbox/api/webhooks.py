@@ -57,7 +57,8 @@ _URL = re.compile(r"^https?://[^\s/]+", re.I)
 
 
 def webhooks_subscribe(sb: Sandbox, req: Request) -> Response:
-    """POST /api/v4/webhooks {destination, settings, sort}; re-posting a destination updates it."""
+    """POST /api/v4/webhooks {destination, settings, sort}; re-posting a destination updates it (and
+    re-enables a disabled one only with config ``webhook_repost_enables``)."""
     data = req.json()
     if not isinstance(data, dict):
         raise fail_one("", "InvalidType", "This value should be of type object.")
@@ -91,14 +92,17 @@ def webhooks_subscribe(sb: Sandbox, req: Request) -> Response:
                 "disabled": False,
                 "settings": [],
             }
+        # Whether a re-POST clears ``disabled`` in amoCRM is unconfirmed: by default it does not here.
+        enables = bool(sb.config.get("webhook_repost_enables"))
         hook.update(
             settings=list(dict.fromkeys(settings)),
-            disabled=False,
+            disabled=bool(hook["disabled"]) and not enables,
             updated_at=t,
             sort=data.get("sort", hook["sort"]),
         )
         sb.store.put("webhook", dest, hook)
-    sb.hooks.enable(dest)
+    if not hook["disabled"]:
+        sb.hooks.enable(dest)
     return json_response(200, _render_webhook(hook))
 
 

@@ -41,6 +41,7 @@ from console.web.decorators import admin_required
 from console.web.labels import stage_label
 from console.web.permissions import requires
 from console.web.services import config_changes
+from console.web.webhook_health import webhook_health_shown
 
 # What to do in the states the banner does not explain (it covers the others on every page).
 STATE_HELP = {
@@ -146,6 +147,7 @@ def _render_page(
         "rate_limit_per_minute": round(settings.AMOCRM_RATE_LIMIT * 60),
         "calls_last_minute": connection_calls_recently(),
         "changes": config_changes(area=ConfigChange.Area.CONNECTION, label=_audit_label, show=_audit_value),
+        "webhook_health": webhook_health_shown(connection.pk),
     }
     return render(request, "connection/index.html", context, status=status)
 

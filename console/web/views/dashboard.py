@@ -26,6 +26,7 @@ from console.orders.models import Order
 from console.web import sync_state
 from console.web.decorators import staff_required
 from console.web.errors import error_message
+from console.web.webhook_health import webhook_health_shown
 
 DRIFTED_SHOWN = 10
 CHART_DAYS = 7
@@ -60,6 +61,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "queue": queue,
         "queue_since": now - queue.oldest_age if queue.oldest_age else None,
         "connection": _connection_health(connection, state),
+        "webhook_health": webhook_health_shown(),
         "chart": build_chart(figures.hours, figures.at),
     }
     return render(request, "dashboard/index.html", context)
