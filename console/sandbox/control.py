@@ -32,9 +32,10 @@
 - ``GET /_sandbox/webhooks`` -> ``{deliveries[{id, destination, event, attempt, request_id, body, status,
   answer, error, ok, sent_at, duration}], pending, subscriptions}``; ``POST /_sandbox/webhooks/clear``.
 - Manager actions (fire webhooks like amoCRM's UI): ``POST /_sandbox/leads/<id>/move {status_id,
-  pipeline_id?}``, ``POST /_sandbox/{leads|contacts|companies}/<id>/delete`` and ``.../<id>/restore``
-  (404 when there is nothing to delete or restore), ``POST /_sandbox/{leads|contacts|companies}/<id>/edit
-  {v4 fields}``, ``POST /_sandbox/{leads|contacts|companies} {v4 fields}`` (create). Invalid input gets
+  pipeline_id?, loss_reason_id?}``, ``POST /_sandbox/{leads|contacts|companies}/<id>/delete`` and
+  ``.../<id>/restore`` (404 when there is nothing to delete or restore),
+  ``POST /_sandbox/{leads|contacts|companies}/<id>/edit {v4 fields}``,
+  ``POST /_sandbox/{leads|contacts|companies} {v4 fields}`` (create). Invalid input gets
   amoCRM's 400 ``validation-errors`` body.
 """
 
@@ -215,7 +216,7 @@ def _move(sb: Sandbox, req: Request, lead_id: str) -> Response:
     data = body(req)
     if not isinstance(data.get("status_id"), int):
         raise bad("status_id (int) is required")
-    lead = sb.move_lead(int(lead_id), data["status_id"], data.get("pipeline_id"))
+    lead = sb.move_lead(int(lead_id), data["status_id"], data.get("pipeline_id"), data.get("loss_reason_id"))
     return ok(_lead_view(lead))
 
 
