@@ -356,11 +356,16 @@ class Sandbox:
         raise HttpError(self._too_many())
 
     # ------------------------------------------------------------ manager actions
-    def move_lead(self, lead_id: int, status_id: int, pipeline_id: int | None = None) -> dict[str, Any]:
-        """A manager moves a lead to another stage (fires update_lead and status_lead)."""
+    def move_lead(
+        self, lead_id: int, status_id: int, pipeline_id: int | None = None, loss_reason_id: int | None = None
+    ) -> dict[str, Any]:
+        """A manager moves a lead to another stage, closing it lost with ``loss_reason_id`` if given (fires
+        update_lead and status_lead)."""
         item: dict[str, Any] = {"status_id": status_id}
         if pipeline_id is not None:
             item["pipeline_id"] = pipeline_id
+        if loss_reason_id is not None:
+            item["loss_reason_id"] = loss_reason_id
         (_, new), *_ = update_items(self, "leads", [item], MANAGER_ID, single_id=lead_id)
         return new
 

@@ -36,9 +36,10 @@
   subscription (every one without ``destination``) ``disabled`` as amoCRM does after too many failed answers;
   a re-POST of ``/api/v4/webhooks`` re-enables it.
 - Manager actions (fire webhooks like amoCRM's UI): ``POST /_sandbox/leads/<id>/move {status_id,
-  pipeline_id?}``, ``POST /_sandbox/{leads|contacts|companies}/<id>/delete`` and ``.../<id>/restore``
-  (404 when there is nothing to delete or restore), ``POST /_sandbox/{leads|contacts|companies}/<id>/edit
-  {v4 fields}``, ``POST /_sandbox/{leads|contacts|companies} {v4 fields}`` (create). Invalid input gets
+  pipeline_id?, loss_reason_id?}``, ``POST /_sandbox/{leads|contacts|companies}/<id>/delete`` and
+  ``.../<id>/restore`` (404 when there is nothing to delete or restore),
+  ``POST /_sandbox/{leads|contacts|companies}/<id>/edit {v4 fields}``,
+  ``POST /_sandbox/{leads|contacts|companies} {v4 fields}`` (create). Invalid input gets
   amoCRM's 400 ``validation-errors`` body.
 """
 
@@ -248,7 +249,7 @@ def _move(sb: Sandbox, req: Request, lead_id: str) -> Response:
     data = body(req)
     if not isinstance(data.get("status_id"), int):
         raise bad("status_id (int) is required")
-    lead = sb.move_lead(int(lead_id), data["status_id"], data.get("pipeline_id"))
+    lead = sb.move_lead(int(lead_id), data["status_id"], data.get("pipeline_id"), data.get("loss_reason_id"))
     return ok(_lead_view(lead))
 
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from .api.catalogs import new_catalog, write_element
 from .api.custom_fields import new_custom_field
+from .api.loss_reasons import seed_loss_reasons
 
 if TYPE_CHECKING:
     from .app import Sandbox
@@ -81,6 +82,7 @@ def seed(sb: Sandbox) -> None:
     sb.store.put("integration", sb.integration["client_id"], dict(sb.integration, name="Консоль аренды"))
     _pipeline(sb, "Аренда", MAIN_STAGES, True, 1)
     _pipeline(sb, "Ремонт", REPAIR_STAGES, False, 2)
+    seed_loss_reasons(sb)
     for entity in ("contacts", "companies"):
         new_custom_field(
             sb,

@@ -33,6 +33,7 @@ from .common import (
 )
 from .custom_fields import apply_cfv
 from .links import LINK_TARGETS, links_of, put_link
+from .loss_reasons import check_loss_reason, embedded_loss_reason
 from .tags import resolve_tags, tag_kind
 
 if TYPE_CHECKING:
@@ -92,6 +93,8 @@ def render_entity(
             for x in all_links
             if x["to_entity_type"] == "leads"
         ]
+    if "loss_reason" in with_ and entity == "leads":
+        emb["loss_reason"] = embedded_loss_reason(sb, req, doc)
     if "catalog_elements" in with_:
         emb["catalog_elements"] = [
             {"id": x["to_entity_id"], "metadata": x["metadata"]}
@@ -244,11 +247,9 @@ def write_entity(
     if entity == "leads":
         if check_int(item, "price", errors, nullable=True):
             doc["price"] = item["price"] or 0
-        check_int(item, "loss_reason_id", errors, nullable=True) and doc.update(
-            loss_reason_id=item["loss_reason_id"]
-        )
         old_status = doc.get("status_id")
         _place_lead(sb, doc, item, creating, errors)
+        check_loss_reason(sb, doc, item, errors)
         if doc.get("status_id") != old_status:
             doc["closed_at"] = now() if doc["status_id"] in (WON, LOST) else None
     if check_int(item, "responsible_user_id", errors):
