@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from console.amocrm.account.webhook_health import webhook_health
 from console.amocrm.models import WebhookHealth
 from console.web.reasons import shown_reasons
 
@@ -17,9 +16,8 @@ BADGES = {
 }
 
 
-def webhook_health_shown(connection_id: int = 1) -> dict[str, Any] | None:
-    """The last check in words (one query), or None before the first check."""
-    health = webhook_health(connection_id)
+def webhook_health_shown(health: WebhookHealth | None) -> dict[str, Any] | None:
+    """The last check (``health``, as the caller loaded it) in words, or None before the first check."""
     if health is None:
         return None
     return {

@@ -17,6 +17,7 @@ NAMES = {
     "AmoCRM reconciliation",
     "AmoCRM webhook inbox prune",
     "AmoCRM users refresh",
+    "AmoCRM webhook health",
 }
 
 

@@ -64,7 +64,7 @@ def test_the_403_of_a_user_without_a_role_has_no_navigation(client: Client) -> N
 
 def nav_labels(client: Client) -> list[str]:
     body = client.get(reverse("web:stage_map")).content.decode()
-    nav = body.split("<nav>")[1].split("</nav>")[0]
+    nav = body.split('<nav id="console-nav"')[1].split(">", 1)[1].split("</nav>")[0]
     return re.findall(r">([^<>]+)</a>", nav)
 
 

@@ -33,6 +33,7 @@ from console.amocrm.account.connection import (
     connection_set_state,
     setup_enqueue,
 )
+from console.amocrm.account.webhook_health import webhook_health
 from console.amocrm.api.errors import AmoCRMError, CircuitOpen
 from console.amocrm.models import AmoConnection, ConfigChange, Pipeline, StageMapping
 from console.amocrm.stagemap import stage_labels
@@ -147,7 +148,7 @@ def _render_page(
         "rate_limit_per_minute": round(settings.AMOCRM_RATE_LIMIT * 60),
         "calls_last_minute": connection_calls_recently(),
         "changes": config_changes(area=ConfigChange.Area.CONNECTION, label=_audit_label, show=_audit_value),
-        "webhook_health": webhook_health_shown(connection.pk),
+        "webhook_health": webhook_health_shown(webhook_health(connection.pk)),
     }
     return render(request, "connection/index.html", context, status=status)
 

@@ -20,7 +20,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from console.amocrm.models import AmoConnection
+from console.amocrm.models import AmoConnection, WebhookHealth
 from console.amocrm.outbound.selectors import sync_failures_by_kind, sync_outcomes_per_hour, sync_queue_health
 from console.orders.models import Order
 from console.web import sync_state
@@ -40,12 +40,28 @@ SUMMARY_SECONDS = 10
 SUMMARIES = LocMemCache("console-dashboard", {"TIMEOUT": SUMMARY_SECONDS, "OPTIONS": {"MAX_ENTRIES": 20}})
 
 
+# The webhook health the dashboard shows, loaded with the connection (one query for both).
+_HEALTH_FIELDS = [
+    f"webhook_health__{name}" for name in ("state", "reasons", "checked_at", "repaired_at", "broken_since")
+]
+
+
+def _loaded_health(connection: AmoConnection | None) -> WebhookHealth | None:
+    try:
+        return connection.webhook_health if connection else None
+    except WebhookHealth.DoesNotExist:
+        return None
+
+
 @require_GET
 @staff_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     """The dashboard (see the module docstring)."""
     connection = (
-        AmoConnection.objects.filter(pk=1).only("state", "state_changed_at", "last_success_at").first()
+        AmoConnection.objects.filter(pk=1)
+        .select_related("webhook_health")
+        .only("state", "state_changed_at", "last_success_at", *_HEALTH_FIELDS)
+        .first()
     )
     state = connection.state if connection else AmoConnection.State.NOT_CONNECTED
     figures = summary(connection_state=state)
@@ -61,7 +77,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "queue": queue,
         "queue_since": now - queue.oldest_age if queue.oldest_age else None,
         "connection": _connection_health(connection, state),
-        "webhook_health": webhook_health_shown(),
+        "webhook_health": webhook_health_shown(_loaded_health(connection)),
         "chart": build_chart(figures.hours, figures.at),
     }
     return render(request, "dashboard/index.html", context)

@@ -116,6 +116,6 @@ def test_the_shown_health_says_what_was_done_in_russian(amo_connection, ours, sa
     sandbox.control("POST", "webhooks/disable", {"destination": ours})
     _check(amo_connection)
     with translation.override("ru"):
-        shown = webhook_health_shown(amo_connection.pk)
+        shown = webhook_health_shown(WebhookHealth.objects.get(connection=amo_connection))
         assert shown["label"] == "Восстановлен" and "отключил" in shown["reasons"].text
     assert shown["reasons"].known and ours not in str(shown)
