@@ -115,6 +115,8 @@ def test_a_manager_unlinks_and_pushes_orders_in_bulk_and_the_progress_bar_runs_t
     live_cluster.defer_tasks()
     page.check("#orders thead [data-select-all]")
     page.locator("#bulk-form").get_by_role("button", name="Push to AmoCRM").click()
+    expect(progress).to_contain_text("4 of the selected orders were unlinked from their deals")
+    progress.get_by_role("button", name="Create new deals").click()
     expect(progress).to_contain_text("4 orders are queued for AmoCRM.")
     expect(progress).to_contain_text("0 of 4 done")
     expect(progress.locator("progress")).to_have_attribute("value", "0")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -18,6 +18,8 @@ from console.web.decorators import staff_required
 @staff_required
 def conflict_resolve_view(request: HttpRequest, pk: int) -> HttpResponse:
     """Keep ours (``keep=ours``, pushed again) or take amoCRM's value (``keep=theirs``); back to ``next``."""
+    if not PartyConflict.objects.filter(pk=pk).exists():
+        raise Http404("No such conflict.")
     target = request.POST.get("next", "")
     if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
         target = "web:dashboard"

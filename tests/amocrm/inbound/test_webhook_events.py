@@ -231,13 +231,13 @@ def test_item_process_reports_the_item_it_judged() -> None:
 @pytest.mark.parametrize(
     ("name", "event", "outcome", "reason"),
     [
-        ("webhook-18-add_company.txt", "companies[add]", "ignored", "companies_not_synced"),
+        ("webhook-18-add_company.txt", "companies[add]", "ignored", "party_not_linked"),
         ("webhook-19-add_lead-custom_fields.txt", "leads[add]", "ignored", "no_order"),
         ("webhook-20-status_lead-custom_fields.txt", "leads[status]", "applied", "status_set"),
         ("webhook-21-update_lead-custom_fields.txt", "leads[update]", "applied", "status_set"),
         ("webhook-22-responsible_lead.txt", "leads[responsible]", "applied", "status_set"),
-        ("webhook-23-add_contact.txt", "contacts[add]", "ignored", "contacts_not_synced"),
-        ("webhook-24-restore_contact.txt", "contacts[restore]", "ignored", "contacts_not_synced"),
+        ("webhook-23-add_contact.txt", "contacts[add]", "ignored", "party_not_linked"),
+        ("webhook-24-restore_contact.txt", "contacts[restore]", "ignored", "party_not_linked"),
     ],
 )
 def test_every_recorded_amocrm_body_is_recognised(
