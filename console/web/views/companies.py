@@ -4,10 +4,10 @@ rules and its ``company_changed`` signal). Managers and admins edit, support rea
 
 from __future__ import annotations
 
-from django.contrib import messages
-from django.core.exceptions import ValidationError
+from functools import partial
+
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 from django_tables2 import RequestConfig
@@ -15,12 +15,12 @@ from django_tables2 import RequestConfig
 from console.amocrm.models import CompanyAmoLink
 from console.customers.models import Company
 from console.customers.services import company_create, company_update
-from console.web.customer_forms import CompanyForm, show_errors
+from console.web.customer_forms import CompanyForm
 from console.web.customer_lists import CompanyFilter, CompanyTable, companies_queryset
 from console.web.decorators import staff_required
 from console.web.labels import amo_base_url
 from console.web.permissions import requires
-from console.web.views.customers import PER_PAGE, htmx_fragment
+from console.web.views.customers import PER_PAGE, FormPage, form_page, htmx_fragment
 
 CARD_CUSTOMERS = 100
 
@@ -57,27 +57,9 @@ def company_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def company_form(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     """Create (no ``pk``) or edit a company through the customers services; errors stay on the form."""
     company = get_object_or_404(Company, pk=pk) if pk else None
-    if request.method == "POST":
-        form = CompanyForm(request.POST)
-        if form.is_valid():
-            saved = _save(request, company, form)
-            if saved is not None:
-                return redirect("web:company_detail", pk=saved.pk)
+    if company is None:
+        write, done = company_create, _("Company %(name)s created.")
     else:
-        form = CompanyForm(initial=CompanyForm.initial_of(company) if company else None)
-    return render(request, "companies/form.html", {"form": form, "company": company})
-
-
-def _save(request: HttpRequest, company: Company | None, form: CompanyForm) -> Company | None:
-    who = {"origin": "manager", "actor": request.user.get_username()}
-    try:
-        if company is None:
-            company = company_create(data=form.service_data(), **who)
-            messages.success(request, _("Company %(name)s created.") % {"name": company.name})
-        else:
-            company = company_update(company=company, data=form.service_data(), **who)
-            messages.success(request, _("Company %(name)s saved.") % {"name": company.name})
-    except ValidationError as exc:
-        show_errors(form, exc)
-        return None
-    return company
+        write, done = partial(company_update, company=company), _("Company %(name)s saved.")
+    page = FormPage(CompanyForm, company, "companies/form.html", "web:company_detail")
+    return form_page(request, page, write, done, {"company": company})

@@ -7,8 +7,11 @@ signal, which the integration listens to); errors stay on the form. Managers and
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
+from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -23,7 +26,7 @@ from django_tables2 import RequestConfig
 from console.amocrm.models import CompanyAmoLink, CustomerAmoLink, SyncLog
 from console.customers.history import customer_changes
 from console.customers.models import ContactChange, Customer
-from console.customers.services import customer_create, customer_update
+from console.customers.services import by_manager, customer_create, customer_update
 from console.web import sync_state
 from console.web.customer_forms import CompanyForm, CustomerForm, show_errors
 from console.web.customer_lists import CustomerFilter, CustomerTable, customers_queryset
@@ -166,27 +169,40 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def customer_form(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     """Create (no ``pk``) or edit a customer through the customers services; errors stay on the form."""
     customer = get_object_or_404(Customer.objects.select_related("company"), pk=pk) if pk else None
-    if request.method == "POST":
-        form = CustomerForm(request.POST)
-        if form.is_valid():
-            saved = _save(request, customer, form)
-            if saved is not None:
-                return redirect("web:customer_detail", pk=saved.pk)
+    if customer is None:
+        write, done = customer_create, _("Customer %(name)s created.")
     else:
-        form = CustomerForm(initial=CustomerForm.initial_of(customer) if customer else None)
-    return render(request, "customers/form.html", {"form": form, "customer": customer})
+        write, done = partial(customer_update, customer=customer), _("Customer %(name)s saved.")
+    page = FormPage(CustomerForm, customer, "customers/form.html", "web:customer_detail")
+    return form_page(request, page, write, done, {"customer": customer})
 
 
-def _save(request: HttpRequest, customer: Customer | None, form: CustomerForm) -> Customer | None:
-    who = {"origin": "manager", "actor": request.user.get_username()}
-    try:
-        if customer is None:
-            customer = customer_create(data=form.service_data(), **who)
-            messages.success(request, _("Customer %(name)s created.") % {"name": customer.name})
+@dataclass(frozen=True)
+class FormPage:
+    """A create/edit page of the customers pages: its form, the row it edits (None: a new one), its
+    template and the card it goes to once saved."""
+
+    form_class: type[CustomerForm] | type[CompanyForm]
+    row: Any
+    template: str
+    card: str
+
+
+def form_page(
+    request: HttpRequest, page: FormPage, write: Callable[..., Any], done: str, context: dict[str, Any]
+) -> HttpResponse:
+    """Show ``page``'s form; on a valid POST, ``write`` it through a service (as the signed-in manager),
+    say ``done`` and go to the card. A service's ``ValidationError`` stays on the form."""
+    if request.method != "POST":
+        initial = page.form_class.initial_of(page.row) if page.row is not None else None
+        return render(request, page.template, {"form": page.form_class(initial=initial), **context})
+    form = page.form_class(request.POST)
+    if form.is_valid():
+        try:
+            saved = write(data=form.service_data(), **by_manager(request.user))
+        except ValidationError as exc:
+            show_errors(form, exc)
         else:
-            customer = customer_update(customer=customer, data=form.service_data(), **who)
-            messages.success(request, _("Customer %(name)s saved.") % {"name": customer.name})
-    except ValidationError as exc:
-        show_errors(form, exc)
-        return None
-    return customer
+            messages.success(request, done % {"name": saved.name})
+            return redirect(page.card, pk=saved.pk)
+    return render(request, page.template, {"form": form, **context})
