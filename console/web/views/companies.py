@@ -20,7 +20,8 @@ from console.web.customer_lists import CompanyFilter, CompanyTable, companies_qu
 from console.web.decorators import staff_required
 from console.web.labels import amo_base_url
 from console.web.permissions import requires
-from console.web.views.customers import PER_PAGE, FormPage, form_page, htmx_fragment
+from console.web.views.customers import PER_PAGE, FormPage, form_page
+from console.web.views.orders import htmx_fragment
 
 CARD_CUSTOMERS = 100
 

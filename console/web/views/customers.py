@@ -33,15 +33,11 @@ from console.web.customer_lists import CustomerFilter, CustomerTable, customers_
 from console.web.decorators import staff_required
 from console.web.labels import amo_base_url
 from console.web.permissions import requires
+from console.web.views.orders import htmx_fragment
 
 PER_PAGE = 50
 CARD_ORDERS = 50
 CARD_HISTORY = 50
-
-
-def htmx_fragment(request: HttpRequest) -> bool:
-    """True for an htmx request that wants only the list's fragment (not a boosted page load)."""
-    return bool(request.htmx) and not request.htmx.boosted
 
 
 @require_GET

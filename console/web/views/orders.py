@@ -43,7 +43,8 @@ def _orders_queryset():  # noqa: ANN202
     return Order.objects.select_related("customer", "customer__company", "amo_sync")
 
 
-def _htmx_fragment(request: HttpRequest) -> bool:
+def htmx_fragment(request: HttpRequest) -> bool:
+    """True for an htmx request that wants only the list's fragment (not a boosted page load)."""
     return bool(request.htmx) and not request.htmx.boosted
 
 
@@ -70,7 +71,7 @@ def order_list(request: HttpRequest) -> HttpResponse:
         "query": request.GET.urlencode(),
     }
     return render(
-        request, "orders/list.html#table" if _htmx_fragment(request) else "orders/list.html", context
+        request, "orders/list.html#table" if htmx_fragment(request) else "orders/list.html", context
     )
 
 
@@ -114,7 +115,7 @@ def order_detail(request: HttpRequest, pk: int) -> HttpResponse:
     htmx requests (the panel polling itself while a sync is queued or running) get only the sync panel."""
     order = get_object_or_404(_orders_queryset().prefetch_related("items__product"), pk=pk)
     context = _sync_panel(order)
-    if _htmx_fragment(request):
+    if htmx_fragment(request):
         return render(request, "orders/detail.html#sync_panel", context)
     context |= {
         "timeline": order_timeline(order),
