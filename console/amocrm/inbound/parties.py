@@ -101,25 +101,30 @@ def _contact(item: WebhookItem, client: Any) -> ItemResult | None:
     link = CustomerAmoLink.objects.filter(contact_id=item.id).select_related("customer").first()
     if link is None:
         return None
-    doc = client.get_contact(item.id)
-    if doc is None:
-        return ItemResult(outcome=Outcome.IGNORED, reasons=[reason(Code.PARTY_GONE)], http_calls=1)
-    result = _settle(Party.CONTACT, link.customer, parties.contact_values(doc), _their_time(doc))
-    result.http_calls = 1
-    return result
+    return _judged(Party.CONTACT, link.customer, client.get_contact(item.id), parties.contact_values)
 
 
 def _company(item: WebhookItem, client: Any) -> ItemResult | None:
     link = CompanyAmoLink.objects.filter(amo_id=item.id).select_related("company").first()
     if link is None:
         return None
-    doc = client.get_company(item.id)
+
+    def values(doc: Mapping[str, Any]) -> dict[str, str]:
+        return parties.amo_company_values(doc, AmoConnection.get_solo().company_field_ids or {})
+
+    return _judged(Party.COMPANY, link.company, client.get_company(item.id), values)
+
+
+def _judged(
+    party: str,
+    row: Any,
+    doc: Mapping[str, Any] | None,
+    values_of: Callable[[Mapping[str, Any]], dict[str, str]],
+) -> ItemResult:
+    """The outcome of one read of a linked contact or company (``doc``; None: gone from amoCRM)."""
     if doc is None:
         return ItemResult(outcome=Outcome.IGNORED, reasons=[reason(Code.PARTY_GONE)], http_calls=1)
-    field_ids = AmoConnection.get_solo().company_field_ids or {}
-    result = _settle(
-        Party.COMPANY, link.company, parties.amo_company_values(doc, field_ids), _their_time(doc)
-    )
+    result = _settle(party, row, values_of(doc), _their_time(doc))
     result.http_calls = 1
     return result
 
