@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -112,37 +113,52 @@ def _check(
     validate(candidate)
 
 
+@dataclass(frozen=True)
+class _Rules:
+    """How one kind of row is written: its tracked fields, how data lands on it, its checks, its save and the
+    signal that tells the integration."""
+
+    fields: tuple[str, ...]
+    apply: Callable[..., Any]
+    validate: Callable[..., Any]
+    save: Callable[..., Any]
+    signal: Signal
+
+
+def _write(rules: _Rules, row: models.Model, data: dict[str, Any], **who: str) -> Any:
+    """Create (``row`` unsaved) or update ``row`` from ``data`` under ``rules``; an update changing nothing
+    saves and sends nothing."""
+    _check_origin(who["origin"])
+    creating = row.pk is None
+    before = _values(row, rules.fields)
+    rules.apply(row, data)
+    rules.validate(row)
+    changed = frozenset(rules.fields) if creating else _changed(row, before)
+    if changed:
+        rules.save(row)
+        _notify(rules.signal, row, action="created" if creating else "updated", changed=changed, **who)
+    return row
+
+
 def company_check(*, data: dict[str, Any], company: Company | None = None) -> None:
     """Raise the ``ValidationError`` that ``company_create`` (no ``company``) or ``company_update`` would
     raise for ``data``; writes nothing and leaves ``company`` as it is."""
     _check(company or Company(), data, _company_apply, _company_validate)
 
 
+_COMPANY = _Rules(COMPANY_FIELDS, _company_apply, _company_validate, Company.save, company_changed)
+
+
 def company_create(*, data: dict[str, Any], origin: str = "system", actor: str = "") -> Company:
     """Create a company from ``data`` (keys of ``COMPANY_FIELDS``; ``name`` required). INN must be unique."""
-    _check_origin(origin)
-    company = Company()
-    _company_apply(company, data)
-    _company_validate(company)
-    company.save()
-    changed = frozenset(COMPANY_FIELDS)
-    _notify(company_changed, company, action="created", changed=changed, origin=origin, actor=actor)
-    return company
+    return _write(_COMPANY, Company(), data, origin=origin, actor=actor)
 
 
 def company_update(
     *, company: Company, data: dict[str, Any], origin: str = "system", actor: str = ""
 ) -> Company:
     """Change the given fields of ``company``; the INN stays unique. No change: nothing saved or sent."""
-    _check_origin(origin)
-    before = _values(company, COMPANY_FIELDS)
-    _company_apply(company, data)
-    _company_validate(company)
-    changed = _changed(company, before)
-    if changed:
-        company.save()
-        _notify(company_changed, company, action="updated", changed=changed, origin=origin, actor=actor)
-    return company
+    return _write(_COMPANY, company, data, origin=origin, actor=actor)
 
 
 def company_find_or_create(
@@ -242,6 +258,9 @@ def _customer_save(customer: Customer) -> None:
         raise
 
 
+_CUSTOMER = _Rules(CUSTOMER_FIELDS, _customer_apply, _customer_validate, _customer_save, customer_changed)
+
+
 def customer_check(*, data: dict[str, Any], customer: Customer | None = None) -> None:
     """Raise the ``ValidationError`` that ``customer_create`` (no ``customer``) or ``customer_update`` would
     raise for ``data``; writes nothing and leaves ``customer`` as it is."""
@@ -253,14 +272,7 @@ def customer_create(*, data: dict[str, Any], origin: str = "system", actor: str 
 
     Needs a name and a phone or e-mail; phone and e-mail are unique across customers.
     """
-    _check_origin(origin)
-    customer = Customer()
-    _customer_apply(customer, data)
-    _customer_validate(customer)
-    _customer_save(customer)
-    changed = frozenset(CUSTOMER_FIELDS)
-    _notify(customer_changed, customer, action="created", changed=changed, origin=origin, actor=actor)
-    return customer
+    return _write(_CUSTOMER, Customer(), data, origin=origin, actor=actor)
 
 
 def customer_update(
@@ -268,15 +280,7 @@ def customer_update(
 ) -> Customer:
     """Change the given fields of ``customer`` under the same rules as ``customer_create``. Nothing changed:
     nothing saved or sent."""
-    _check_origin(origin)
-    before = _values(customer, CUSTOMER_FIELDS)
-    _customer_apply(customer, data)
-    _customer_validate(customer)
-    changed = _changed(customer, before)
-    if changed:
-        _customer_save(customer)
-        _notify(customer_changed, customer, action="updated", changed=changed, origin=origin, actor=actor)
-    return customer
+    return _write(_CUSTOMER, customer, data, origin=origin, actor=actor)
 
 
 def customer_deactivate(*, customer: Customer, origin: str = "system", actor: str = "") -> Customer:

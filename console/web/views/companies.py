@@ -10,7 +10,6 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
-from django_tables2 import RequestConfig
 
 from console.amocrm.models import CompanyAmoLink
 from console.customers.models import Company
@@ -20,8 +19,7 @@ from console.web.customer_lists import CompanyFilter, CompanyTable, companies_qu
 from console.web.decorators import staff_required
 from console.web.labels import amo_base_url
 from console.web.permissions import requires
-from console.web.views.customers import PER_PAGE, FormPage, form_page
-from console.web.views.orders import htmx_fragment
+from console.web.views.customers import FormPage, form_page, list_page
 
 CARD_CUSTOMERS = 100
 
@@ -31,11 +29,7 @@ CARD_CUSTOMERS = 100
 def company_list(request: HttpRequest) -> HttpResponse:
     """All companies, searched; htmx gets the table only."""
     company_filter = CompanyFilter(request.GET or None, queryset=companies_queryset())
-    table = CompanyTable(company_filter.qs)
-    RequestConfig(request, paginate={"per_page": PER_PAGE}).configure(table)
-    context = {"filter": company_filter, "table": table, "total": table.paginator.count}
-    name = "companies/list.html#table" if htmx_fragment(request) else "companies/list.html"
-    return render(request, name, context)
+    return list_page(request, company_filter, CompanyTable, "companies/list.html")
 
 
 @require_GET

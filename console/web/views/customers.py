@@ -13,6 +13,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
+import django_tables2 as tables
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Q
@@ -21,6 +22,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
+from django_filters import FilterSet
 from django_tables2 import RequestConfig
 
 from console.amocrm.models import CompanyAmoLink, CustomerAmoLink, SyncLog
@@ -45,11 +47,18 @@ CARD_HISTORY = 50
 def customer_list(request: HttpRequest) -> HttpResponse:
     """All active customers (inactive ones on request), searched and filtered; htmx gets the table only."""
     customer_filter = CustomerFilter(request.GET or None, queryset=customers_queryset())
-    table = CustomerTable(customer_filter.qs)
+    return list_page(request, customer_filter, CustomerTable, "customers/list.html")
+
+
+def list_page(
+    request: HttpRequest, list_filter: FilterSet, table_class: type[tables.Table], template: str
+) -> HttpResponse:
+    """One list of the customers pages: ``list_filter``'s rows in ``table_class``, paginated, in
+    ``template``; htmx gets its ``table`` partial only."""
+    table = table_class(list_filter.qs)
     RequestConfig(request, paginate={"per_page": PER_PAGE}).configure(table)
-    context = {"filter": customer_filter, "table": table, "total": table.paginator.count}
-    name = "customers/list.html#table" if htmx_fragment(request) else "customers/list.html"
-    return render(request, name, context)
+    context = {"filter": list_filter, "table": table, "total": table.paginator.count}
+    return render(request, f"{template}#table" if htmx_fragment(request) else template, context)
 
 
 @dataclass(frozen=True)
