@@ -91,21 +91,26 @@ class CompanyOutputSerializer(serializers.ModelSerializer):
         ]
 
 
-class CustomerInputSerializer(serializers.Serializer):
+class PersonSerializer(serializers.Serializer):
+    """A customer's type, name, e-mail and phone, as every customer input takes them."""
+
     customer_type = serializers.ChoiceField(choices=Customer.Type.choices, default=Customer.Type.INDIVIDUAL)
     first_name = TextField(max_length=150)
     last_name = TextField(max_length=150)
-    display_name = TextField(max_length=300)
     email = serializers.EmailField(max_length=254, required=False, allow_blank=True)
     phone = TextField(max_length=40)
+
+    def validate_phone(self, value: str) -> str:
+        return clean_phone(value)
+
+
+class CustomerInputSerializer(PersonSerializer):
+    display_name = TextField(max_length=300)
     tags = serializers.ListField(
         child=TextField(max_length=50, allow_blank=False), max_length=20, required=False
     )
     company = IdField(required=False, allow_null=True)
     is_active = serializers.BooleanField(required=False)
-
-    def validate_phone(self, value: str) -> str:
-        return clean_phone(value)
 
     def validate_company(self, value: int | None) -> Company | None:
         if value is None:
@@ -159,19 +164,11 @@ class InlineCompanySerializer(CompanyInputSerializer):
     """Company details sent by the storefront with a business customer."""
 
 
-class InlineCustomerSerializer(serializers.Serializer):
+class InlineCustomerSerializer(PersonSerializer):
     """The storefront's customer, sent inside an order instead of an id; found by phone/e-mail or created."""
 
-    customer_type = serializers.ChoiceField(choices=Customer.Type.choices, default=Customer.Type.INDIVIDUAL)
     name = TextField(max_length=300)
-    first_name = TextField(max_length=150)
-    last_name = TextField(max_length=150)
-    email = serializers.EmailField(max_length=254, required=False, allow_blank=True)
-    phone = TextField(max_length=40)
     company = InlineCompanySerializer(required=False, allow_null=True)
-
-    def validate_phone(self, value: str) -> str:
-        return clean_phone(value)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         errors: dict[str, str] = {}
