@@ -6,19 +6,19 @@ legal name, INN, e-mail or phone."""
 
 from __future__ import annotations
 
-import django_filters
 import django_tables2 as tables
-from django import forms
 from django.db.models import Count, Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from console.customers.models import Company, Customer
-from console.web.filters import _case_variants, _phone_digits, customer_condition
-
-
-def _clean(value: str) -> str:
-    """The typed search without NUL (no stored text has one; PostgreSQL refuses it) and outer spaces."""
-    return value.replace("\x00", "").strip()
+from console.web.filters import (
+    SearchFilterSet,
+    _case_variants,
+    _phone_digits,
+    any_of,
+    customer_condition,
+    switch,
+)
 
 
 def customer_list_condition(value: str) -> Q:
@@ -41,24 +41,17 @@ def company_list_condition(value: str) -> Q:
     return condition
 
 
-class CustomerFilter(django_filters.FilterSet):
+class CustomerFilter(SearchFilterSet):
     """The customers list's search, type filter and the inactive customers switch."""
 
-    q = django_filters.CharFilter(method="search", label=_("Search"))
-    customer_type = django_filters.ChoiceFilter(
-        choices=Customer.Type.choices, label=_("Type"), empty_label=_("Any")
-    )
-    inactive = django_filters.BooleanFilter(
-        method="filter_inactive", label=_("Show inactive too"), widget=forms.CheckboxInput
-    )
+    condition = staticmethod(customer_list_condition)
+    distinct = True
+    customer_type = any_of(Customer.Type.choices, _("Type"))
+    inactive = switch("filter_inactive", _("Show inactive too"))
 
     class Meta:
         model = Customer
         fields: list[str] = []
-
-    def search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        value = _clean(value)
-        return queryset.filter(customer_list_condition(value)).distinct() if value else queryset
 
     def filter_inactive(self, queryset: QuerySet, name: str, value: bool | None) -> QuerySet:
         return queryset
@@ -70,18 +63,14 @@ class CustomerFilter(django_filters.FilterSet):
         return queryset if shown else queryset.filter(is_active=True)
 
 
-class CompanyFilter(django_filters.FilterSet):
+class CompanyFilter(SearchFilterSet):
     """The companies list's search."""
 
-    q = django_filters.CharFilter(method="search", label=_("Search"))
+    condition = staticmethod(company_list_condition)
 
     class Meta:
         model = Company
         fields: list[str] = []
-
-    def search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        value = _clean(value)
-        return queryset.filter(company_list_condition(value)) if value else queryset
 
 
 def customers_queryset() -> QuerySet[Customer]:

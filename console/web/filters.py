@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import operator
 import re
+from collections.abc import Callable
 from functools import reduce
+from typing import Any
 
 import django_filters
 from django import forms
@@ -83,25 +85,41 @@ def order_search_condition(value: str) -> Q:
     return condition
 
 
-class OrderFilter(django_filters.FilterSet):
-    """The orders list's filters. ``sync_context`` (required) is what the display states are computed from."""
+def any_of(choices: Any, label: str, **options: Any) -> django_filters.ChoiceFilter:
+    """A select of ``choices`` whose empty option reads "Any"."""
+    return django_filters.ChoiceFilter(choices=choices, label=label, empty_label=_("Any"), **options)
+
+
+def switch(method: str, label: str) -> django_filters.BooleanFilter:
+    """A checkbox filter, applied by the filter set's ``method`` (off: every row)."""
+    return django_filters.BooleanFilter(method=method, label=label, widget=forms.CheckboxInput)
+
+
+class SearchFilterSet(django_filters.FilterSet):
+    """A list's filters with a search box ``q``: the typed text (without NUL, which no stored text has and
+    PostgreSQL refuses, and outer spaces) goes through the class's ``condition``."""
 
     q = django_filters.CharFilter(method="search", label=_("Search"))
-    status = django_filters.ChoiceFilter(
-        choices=Order.Status.choices, label=_("Status"), empty_label=_("Any")
-    )
-    sync_state = django_filters.ChoiceFilter(
-        choices=sync_state.CHOICES, method="filter_sync_state", label=_("AmoCRM sync"), empty_label=_("Any")
-    )
-    has_error = django_filters.BooleanFilter(
-        method="filter_has_error", label=_("Has a sync error"), widget=forms.CheckboxInput
-    )
-    drifted = django_filters.BooleanFilter(
-        method="filter_drifted", label=_("Stage differs in AmoCRM"), widget=forms.CheckboxInput
-    )
-    source = django_filters.ChoiceFilter(
-        choices=Order.Source.choices, label=_("Source"), empty_label=_("Any")
-    )
+    condition: Callable[[str], Q]
+    distinct = False  # the condition follows a to-many relation
+
+    def search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        value = value.replace("\x00", "").strip()
+        if not value:
+            return queryset
+        found = queryset.filter(type(self).condition(value))
+        return found.distinct() if self.distinct else found
+
+
+class OrderFilter(SearchFilterSet):
+    """The orders list's filters. ``sync_context`` (required) is what the display states are computed from."""
+
+    condition = staticmethod(order_search_condition)
+    status = any_of(Order.Status.choices, _("Status"))
+    sync_state = any_of(sync_state.CHOICES, _("AmoCRM sync"), method="filter_sync_state")
+    has_error = switch("filter_has_error", _("Has a sync error"))
+    drifted = switch("filter_drifted", _("Stage differs in AmoCRM"))
+    source = any_of(Order.Source.choices, _("Source"))
     installation_from = django_filters.DateFilter(
         field_name="installation_date",
         lookup_expr="gte",
@@ -120,9 +138,7 @@ class OrderFilter(django_filters.FilterSet):
         label=_("Manager"),
         empty_label=_("Any"),
     )
-    mine = django_filters.BooleanFilter(
-        method="filter_mine", label=_("My orders"), widget=forms.CheckboxInput
-    )
+    mine = switch("filter_mine", _("My orders"))
     shown = django_filters.ChoiceFilter(
         choices=[("all", _("Active and deleted")), ("deleted", _("Deleted only"))],
         method="filter_shown",
@@ -138,10 +154,6 @@ class OrderFilter(django_filters.FilterSet):
     def __init__(self, *args, sync_context: sync_state.SyncContext, **kwargs) -> None:  # noqa: ANN002, ANN003
         super().__init__(*args, **kwargs)
         self.sync_context = sync_context
-
-    def search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        value = value.strip()
-        return queryset.filter(order_search_condition(value)) if value else queryset
 
     @property
     def qs(self) -> QuerySet:
