@@ -1,4 +1,4 @@
-"""Live screens: the order page and the orders list show changes made in amoCRM (a deal moved, paid,
+"""Live screens: the order page, the orders list and the customer card show changes made in amoCRM (a deal moved, paid,
 reassigned: whatever lands on the order, its customer or its sync state) without a reload.
 
 The page carries a version of what it shows (``orders_version``: a hash of the shown columns of its orders,
@@ -18,15 +18,20 @@ from collections.abc import Callable, Iterable
 from functools import wraps
 from typing import Any
 
+from django.db.models import Func, OuterRef, Q, Subquery
 from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
 from django.utils.cache import add_never_cache_headers
 
+from console.amocrm.models import PartyConflict
+from console.customers.models import Customer
 from console.orders.models import Order
 
 LIVE_HEADER = "X-Console-Live"
 # The list's script names the orders it shows (their ids, "1,2,3"): the list's filters are not re-run.
 IDS_HEADER = "X-Console-Live-Ids"
 MAX_IDS = 200
+# The orders a customer card lists (its latest ones).
+CARD_ORDERS = 50
 
 # What the order page and the list's rows show of an order. ``updated_at`` moves on every save of the order;
 # the sync row is written by partial updates that leave its ``updated_at`` alone, so its shown columns count.
@@ -75,6 +80,37 @@ def orders_version(ids: Iterable[int], *, newest: bool = False) -> str:
     return _digest(list(rows.values_list(*ORDER_FIELDS, *SYNC_FIELDS, *(["newest"] if newest else []))))
 
 
+# What the customer card shows of the customer, its company, its amoCRM link and open conflicts.
+CUSTOMER_FIELDS = (
+    "updated_at",
+    "is_active",
+    "company__updated_at",
+    "amo_link__contact_id",
+    "amo_link__company_id",
+    "amo_link__update_pending",
+    "amo_link__updated_at",
+)
+
+
+def customer_version(pk: int, *, orders: int) -> str:
+    """A short hash of what the customer card shows: the customer's row (its company, its amoCRM link and
+    how many conflicts on its contact or company are open) in one query, its latest ``orders`` orders in
+    another."""
+    open_conflicts = PartyConflict.objects.filter(
+        Q(party="contact", object_id=OuterRef("pk")) | Q(party="company", object_id=OuterRef("company_id")),
+        resolved_at__isnull=True,
+    )
+    counted = open_conflicts.order_by().annotate(n=Func("pk", function="COUNT")).values("n")
+    customer = Customer.objects.filter(pk=pk).annotate(conflicts=Subquery(counted))
+    shown = Order.objects.filter(customer_id=pk).order_by("-created_at", "-id")[:orders]
+    return _digest(
+        [
+            list(customer.values_list(*CUSTOMER_FIELDS, "conflicts")),
+            list(shown.values_list(*ORDER_FIELDS, *SYNC_FIELDS)),
+        ]
+    )
+
+
 def _digest(rows: list[Any]) -> str:
     return hashlib.blake2b(repr(rows).encode(), digest_size=10).hexdigest()
 
@@ -119,6 +155,11 @@ def live_condition(
 def order_page_version(request: HttpRequest, pk: int) -> str:
     """The order page's version (``live_condition``'s ``version_of``)."""
     return orders_version([pk])
+
+
+def customer_page_version(request: HttpRequest, pk: int) -> str:
+    """The customer card's version (``live_condition``'s ``version_of``)."""
+    return customer_version(pk, orders=CARD_ORDERS)
 
 
 def order_list_version(request: HttpRequest) -> str:

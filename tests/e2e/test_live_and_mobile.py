@@ -4,6 +4,7 @@
   within 3 s, with no reload and at most one request per poll;
 - the main pages at 390 and 1280 px: the page is no wider than the window, axe finds nothing serious or
   critical, screenshots kept under ``test-results/screenshots/`` (not committed);
+- a contact renamed in amoCRM shows on the open customer card, with no reload;
 - the keyboard: the first Tab reaches the skip link, visible with a focus ring, and it leads to the page.
 """
 
@@ -16,7 +17,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
-from console.amocrm.models import OrderSync, StageMapping
+from console.amocrm.models import CustomerAmoLink, OrderSync, StageMapping
 from tests.e2e.test_accessibility import serious
 from tests.fixtures.console import SCREENSHOTS
 
@@ -34,6 +35,8 @@ PAGES = [
     ("failed-syncs", "/sync/failed/"),
     ("connection", "/connection/"),
     ("stage-map", "/stage-map/"),
+    ("customers-list", "/customers/"),
+    ("customer-card", "/customers/{customer}/"),
 ]
 
 
@@ -76,6 +79,26 @@ def test_a_deal_moved_in_amocrm_shows_on_the_open_order_page_within_3_s_without_
     assert all(gap > 1.5 for gap in gaps), gaps
 
 
+def test_a_contact_renamed_in_amocrm_shows_on_the_open_customer_card_without_a_reload(
+    synced_orders: list[Any], sign_in: Any, live_server: Any, sandbox: Any
+) -> None:
+    order = synced_orders[0]
+    contact_id = CustomerAmoLink.objects.get(customer_id=order.customer_id).contact_id
+    page = sign_in("manager", language="ru", width=1280)
+    page.goto(f"{live_server.url}/customers/{order.customer_id}/")
+    expect(page.locator("#customer-name")).to_contain_text("Анна")
+    page.evaluate("window.__notReloaded = true")
+    renamed = time.monotonic()
+    answer = sandbox.api("PATCH", f"/api/v4/contacts/{contact_id}", json={"first_name": "Зинаида"})
+    assert answer.status_code == 200, answer.text
+    # The sandbox's update_contact webhook, our inbox, the contact read, then the card's next poll.
+    expect(page.locator("#customer-name")).to_contain_text("Зинаида", timeout=8000)
+    shown = time.monotonic() - renamed
+    expect(page.locator("#customer-head")).to_have_class("page-head live-changed")
+    assert page.evaluate("window.__notReloaded") is True, "the page was reloaded"
+    print(f"contact rename on the open card after {shown:.1f} s")
+
+
 def _width(page: Any) -> int:
     return page.evaluate("Math.max(document.documentElement.scrollWidth, document.body.scrollWidth)")
 
@@ -89,7 +112,9 @@ def test_the_main_pages_fit_the_window_and_are_axe_clean(
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     too_wide, found = {}, {}
     for name, address in PAGES:
-        response = page.goto(live_server.url + address.format(order=synced_orders[0].pk))
+        response = page.goto(
+            live_server.url + address.format(order=synced_orders[0].pk, customer=synced_orders[0].customer_id)
+        )
         assert response is not None and response.status == 200, name
         expect(page.locator("main h1").first).to_be_visible()
         if _width(page) > width:

@@ -9,10 +9,12 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
-from console.amocrm.models import OrderSync
+from console.amocrm.models import OrderSync, PartyConflict
+from console.customers.services import customer_update
 from console.orders.services import order_set_payment, order_set_status
-from console.web.live import orders_version
+from console.web.live import customer_version, orders_version
 from tests.web.orders_world import create_order, deal_at, map_stages
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("products")]
@@ -124,3 +126,45 @@ def test_a_poll_from_a_signed_out_browser_is_sent_to_the_login_page(client):
     order = create_order()
     response = _poll(client, reverse("web:order_detail", args=[order.pk]), "x")
     assert response.status_code == 302 and "ETag" not in response
+
+
+def test_an_unchanged_customer_card_answers_304_after_its_two_queries(admin_client):
+    order = create_order()
+    url = reverse("web:customer_detail", args=[order.customer_id])
+    version = _version_on_page(admin_client.get(url).content.decode())
+    with CaptureQueriesContext(connection) as captured:
+        response = _poll(admin_client, url, version)
+    ours = [
+        q["sql"]
+        for q in captured.captured_queries
+        if "customers_customer" in q["sql"] or "orders_order" in q["sql"]
+    ]
+    assert response.status_code == 304
+    assert len(ours) == 2, ours
+
+
+def test_a_customer_edited_in_amocrm_changes_the_card_and_the_poll_gets_it(admin_client):
+    order = create_order()
+    customer = order.customer
+    url = reverse("web:customer_detail", args=[customer.pk])
+    version = _version_on_page(admin_client.get(url).content.decode())
+    customer_update(customer=customer, data={"first_name": "Зинаида"}, origin="amocrm", actor="amocrm")
+    response = _poll(admin_client, url, version)
+    assert response.status_code == 200
+    assert "Зинаида" in response.content.decode()
+    assert _poll(admin_client, url, response["ETag"].strip('"')).status_code == 304
+
+
+def test_the_card_version_follows_its_orders_sync_rows_and_open_conflicts():
+    order = create_order()
+    sync = deal_at(order)
+    before = customer_version(order.customer_id, orders=50)
+    OrderSync.objects.filter(pk=sync.pk).update(amo_status_id=(sync.amo_status_id or 0) + 1)
+    moved = customer_version(order.customer_id, orders=50)
+    assert moved != before
+    conflict = PartyConflict.objects.create(
+        party="contact", object_id=order.customer_id, field="first_name", ours="A", theirs="B"
+    )
+    assert customer_version(order.customer_id, orders=50) != moved
+    PartyConflict.objects.filter(pk=conflict.pk).update(resolved_at=timezone.now())
+    assert customer_version(order.customer_id, orders=50) == moved

@@ -34,11 +34,11 @@ from console.web.customer_forms import CompanyForm, CustomerForm, show_errors
 from console.web.customer_lists import CustomerFilter, CustomerTable, customers_queryset
 from console.web.decorators import staff_required
 from console.web.labels import amo_base_url
+from console.web.live import CARD_ORDERS, customer_page_version, live_condition
 from console.web.permissions import requires
 from console.web.views.orders import htmx_fragment
 
 PER_PAGE = 50
-CARD_ORDERS = 50
 CARD_HISTORY = 50
 
 
@@ -148,6 +148,7 @@ def shown_changes(customer: Customer) -> list[ShownChange]:
 
 @require_GET
 @staff_required
+@live_condition(customer_page_version)
 def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """One customer: details, orders with their sync state, the amoCRM contact and company, history."""
     customer = get_object_or_404(Customer.objects.select_related("company"), pk=pk)
