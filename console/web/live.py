@@ -1,5 +1,6 @@
-"""Live screens: the order page, the orders list and the customer card show changes made in amoCRM (a deal moved, paid,
-reassigned: whatever lands on the order, its customer or its sync state) without a reload.
+"""Live screens: the order page, the orders list and the customer card show changes made in amoCRM (a deal
+moved, paid, reassigned, a contact edited: whatever lands on the order, its customer or its sync state)
+without a reload.
 
 The page carries a version of what it shows (``orders_version``: a hash of the shown columns of its orders,
 read in one query by primary key) in ``<meta name="console-live">``; ``static/console/live.js`` asks for the
