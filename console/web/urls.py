@@ -29,6 +29,11 @@ urlpatterns = [
     path("connection/pause/", connection_views.connection_pause, name="connection_pause"),
     path("connection/unpause/", connection_views.connection_unpause, name="connection_unpause"),
     path("connection/setup/", connection_views.connection_setup, name="connection_setup"),
+    path(
+        "connection/webhook-check/",
+        connection_views.connection_webhook_check,
+        name="connection_webhook_check",
+    ),
     # The redirect URI registered in amoCRM: keep the path.
     path("amocrm/oauth/callback/", connection_views.oauth_callback, name="oauth_callback"),
     path("stage-map/", stage_map_views.stage_map_edit, name="stage_map"),

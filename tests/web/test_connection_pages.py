@@ -12,7 +12,14 @@ from django.test import Client
 from django.urls import reverse
 
 from console.amocrm.account.access import ConnectionAccess
-from console.amocrm.models import AmoConnection, ConfigChange, PipelineStatus, StageMapping, SyncLog
+from console.amocrm.models import (
+    AmoConnection,
+    ConfigChange,
+    PipelineStatus,
+    StageMapping,
+    SyncLog,
+    WebhookHealth,
+)
 from tests.fixtures.builders import make_user
 
 pytestmark = pytest.mark.django_db
@@ -26,6 +33,7 @@ POST_ONLY = [
     "web:connection_pause",
     "web:connection_unpause",
     "web:connection_setup",
+    "web:connection_webhook_check",
 ]
 
 
@@ -70,6 +78,12 @@ def test_managers_do_not_read_the_page(client: Client, db: Any) -> None:
 @pytest.mark.parametrize("name", POST_ONLY)
 def test_actions_refuse_get(admin_client: Client, name: str) -> None:
     assert admin_client.get(reverse(name)).status_code == 405
+
+
+def test_the_webhook_check_waits_for_a_connected_account(admin_client: Client, db: Any) -> None:
+    page = admin_client.post(reverse("web:connection_webhook_check"), follow=True)
+    assert "Connect the account first." in page.content.decode()
+    assert not WebhookHealth.objects.exists()
 
 
 # --- pause and resume -------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from console.amocrm import queue
 from console.amocrm.account.access import account_client
 from console.amocrm.account.setup import WEBHOOK_EVENTS, webhook_destination
 from console.amocrm.api.client import AmoCRMClient
@@ -26,6 +27,14 @@ from console.amocrm.reasons import Code, Reason, reason
 logger = logging.getLogger(__name__)
 
 State = WebhookHealth.State
+
+
+HEALTH_TASK = "console.amocrm.tasks.webhook_health_task"
+
+
+def webhook_health_enqueue(*, connection_id: int = 1) -> None:
+    """Run the check in the cluster (an admin's "check now") once the current transaction commits."""
+    queue.enqueue_on_commit(HEALTH_TASK, connection_id)
 
 
 def webhook_health(connection_id: int = 1) -> WebhookHealth | None:

@@ -33,7 +33,7 @@ from console.amocrm.account.connection import (
     connection_set_state,
     setup_enqueue,
 )
-from console.amocrm.account.webhook_health import webhook_health
+from console.amocrm.account.webhook_health import webhook_health, webhook_health_enqueue
 from console.amocrm.api.errors import AmoCRMError, CircuitOpen
 from console.amocrm.models import AmoConnection, ConfigChange, Pipeline, StageMapping
 from console.amocrm.stagemap import stage_labels
@@ -293,6 +293,19 @@ def connection_setup(request: HttpRequest) -> HttpResponse:
     ):
         setup_enqueue(connection_id=connection.pk)
     messages.success(request, _("Account setup queued; reload this page in a few seconds."))
+    return redirect("web:connection")
+
+
+@require_POST
+@admin_required
+def connection_webhook_check(request: HttpRequest) -> HttpResponse:
+    """POST: check (and repair) our webhook subscription now instead of at the next scheduled check."""
+    connection = AmoConnection.get_solo()
+    if not connection.is_connected:
+        messages.error(request, _("Connect the account first."))
+        return redirect("web:connection")
+    webhook_health_enqueue(connection_id=connection.pk)
+    messages.success(request, _("Webhook check queued; reload this page in a few seconds."))
     return redirect("web:connection")
 
 
