@@ -10,6 +10,7 @@ import django_tables2 as tables
 from django.db.models import Count, Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
+from console.amocrm.models import Party, PartyConflict
 from console.customers.models import Company, Customer
 from console.web.filters import (
     SearchFilterSet,
@@ -48,10 +49,15 @@ class CustomerFilter(SearchFilterSet):
     distinct = True
     customer_type = any_of(Customer.Type.choices, _("Type"))
     inactive = switch("filter_inactive", _("Show inactive too"))
+    conflicts = switch("filter_conflicts", _("Changed in amoCRM and here"))
 
     class Meta:
         model = Customer
         fields: list[str] = []
+
+    def filter_conflicts(self, queryset: QuerySet, name: str, value: bool | None) -> QuerySet:
+        """Only customers with an open conflict on their contact or their company (off: every customer)."""
+        return queryset.filter(with_open_conflicts()) if value else queryset
 
     def filter_inactive(self, queryset: QuerySet, name: str, value: bool | None) -> QuerySet:
         return queryset
@@ -71,6 +77,21 @@ class CompanyFilter(SearchFilterSet):
     class Meta:
         model = Company
         fields: list[str] = []
+
+
+def with_open_conflicts() -> Q:
+    """Customers whose contact, or whose company, has a conflict with amoCRM not settled yet."""
+    open_rows = PartyConflict.objects.filter(resolved_at__isnull=True)
+    contacts = open_rows.filter(party=Party.CONTACT).values("object_id")
+    companies = open_rows.filter(party=Party.COMPANY).values("object_id")
+    return Q(pk__in=contacts) | Q(company_id__in=companies)
+
+
+def open_conflict_count() -> int:
+    """How many contacts and companies have a conflict not settled yet (one count over the small
+    conflicts table, not over the customers)."""
+    open_rows = PartyConflict.objects.filter(resolved_at__isnull=True)
+    return open_rows.values("party", "object_id").distinct().count()
 
 
 def customers_queryset() -> QuerySet[Customer]:

@@ -24,6 +24,7 @@ from console.amocrm.models import AmoConnection, WebhookHealth
 from console.amocrm.outbound.selectors import sync_failures_by_kind, sync_outcomes_per_hour, sync_queue_health
 from console.orders.models import Order
 from console.web import sync_state
+from console.web.customer_lists import open_conflict_count
 from console.web.decorators import staff_required
 from console.web.errors import error_message
 from console.web.webhook_health import webhook_health_shown
@@ -103,6 +104,7 @@ class Summary:
     drifted: list[DriftedOrder]
     failures: list[tuple[str, int]]
     hours: dict[datetime, tuple[int, int]]
+    conflicts: int = 0
 
 
 def summary(*, connection_state: str) -> Summary:
@@ -118,8 +120,8 @@ def summary(*, connection_state: str) -> Summary:
 
 
 def compute_summary(*, connection_state: str, now: datetime) -> Summary:
-    """The summary from the database: five queries (the stage map, two for the counts, the drifted orders
-    when there are any, the failures and the week's attempts)."""
+    """The summary from the database: six queries (the stage map, two for the counts, the drifted orders
+    when there are any, the failures, the week's attempts and the open conflicts' contacts and companies)."""
     ctx = sync_state.sync_context(connection_state=connection_state)
     counts = sync_state.state_counts(ctx, is_active=True)
     drifted = []
@@ -135,6 +137,7 @@ def compute_summary(*, connection_state: str, now: datetime) -> Summary:
         drifted=drifted,
         failures=sync_failures_by_kind(since=now - timedelta(hours=24)),
         hours=sync_outcomes_per_hour(since=chart_hours(now)[0]),
+        conflicts=open_conflict_count(),
     )
 
 
