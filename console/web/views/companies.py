@@ -19,17 +19,18 @@ from console.web.customer_lists import CompanyFilter, CompanyTable, companies_qu
 from console.web.decorators import staff_required
 from console.web.labels import amo_base_url
 from console.web.permissions import requires
-from console.web.views.customers import FormPage, form_page, list_page
+from console.web.views.customers import FormPage, form_page, list_view
 
 CARD_CUSTOMERS = 100
 
 
-@require_GET
-@staff_required
-def company_list(request: HttpRequest) -> HttpResponse:
-    """All companies, searched; htmx gets the table only."""
-    company_filter = CompanyFilter(request.GET or None, queryset=companies_queryset())
-    return list_page(request, company_filter, CompanyTable, "companies/list.html")
+company_list = list_view(
+    CompanyFilter,
+    companies_queryset,
+    CompanyTable,
+    "companies/list.html",
+    "All companies, searched; htmx gets the table only.",
+)
 
 
 @require_GET

@@ -16,7 +16,7 @@ from typing import Any
 import django_tables2 as tables
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -42,12 +42,31 @@ PER_PAGE = 50
 CARD_HISTORY = 50
 
 
-@require_GET
-@staff_required
-def customer_list(request: HttpRequest) -> HttpResponse:
-    """All active customers (inactive ones on request), searched and filtered; htmx gets the table only."""
-    customer_filter = CustomerFilter(request.GET or None, queryset=customers_queryset())
-    return list_page(request, customer_filter, CustomerTable, "customers/list.html")
+def list_view(
+    filter_class: type[FilterSet],
+    rows: Callable[[], QuerySet],
+    table_class: type[tables.Table],
+    template: str,
+    doc: str,
+) -> Callable[[HttpRequest], HttpResponse]:
+    """A list page of the customers pages: ``rows()`` through ``filter_class`` in ``list_page``."""
+
+    @require_GET
+    @staff_required
+    def view(request: HttpRequest) -> HttpResponse:
+        return list_page(request, filter_class(request.GET or None, queryset=rows()), table_class, template)
+
+    view.__doc__ = doc
+    return view
+
+
+customer_list = list_view(
+    CustomerFilter,
+    customers_queryset,
+    CustomerTable,
+    "customers/list.html",
+    "All active customers (inactive ones on request), searched and filtered; htmx gets the table only.",
+)
 
 
 def list_page(
