@@ -4,11 +4,9 @@ rules and its ``company_changed`` signal). Managers and admins edit, support rea
 
 from __future__ import annotations
 
-from functools import partial
-
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
 from console.amocrm.models import CompanyAmoLink
@@ -52,10 +50,16 @@ def company_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @requires("customers.edit")
 def company_form(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     """Create (no ``pk``) or edit a company through the customers services; errors stay on the form."""
-    company = get_object_or_404(Company, pk=pk) if pk else None
-    if company is None:
-        write, done = company_create, _("Company %(name)s created.")
-    else:
-        write, done = partial(company_update, company=company), _("Company %(name)s saved.")
-    page = FormPage(CompanyForm, company, "companies/form.html", "web:company_detail")
-    return form_page(request, page, write, done, {"company": company})
+    return form_page(request, COMPANY_FORM, get_object_or_404(Company, pk=pk) if pk else None)
+
+
+COMPANY_FORM = FormPage(
+    CompanyForm,
+    "companies/form.html",
+    "web:company_detail",
+    company_create,
+    company_update,
+    "company",
+    gettext_lazy("Company %(name)s created."),
+    gettext_lazy("Company %(name)s saved."),
+)

@@ -284,15 +284,25 @@ connection_unpause = _simple(
 @admin_required
 def connection_setup(request: HttpRequest) -> HttpResponse:
     """POST: enqueue account setup (fields, catalog, pipelines, stage map, webhook)."""
+
+    def audited_setup(connection: AmoConnection) -> None:
+        with connection_audited(
+            connection_id=connection.pk, actor=_actor(request), summary=connection_services.AUDIT_SETUP_RUN
+        ):
+            setup_enqueue(connection_id=connection.pk)
+
+    return _queued(request, audited_setup, _("Account setup queued; reload this page in a few seconds."))
+
+
+def _queued(request: HttpRequest, enqueue: Callable[[AmoConnection], None], success: str) -> HttpResponse:
+    """Queue work for the connected account (``enqueue(connection)``), say ``success``; refused, with a
+    message, while the account is not connected."""
     connection = AmoConnection.get_solo()
     if not connection.is_connected:
         messages.error(request, _("Connect the account first."))
-        return redirect("web:connection")
-    with connection_audited(
-        connection_id=connection.pk, actor=_actor(request), summary=connection_services.AUDIT_SETUP_RUN
-    ):
-        setup_enqueue(connection_id=connection.pk)
-    messages.success(request, _("Account setup queued; reload this page in a few seconds."))
+    else:
+        enqueue(connection)
+        messages.success(request, success)
     return redirect("web:connection")
 
 
@@ -300,13 +310,11 @@ def connection_setup(request: HttpRequest) -> HttpResponse:
 @admin_required
 def connection_webhook_check(request: HttpRequest) -> HttpResponse:
     """POST: check (and repair) our webhook subscription now instead of at the next scheduled check."""
-    connection = AmoConnection.get_solo()
-    if not connection.is_connected:
-        messages.error(request, _("Connect the account first."))
-        return redirect("web:connection")
-    webhook_health_enqueue(connection_id=connection.pk)
-    messages.success(request, _("Webhook check queued; reload this page in a few seconds."))
-    return redirect("web:connection")
+    return _queued(
+        request,
+        lambda connection: webhook_health_enqueue(connection_id=connection.pk),
+        _("Webhook check queued; reload this page in a few seconds."),
+    )
 
 
 @require_GET

@@ -194,40 +194,52 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def customer_form(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     """Create (no ``pk``) or edit a customer through the customers services; errors stay on the form."""
     customer = get_object_or_404(Customer.objects.select_related("company"), pk=pk) if pk else None
-    if customer is None:
-        write, done = customer_create, _("Customer %(name)s created.")
-    else:
-        write, done = partial(customer_update, customer=customer), _("Customer %(name)s saved.")
-    page = FormPage(CustomerForm, customer, "customers/form.html", "web:customer_detail")
-    return form_page(request, page, write, done, {"customer": customer})
+    return form_page(request, CUSTOMER_FORM, customer)
 
 
 @dataclass(frozen=True)
 class FormPage:
-    """A create/edit page of the customers pages: its form, the row it edits (None: a new one), its
-    template and the card it goes to once saved."""
+    """The create/edit page of one kind of row: its form and template, the card it goes to once saved, the
+    services that create and update it (the row passed to ``update`` as ``keyword``) and what they say."""
 
     form_class: type[CustomerForm] | type[CompanyForm]
-    row: Any
     template: str
     card: str
+    create: Callable[..., Any]
+    update: Callable[..., Any]
+    keyword: str
+    created: str
+    saved: str
 
 
-def form_page(
-    request: HttpRequest, page: FormPage, write: Callable[..., Any], done: str, context: dict[str, Any]
-) -> HttpResponse:
-    """Show ``page``'s form; on a valid POST, ``write`` it through a service (as the signed-in manager),
-    say ``done`` and go to the card. A service's ``ValidationError`` stays on the form."""
+CUSTOMER_FORM = FormPage(
+    CustomerForm,
+    "customers/form.html",
+    "web:customer_detail",
+    customer_create,
+    customer_update,
+    "customer",
+    gettext_lazy("Customer %(name)s created."),
+    gettext_lazy("Customer %(name)s saved."),
+)
+
+
+def form_page(request: HttpRequest, page: FormPage, row: Any) -> HttpResponse:
+    """Show ``page``'s form for ``row`` (None: a new one); on a valid POST, write it through the page's
+    service (as the signed-in manager), say so and go to the card. A service's ``ValidationError`` stays on
+    the form."""
+    context = {page.keyword: row}
     if request.method != "POST":
-        initial = page.form_class.initial_of(page.row) if page.row is not None else None
+        initial = page.form_class.initial_of(row) if row is not None else None
         return render(request, page.template, {"form": page.form_class(initial=initial), **context})
     form = page.form_class(request.POST)
     if form.is_valid():
+        write = page.create if row is None else partial(page.update, **{page.keyword: row})
         try:
             saved = write(data=form.service_data(), **by_manager(request.user))
         except ValidationError as exc:
             show_errors(form, exc)
         else:
-            messages.success(request, done % {"name": saved.name})
+            messages.success(request, (page.created if row is None else page.saved) % {"name": saved.name})
             return redirect(page.card, pk=saved.pk)
     return render(request, page.template, {"form": form, **context})
