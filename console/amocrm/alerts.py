@@ -11,8 +11,9 @@ Three kinds of incident (:class:`~console.amocrm.models.Incident`):
   reconciliation applied deal changes in that time: changes amoCRM reports
   (https://www.amocrm.ru/developers/content/crm_platform/leads-api, ``filter[updated_at]``) that no webhook
   (https://www.amocrm.ru/developers/content/crm_platform/webhooks-api) brought, since a change a webhook
-  brought is already applied when the reconciliation reads it. A delivery arriving clears it; without
-  deliveries or changes there is nothing to judge and the incident stays as it is.
+  brought is already applied when the reconciliation reads it. A delivery arriving, or a disconnect (no
+  webhook is expected then), clears it; without deliveries or changes there is nothing to judge and the
+  incident stays as it is.
 
 :func:`alerts_check` (the schedule's task, and at once after a break is recorded) reads those figures
 (:func:`alerts_signals`), judges them with the pure :func:`alerts_evaluate`, opens, updates or clears the
@@ -109,7 +110,7 @@ def alerts_evaluate(signals: Signals, *, threshold: int, silence_minutes: int) -
         reason(Code.ALERT_FAILED_SYNCS, count=signals.failed_syncs, threshold=threshold),
     )
     silent: bool | None = None
-    if signals.webhook_arrived:
+    if signals.webhook_arrived or state == AmoConnection.State.NOT_CONNECTED:
         silent = False
     elif signals.missed_changes:
         silent = True

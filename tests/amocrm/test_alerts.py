@@ -194,6 +194,9 @@ def test_the_evaluation_is_pure_and_judges_each_kind() -> None:
     loud = Signals(connection_state="connected", failed_syncs=10, missed_changes=1, webhook_arrived=False)
     findings = {f.kind: f.firing for f in alerts_evaluate(loud, threshold=10, silence_minutes=30)}
     assert findings == {"connection": False, "failed_syncs": True, "webhook_silence": True}
+    gone = Signals(connection_state="not_connected", failed_syncs=0, missed_changes=0, webhook_arrived=False)
+    findings = {f.kind: f.firing for f in alerts_evaluate(gone, threshold=10, silence_minutes=30)}
+    assert findings == {"connection": False, "failed_syncs": False, "webhook_silence": False}
 
 
 def test_only_one_incident_of_a_kind_is_open_at_a_time(db: Any) -> None:
@@ -250,6 +253,23 @@ def test_the_alert_url_receives_each_opening_and_clearing_as_json(
     assert opened["subject"] == mailoutbox[0].subject and opened["text"] == mailoutbox[0].body
     assert Received.bodies[1]["cleared_at"] is not None
     assert SECRET_TOKEN not in json.dumps(Received.bodies)
+
+
+def test_a_mail_server_that_does_not_answer_is_logged_and_the_check_goes_on(
+    admins: list[str], settings: Any, caplog: Any, make_order: Any
+) -> None:
+    server = HTTPServer(("127.0.0.1", 0), Received)
+    port = server.server_address[1]
+    server.server_close()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", port, 2
+    settings.ALERT_FAILED_THRESHOLD = 1
+    set_state("blocked")
+    fail_syncs(make_order, 1)
+    with caplog.at_level(logging.WARNING, logger="console.amocrm.alerts"):
+        assert alerts_check().opened == ["connection", "failed_syncs"]
+    assert "alert mail for the connection incident not sent: ConnectionRefusedError" in caplog.text
+    assert Incident.objects.filter(cleared_at__isnull=True).count() == 2
 
 
 def test_an_alert_url_that_does_not_answer_is_logged_without_the_url_and_the_mail_still_goes(
