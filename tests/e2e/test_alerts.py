@@ -1,6 +1,7 @@
 """Alerts in Chromium, on the live console against the sandbox: amoCRM revokes the console's tokens, the
 next task's call opens the circuit, the check runs at once and mails the administrators one e-mail; the
-scheduled check that follows sends none, and the dashboard and the connection page show the incident."""
+scheduled check that follows sends none, and the dashboard and the connection page show the incident;
+connecting again clears it with one more e-mail."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from playwright.sync_api import expect
 
 from console.amocrm.models import AmoConnection, Incident
 from console.amocrm.tasks import alerts_check_task, reconcile_task
+from tests.fixtures.amocrm import connect_to_sandbox
 
 pytestmark = [
     pytest.mark.e2e,
@@ -50,3 +52,10 @@ def test_revoked_tokens_open_one_incident_shown_on_the_dashboard_with_exactly_on
     expect(shown).to_contain_text("the connection is “Access revoked”")
     page.goto(f"{live_server.url}/connection/")
     expect(page.locator("#incidents li[data-incident=connection]")).to_have_count(1)
+
+    connect_to_sandbox(sandbox)  # the administrator connects again
+    alerts_check_task()
+    assert [m.subject for m in mailoutbox][1:] == ["Cleared: The amoCRM connection is broken"]
+    page.goto(f"{live_server.url}/")
+    expect(page.locator("#connection-health .badge").first).to_have_text("Connected")
+    expect(page.locator("#incidents")).to_have_count(0)
