@@ -51,7 +51,9 @@ def roles_of(user: Any) -> frozenset[str]:
 
 def role_holders(role: str) -> QuerySet:
     """The active users holding ``role`` (a superuser holds ``admin``), as :func:`roles_of` judges them."""
-    holds = Q(groups__name=role) | Q(is_superuser=True) if role == "admin" else Q(groups__name=role)
+    holds = Q(groups__name=role)
+    if role == "admin":
+        holds |= Q(is_superuser=True)
     return get_user_model().objects.filter(holds, is_active=True).distinct()
 
 
