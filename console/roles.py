@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth import get_user_model
+from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -45,6 +47,14 @@ def roles_of(user: Any) -> frozenset[str]:
             cached |= {"admin"}
         user._console_roles = cached
     return cached
+
+
+def role_holders(role: str) -> QuerySet:
+    """The active users holding ``role`` (a superuser holds ``admin``), as :func:`roles_of` judges them."""
+    holds = Q(groups__name=role)
+    if role == "admin":
+        holds |= Q(is_superuser=True)
+    return get_user_model().objects.filter(holds, is_active=True).distinct()
 
 
 def can(user: Any, action: str) -> bool:

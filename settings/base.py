@@ -309,6 +309,32 @@ REST_KNOX = {
 # refused (403) in production.
 METRICS_TOKEN = env("METRICS_TOKEN")
 
+# --- Alerts to administrators --------------------------------------------------------------------
+# Django's mail (https://docs.djangoproject.com/en/5.2/topics/email/): SMTP when EMAIL_HOST is set, else the
+# console backend (mails printed on standard output, as the demo wants).
+EMAIL_HOST = env("EMAIL_HOST")
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend"
+)
+EMAIL_PORT = env_int("EMAIL_PORT", 587)
+EMAIL_HOST_USER = env("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", not env_bool("EMAIL_USE_SSL", False))
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "console@localhost")
+# An incident opens when this many orders failed to sync or wait for a retry, and clears below it.
+ALERT_FAILED_THRESHOLD = env_int("ALERT_FAILED_THRESHOLD", 10)
+# Webhooks count as stopped when none arrived for this long while the reconciliation found deal changes.
+ALERT_WEBHOOK_SILENCE_MINUTES = env_int("ALERT_WEBHOOK_SILENCE_MINUTES", 30)
+# How often the alert check runs (minutes).
+ALERT_CHECK_MINUTES = env_int("ALERT_CHECK_MINUTES", 5)
+# Optional: each incident's opening and clearing is also POSTed here as JSON (a chat tool's incoming hook).
+ALERT_WEBHOOK_URL = env("ALERT_WEBHOOK_URL")
+ALERT_WEBHOOK_TIMEOUT = env_float("ALERT_WEBHOOK_TIMEOUT", 5.0)
+
 # --- AmoCRM ------------------------------------------------------------------------------------
 # The integration's credentials; an admin can also enter them in the console. Empty means "not configured".
 AMOCRM_CLIENT_ID = env("AMOCRM_CLIENT_ID")

@@ -9,6 +9,7 @@ from console.amocrm.models import (
     AmoConnection,
     CatalogElementLink,
     CustomerAmoLink,
+    Incident,
     Lease,
     OrderSync,
     Pipeline,
@@ -141,6 +142,14 @@ class SyncLogAdmin(_ReadOnlyAdmin):
 
 
 # --- deals -> orders ---------------------------------------------------------------------------------------
+
+
+@admin.register(Incident)
+class IncidentAdmin(_ReadOnlyAdmin):
+    """Read-only: alert incidents are opened and cleared by the alert check alone."""
+
+    list_display = ["kind", "opened_at", "cleared_at", "checked_at"]
+    list_filter = ["kind"]
 
 
 @admin.register(WebhookInbox)

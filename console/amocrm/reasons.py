@@ -83,6 +83,10 @@ class Code(StrEnum):
     WEBHOOK_STILL_WRONG = "webhook_still_wrong"  # followed by what is still wrong after the repair
     WEBHOOK_NO_BASE_URL = "webhook_no_base_url"  # AMOCRM_WEBHOOK_BASE_URL is not set
     WEBHOOK_CHECK_ERROR = "webhook_check_error"  # error, http_status: amoCRM's error in the check or repair
+    # An alert incident's finding (``amocrm.alerts``).
+    ALERT_CONNECTION = "alert_connection"  # connection_state: the circuit's state (blocked, revoked, ...)
+    ALERT_FAILED_SYNCS = "alert_failed_syncs"  # count, threshold: orders failed or waiting for a retry
+    ALERT_WEBHOOK_SILENCE = "alert_webhook_silence"  # changes, minutes: deal changes no webhook brought
 
 
 def reason(code: Code, **params: Any) -> Reason:

@@ -33,6 +33,7 @@ def schedule_specs() -> list[ScheduleSpec]:
     """The integration's schedules (the reconciliation every ``AMOCRM_RECONCILE_MINUTES``)."""
     minutes = int(getattr(settings, "AMOCRM_RECONCILE_MINUTES", 10) or 10)
     webhook_minutes = int(getattr(settings, "AMOCRM_WEBHOOK_CHECK_MINUTES", 15) or 15)
+    alert_minutes = int(getattr(settings, "ALERT_CHECK_MINUTES", 5) or 5)
     return [
         ScheduleSpec(
             "AmoCRM sync retries",
@@ -68,6 +69,12 @@ def schedule_specs() -> list[ScheduleSpec]:
             f"{TASKS}.webhook_health_task",
             {"schedule_type": Schedule.MINUTES, "minutes": webhook_minutes},
             first_run_in=timedelta(minutes=2),
+        ),
+        ScheduleSpec(
+            "AmoCRM alerts",
+            f"{TASKS}.alerts_check_task",
+            {"schedule_type": Schedule.MINUTES, "minutes": alert_minutes},
+            first_run_in=timedelta(minutes=1),
         ),
     ]
 

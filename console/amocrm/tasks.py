@@ -11,6 +11,7 @@ from console.amocrm.account.oauth import token_refresh_if_due
 from console.amocrm.account.setup import account_disconnect_finish, account_setup
 from console.amocrm.account.users import users_refresh
 from console.amocrm.account.webhook_health import webhook_health_check
+from console.amocrm.alerts import alerts_check
 from console.amocrm.inbound.inbox import (
     inbox_process_pending,
     inbox_prune,
@@ -118,3 +119,9 @@ def webhook_health_task(connection_id: int = 1) -> str:
     """Every few minutes: check our webhook subscription in amoCRM and repair it
     (``account.webhook_health``)."""
     return webhook_health_check(connection_id=connection_id).state
+
+
+def alerts_check_task() -> str:
+    """Every few minutes, and at once after the connection breaks: open and clear alert incidents, mailing
+    the administrators once for each (``amocrm.alerts``)."""
+    return alerts_check().summary()

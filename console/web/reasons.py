@@ -18,6 +18,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from console.amocrm.models import AmoConnection
 from console.amocrm.reasons import Code, Reason
 from console.web.labels import (
     Stages,
@@ -114,6 +115,17 @@ MESSAGES: dict[str, Promise] = {
     Code.WEBHOOK_STILL_WRONG: _("The repair did not help; still wrong:"),
     Code.WEBHOOK_NO_BASE_URL: _("The webhook cannot be checked: AMOCRM_WEBHOOK_BASE_URL is not set."),
     Code.WEBHOOK_CHECK_ERROR: _("amoCRM answered the webhook check with an error: %(error)s"),
+    Code.ALERT_CONNECTION: _(
+        "The console cannot call amoCRM: the connection is “%(connection_state)s”. Orders wait in the queue "
+        "until an administrator fixes it on the connection page."
+    ),
+    Code.ALERT_FAILED_SYNCS: _(
+        "%(count)s orders failed to sync or wait for a retry (the alert threshold is %(threshold)s)."
+    ),
+    Code.ALERT_WEBHOOK_SILENCE: _(
+        "No webhook has arrived from amoCRM for %(minutes)s minutes, yet the reconciliation found "
+        "%(changes)s deal changes that no webhook brought. Check the webhook on the connection page."
+    ),
 }
 # A variant of a code's message chosen by a parameter that is true.
 VARIANTS: dict[tuple[str, str], Promise] = {
@@ -157,6 +169,7 @@ CONVERT: dict[str, Callable[[Any], str]] = {
     "counts": _counts,
     "errors": lambda errors: "; ".join(str(e) for e in errors or []),
     "fields": lambda fields: ", ".join(str(f) for f in fields or []),
+    "connection_state": lambda state: str(AmoConnection.State(state).label),
 }
 
 

@@ -18,6 +18,7 @@ NAMES = {
     "AmoCRM webhook inbox prune",
     "AmoCRM users refresh",
     "AmoCRM webhook health",
+    "AmoCRM alerts",
 }
 
 

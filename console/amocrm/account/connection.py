@@ -61,6 +61,9 @@ AUDITED_FIELDS = (
 logger = logging.getLogger(__name__)
 
 SETUP_TASK = "console.amocrm.tasks.account_setup_task"
+ALERTS_TASK = "console.amocrm.tasks.alerts_check_task"
+# amoCRM refused us, or a call failed for good: syncing is stopped until someone acts (an alert incident).
+BROKEN_STATES = frozenset({State.BLOCKED, State.UNPAID, State.REVOKED, State.REJECTED, State.ERROR})
 # amoCRM and Kommo account hosts (https://www.amocrm.ru/developers/content/oauth/step-by-step).
 REAL_HOST_SUFFIXES = (".amocrm.ru", ".amocrm.com", ".kommo.com")
 
@@ -79,6 +82,9 @@ def connection_set_state(*, connection_id: int, state: str, detail: str = "") ->
         fields.update(last_error=redact(detail)[:2000], last_error_at=now)
     AmoConnection.objects.filter(pk=connection_id).update(**fields)
     logger.warning("AmoCRM connection %s -> %s: %s", connection_id, state, redact(detail)[:300])
+    if state in BROKEN_STATES:
+        # The administrators hear of a break at once, not at the next scheduled check.
+        queue.enqueue_on_commit(ALERTS_TASK)
 
 
 def connection_record_error(*, connection_id: int, text: str) -> None:

@@ -185,6 +185,19 @@ def refusal(response: requests.Response, *, method: str, path: str, hidden: list
     )
 
 
+def post_json_elsewhere(url: str, body: Any, *, timeout: float) -> int:
+    """POST ``body`` as JSON to ``url``, a server that is not amoCRM (the alert URL of a chat tool): no token,
+    no rate limiter, no retry; returns the answer's status. Raises ``OSError`` (``requests``' errors are
+    ``OSError``s) when there is no answer, its text naming neither the URL nor the body: the URL may carry
+    a secret."""
+    try:
+        response = requests.post(url, json=body, headers=DEFAULT_HEADERS, timeout=timeout)
+    except requests.RequestException as exc:
+        raise OSError(f"no answer ({type(exc).__name__})") from None
+    response.close()
+    return response.status_code
+
+
 def timeouts() -> tuple[float, float]:
     """(connect, read) seconds of every request (``AMOCRM_CONNECT_TIMEOUT``, ``AMOCRM_READ_TIMEOUT``)."""
     return (settings.AMOCRM_CONNECT_TIMEOUT, settings.AMOCRM_READ_TIMEOUT)

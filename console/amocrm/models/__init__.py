@@ -9,7 +9,7 @@ from console.amocrm.models.account import (
     StageMapping,
     new_webhook_secret,
 )
-from console.amocrm.models.health import WebhookHealth
+from console.amocrm.models.health import Incident, WebhookHealth
 from console.amocrm.models.inbound import WebhookCounter, WebhookInbox
 from console.amocrm.models.leases import Lease
 from console.amocrm.models.outbound import (
@@ -32,6 +32,7 @@ __all__ = [
     "ConfigChange",
     "CustomerAmoLink",
     "DetachedLead",
+    "Incident",
     "Lease",
     "OrderSync",
     "Party",

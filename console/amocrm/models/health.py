@@ -33,3 +33,41 @@ class WebhookHealth(models.Model):
 
     def __str__(self) -> str:
         return f"webhook health: {self.state}"
+
+
+class Incident(models.Model):
+    """One alert incident (``console.amocrm.alerts``): something an administrator must know about, from the
+    check that first saw it (``opened_at``) to the one that saw it gone (``cleared_at``, empty while open).
+    At most one incident of a kind is open. ``detail`` is the latest check's finding, one reason (a code and
+    its parameters, ``console.amocrm.reasons``); administrators get one e-mail when it opens and one when it
+    clears."""
+
+    class Kind(models.TextChoices):
+        CONNECTION = "connection", _("The amoCRM connection is broken")
+        FAILED_SYNCS = "failed_syncs", _("Many order syncs failed")
+        WEBHOOK_SILENCE = "webhook_silence", _("Webhooks stopped arriving")
+
+    kind = models.CharField(_("kind"), max_length=32, choices=Kind.choices)
+    opened_at = models.DateTimeField(_("opened"))
+    cleared_at = models.DateTimeField(_("cleared"), null=True, blank=True)
+    detail = models.JSONField(_("detail"), default=dict, blank=True)
+    checked_at = models.DateTimeField(_("last checked"))
+
+    class Meta:
+        db_table = "amocrm_incident"
+        verbose_name = _("incident")
+        ordering = ["-opened_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind"],
+                condition=models.Q(cleared_at__isnull=True),
+                name="incident_one_open_per_kind",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} since {self.opened_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.cleared_at is None

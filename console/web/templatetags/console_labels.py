@@ -2,7 +2,8 @@
 
 Filters: ``sync_event``, ``sync_action``, ``sync_trigger``, ``sync_outcome`` (sync log codes),
 ``webhook_events`` (``WebhookInbox.events``), ``webhook_event:action`` (on an entity), ``webhook_outcome``,
-``order_status``, ``short_ids`` ("1, 2, 3 +4"), ``webhook_counter``.
+``order_status``, ``reasons_text`` (stored reasons in words), ``short_ids`` ("1, 2, 3 +4"),
+``webhook_counter``.
 Tags: ``{% sync_error row %}`` (an ``OrderSync`` or ``SyncLog`` error: the kind's message, amoCRM's text in a
 ``<details>``; ``headline=False`` for the details only), ``{% amo_link "contacts" id %}`` (a link to the card
 in amoCRM; the view puts ``amo_base_url`` in the context), ``{% webhook_reason reasons %}`` (stored
@@ -31,6 +32,13 @@ register.filter("webhook_events", labels.webhook_events_label)
 register.filter("webhook_event", labels.webhook_event_label)
 register.filter("webhook_outcome", labels.webhook_outcome_label)
 register.filter("order_status", labels.order_status_label)
+
+
+@register.filter
+def reasons_text(value: Any) -> str:
+    """A stored reason (or list of them) in words, plain text (mails, titles)."""
+    return shown_reasons(value if isinstance(value, list) else [value], {}).text
+
 
 AMO_CARDS = {"leads": _("Deal"), "contacts": _("Contact"), "companies": _("Company")}
 

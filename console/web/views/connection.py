@@ -34,6 +34,7 @@ from console.amocrm.account.connection import (
     setup_enqueue,
 )
 from console.amocrm.account.webhook_health import webhook_health, webhook_health_enqueue
+from console.amocrm.alerts import incidents_open
 from console.amocrm.api.errors import AmoCRMError, CircuitOpen
 from console.amocrm.models import AmoConnection, ConfigChange, Pipeline, StageMapping
 from console.amocrm.stagemap import stage_labels
@@ -149,6 +150,7 @@ def _render_page(
         "calls_last_minute": connection_calls_recently(),
         "changes": config_changes(area=ConfigChange.Area.CONNECTION, label=_audit_label, show=_audit_value),
         "webhook_health": webhook_health_shown(webhook_health(connection.pk)),
+        "incidents": incidents_open(),
     }
     return render(request, "connection/index.html", context, status=status)
 

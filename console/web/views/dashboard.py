@@ -4,7 +4,7 @@ connection's health with what to do, orders whose deal moved elsewhere, and a we
 The figures over all orders and the sync log (the :class:`Summary`) cost about a hundred milliseconds of
 database work at 100,000 orders on SQLite, so each process keeps them for ``SUMMARY_SECONDS`` and the page
 says how old they are; the queue and the connection are read on every request. A constant number of queries
-either way (at most 12, whatever the data's size)."""
+either way (at most 13, whatever the data's size)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
+from console.amocrm.alerts import incidents_open
 from console.amocrm.models import AmoConnection, WebhookHealth
 from console.amocrm.outbound.selectors import sync_failures_by_kind, sync_outcomes_per_hour, sync_queue_health
 from console.orders.models import Order
@@ -80,6 +81,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "connection": _connection_health(connection, state),
         "webhook_health": webhook_health_shown(_loaded_health(connection)),
         "chart": build_chart(figures.hours, figures.at),
+        "incidents": incidents_open(),
     }
     return render(request, "dashboard/index.html", context)
 

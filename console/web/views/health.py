@@ -38,19 +38,12 @@ from django_q.status import Stat
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
+from console.amocrm.account.connection import BROKEN_STATES
 from console.amocrm.models import AmoConnection, SyncLog, WebhookCounter, WebhookInbox
 from console.amocrm.outbound.selectors import sync_queue_health
 
 logger = logging.getLogger(__name__)
 
-# amoCRM refused us, or a call failed for good: syncing is stopped until someone acts.
-BROKEN_CONNECTION_STATES = {
-    AmoConnection.State.BLOCKED,
-    AmoConnection.State.UNPAID,
-    AmoConnection.State.REVOKED,
-    AmoConnection.State.REJECTED,
-    AmoConnection.State.ERROR,
-}
 REDIS_PING_TIMEOUT = 2.0  # seconds; a REDIS_URL query string (socket_timeout=...) takes precedence
 
 
@@ -103,7 +96,7 @@ def _connection_state() -> str:
 
 def _check_amocrm() -> dict[str, Any]:
     state = _connection_state()
-    return {"ok": state not in BROKEN_CONNECTION_STATES, "state": state}
+    return {"ok": state not in BROKEN_STATES, "state": state}
 
 
 CHECKS: dict[str, Callable[[], dict[str, Any]]] = {
