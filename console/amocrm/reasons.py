@@ -74,6 +74,8 @@ class Code(StrEnum):
         "responsible_unknown_user"  # amo_user: an amoCRM user linked to no console user
     )
     RESPONSIBLE_LOCAL_WINS = "responsible_local_wins"
+    # A lost deal's reason (``inbound.loss``).
+    LOSS_REASON_SET = "loss_reason_set"  # reason: its name
     # Our webhook subscription in amoCRM (``account.webhook_health``).
     WEBHOOK_OK = "webhook_ok"
     WEBHOOK_MISSING = "webhook_missing"  # not registered in amoCRM: registered again

@@ -59,6 +59,12 @@ def schedule_specs() -> list[ScheduleSpec]:
             first_run_in=timedelta(minutes=2),
         ),
         ScheduleSpec(
+            "AmoCRM loss reasons refresh",
+            f"{TASKS}.loss_reasons_refresh_task",
+            {"schedule_type": Schedule.HOURLY},
+            first_run_in=timedelta(minutes=3),
+        ),
+        ScheduleSpec(
             "AmoCRM webhook inbox prune",
             f"{TASKS}.webhook_inbox_prune_task",
             {"schedule_type": Schedule.DAILY},

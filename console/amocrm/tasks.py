@@ -7,6 +7,7 @@ the schedules of ``console.amocrm.schedules``.
 from __future__ import annotations
 
 from console.amocrm import queue
+from console.amocrm.account.loss_reasons import loss_reasons_refresh
 from console.amocrm.account.oauth import token_refresh_if_due
 from console.amocrm.account.setup import account_disconnect_finish, account_setup
 from console.amocrm.account.users import users_refresh
@@ -32,8 +33,19 @@ def refresh_token_task(connection_id: int = 1) -> bool:
 
 
 def account_setup_task(connection_id: int = 1) -> str:
-    """Fields, catalog, pipelines, stage map and webhook (``account.setup.account_setup``)."""
-    return account_setup(connection_id=connection_id).summary()
+    """Fields, catalog, pipelines, stage map and webhook (``account.setup.account_setup``), then the loss
+    reasons the cancel form offers."""
+    summary = account_setup(connection_id=connection_id).summary()
+    queue.enqueue(LOSS_REASONS_TASK)
+    return summary
+
+
+LOSS_REASONS_TASK = "console.amocrm.tasks.loss_reasons_refresh_task"
+
+
+def loss_reasons_refresh_task() -> str:
+    """Hourly and after account setup: the account's loss reasons (``account.loss_reasons``)."""
+    return f"{loss_reasons_refresh()} loss reasons"
 
 
 def users_refresh_task() -> str:

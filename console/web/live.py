@@ -46,6 +46,7 @@ ORDER_FIELDS = (
     "is_active",
     "customer__updated_at",
     "customer__company__updated_at",
+    "amo_loss_reason__set_at",  # the reason of a lost deal, written after its status
 )
 SYNC_FIELDS = tuple(
     f"amo_sync__{name}"

@@ -100,6 +100,7 @@ MESSAGES: dict[str, Promise] = {
     Code.PAYMENT_INVALID: _("The payment in amoCRM is not valid: %(errors)s"),
     Code.PAYMENT_SET: _("Payment taken from the deal: %(amount)s, “%(payment)s”."),
     Code.RESPONSIBLE_SET: _("Responsible manager taken from the deal: %(user)s."),
+    Code.LOSS_REASON_SET: _("Loss reason taken from the deal: %(reason)s."),
     Code.RESPONSIBLE_UNKNOWN_USER: _(
         "The deal's responsible amoCRM user %(amo_user)s is linked to no console user; the order's "
         "responsible is unchanged (link the user on the users page)."

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
-from console.amocrm.models import OrderSync, SyncLog, WebhookInbox
+from console.amocrm.models import OrderLossReason, OrderSync, SyncLog, WebhookInbox
 from console.orders.models import Order, OrderStatusChange
 from console.web.labels import Stages, amo_base_url
 
@@ -18,7 +18,8 @@ TIMELINE_LIMIT = 100
 
 @dataclass(frozen=True)
 class Event:
-    """One line of the timeline; ``kind`` is "status", "sync" or "webhook", ``row`` the underlying row."""
+    """One line of the timeline; ``kind`` is "status", "sync", "webhook" or "loss" (the order's loss
+    reason), ``row`` the underlying row."""
 
     at: datetime
     kind: str
@@ -27,7 +28,7 @@ class Event:
 
 def order_timeline(order: Order, *, limit: int = TIMELINE_LIMIT) -> list[Event]:
     """The newest ``limit`` events of ``order`` across status changes, sync log rows and webhook deliveries,
-    newest first (three queries)."""
+    newest first (four queries, the loss reason the fourth)."""
     changes = OrderStatusChange.objects.filter(order=order).order_by("-created_at", "-id")[:limit]
     attempts = SyncLog.objects.filter(order=order).order_by("-started_at", "-id")[:limit]
     hooks = WebhookInbox.objects.filter(order=order).defer("body", "headers", "results")
@@ -35,6 +36,7 @@ def order_timeline(order: Order, *, limit: int = TIMELINE_LIMIT) -> list[Event]:
     events = [Event(row.created_at, "status", row) for row in changes]
     events += [Event(row.started_at, "sync", row) for row in attempts]
     events += [Event(row.received_at, "webhook", row) for row in hooks]
+    events += [Event(row.set_at, "loss", row) for row in OrderLossReason.objects.filter(order=order)]
     events.sort(key=lambda event: event.at, reverse=True)
     return events[:limit]
 

@@ -19,6 +19,7 @@ NAMES = {
     "AmoCRM users refresh",
     "AmoCRM webhook health",
     "AmoCRM alerts",
+    "AmoCRM loss reasons refresh",
 }
 
 

@@ -62,6 +62,12 @@ class AmoCRMClient(Transport):
         """Every user of the account, page by page."""
         return self._paginate("/api/v4/users", "users", {"limit": PAGE_LIMIT})
 
+    def iter_loss_reasons(self) -> Iterator[dict[str, Any]]:
+        # https://www.amocrm.ru/developers/content/crm_platform/leads-api (loss_reason_id on a lead) and
+        # GET /api/v4/leads/loss_reasons (204 when the account has none; paging UNCONFIRMED: we page it)
+        """The account's loss reasons, page by page."""
+        return self._paginate("/api/v4/leads/loss_reasons", "loss_reasons", {"limit": PAGE_LIMIT})
+
     def list_pipelines(self) -> list[dict[str, Any]]:
         # https://www.amocrm.ru/developers/content/crm_platform/leads_pipelines
         # GET /api/v4/leads/pipelines

@@ -15,10 +15,12 @@ from collections.abc import Callable
 from typing import Any
 
 from console.amocrm.inbound.items import STATE_ACTIONS, WebhookItem
+from console.amocrm.inbound.loss import loss_reason_observe
 from console.amocrm.inbound.parties import party_changed, party_deleted
 from console.amocrm.inbound.payments import combine, payment_from_webhook, payment_observe
 from console.amocrm.inbound.responsible import responsible_observe
 from console.amocrm.inbound.rules import ItemResult, LeadObservation, Outcome, lead_mark_deleted, lead_observe
+from console.amocrm.loss import LOST
 from console.amocrm.reasons import Code, has, reason
 
 ClientFactory = Callable[[], Any] | None
@@ -58,6 +60,8 @@ def _lead_stage(item: WebhookItem, client_factory: ClientFactory) -> ItemResult:
     stage = lead_observe(obs, client_factory=client_factory)
     if stage.outcome == Outcome.STALE and has(stage.reasons, Code.OLDER_THAN_APPLIED):
         return stage  # an out-of-date report: its payment is out of date as well
+    if item.status_id == LOST and stage.outcome == Outcome.APPLIED:
+        stage = combine(stage, loss_reason_observe(lead_id=item.id, client_factory=client_factory))
     stage = combine(stage, payment_observe(lead_id=item.id, seen=payment_from_webhook(item.fields)))
     return combine(
         stage, responsible_observe(lead_id=item.id, amo_user_id=_int(item.fields.get("responsible_user_id")))

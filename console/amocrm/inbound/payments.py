@@ -138,5 +138,5 @@ def combine(stage: ItemResult, payment: ItemResult | None) -> ItemResult:
         reasons=[*stage.reasons, *payment.reasons],
         id=stage.id or payment.id,
         order_id=stage.order_id or payment.order_id,
-        http_calls=stage.http_calls,
+        http_calls=stage.http_calls + payment.http_calls,
     )

@@ -12,6 +12,7 @@ from console.amocrm.models.account import (
 from console.amocrm.models.health import Incident, WebhookHealth
 from console.amocrm.models.inbound import WebhookCounter, WebhookInbox
 from console.amocrm.models.leases import Lease
+from console.amocrm.models.loss import LossReason, OrderLossReason
 from console.amocrm.models.outbound import (
     CatalogElementLink,
     CompanyAmoLink,
@@ -34,6 +35,8 @@ __all__ = [
     "DetachedLead",
     "Incident",
     "Lease",
+    "LossReason",
+    "OrderLossReason",
     "OrderSync",
     "Party",
     "PartyConflict",

@@ -130,7 +130,7 @@ def _job(order_id: int, trigger: str, holder: str) -> Job:
     change seen in the order it pushes is never counted as made during the push (which queues one more)."""
     sync = OrderSync.objects.get(order_id=order_id)
     order = (
-        Order.objects.select_related("customer", "customer__company")
+        Order.objects.select_related("customer", "customer__company", "amo_loss_reason")
         .prefetch_related("items__product")
         .get(pk=order_id)
     )

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from django.utils import timezone
 
 from console.amocrm.api.errors import UnknownOutcome
+from console.amocrm.loss import loss_reason_to_send
 from console.amocrm.models import CustomerAmoLink
 from console.amocrm.outbound import payloads
 from console.amocrm.outbound.job import BATCH, Job, Run, id_of, ids_of, sync_save
@@ -135,7 +136,11 @@ def leads_update(run: Run, jobs: list[Job]) -> None:
             stage = None
         if fields is None and stage is None:
             continue
-        patches.append((job, payloads.lead_update_payload(sync.lead_id, fields=fields, stage=stage)))
+        lost_with = loss_reason_to_send(job.order) if stage else None
+        body = payloads.lead_update_payload(
+            sync.lead_id, fields=fields, stage=stage, loss_reason_id=lost_with
+        )
+        patches.append((job, body))
     if len(patches) == 1:
         job, body = patches[0]
         run.amo.update_lead(job.sync.lead_id, {k: v for k, v in body.items() if k != "id"})

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from console.amocrm.fields import COMPANY_FIELDS, LEAD_VALUE_KEYS, amo_label
+from console.amocrm.loss import LOST as LOST_STATUS
 from console.orders.models import Order
 
 if TYPE_CHECKING:
@@ -259,14 +260,18 @@ def lead_update_payload(
     *,
     fields: Mapping[str, Any] | None = None,
     stage: Stage | None = None,
+    loss_reason_id: int | None = None,
 ) -> dict:
-    """A PATCH body for one lead: only what changed (``fields`` and/or ``stage``), with its id."""
+    """A PATCH body for one lead: only what changed (``fields`` and/or ``stage``), with its id; a move to
+    the lost status (143) carries ``loss_reason_id`` when one was chosen."""
     payload: dict[str, Any] = {"id": int(lead_id)}
     if fields:
         payload.update(fields)
     if stage is not None:
         payload["pipeline_id"] = stage.pipeline_id
         payload["status_id"] = stage.status_id
+        if stage.status_id == LOST_STATUS and loss_reason_id:
+            payload["loss_reason_id"] = int(loss_reason_id)
     return payload
 
 

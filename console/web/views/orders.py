@@ -6,6 +6,7 @@ import csv
 
 from django.contrib import messages
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -14,6 +15,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 from django_tables2 import RequestConfig
 
+from console.amocrm.loss import loss_reason_choices, order_loss_reason_set
+from console.amocrm.models import LossReason
 from console.amocrm.outbound import retries
 from console.amocrm.stagemap import stage_labels
 from console.customers.selectors import contact_differences
@@ -113,7 +116,9 @@ def order_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """One order: lines, delivery, payment, its AmoCRM sync panel (state, the deal's stage by name, links,
     drift), a timeline of everything that happened to it, and where its checkout differs from the customer.
     htmx requests (the panel polling itself while a sync is queued or running) get only the sync panel."""
-    order = get_object_or_404(_orders_queryset().prefetch_related("items__product"), pk=pk)
+    order = get_object_or_404(
+        _orders_queryset().select_related("amo_loss_reason").prefetch_related("items__product"), pk=pk
+    )
     context = _sync_panel(order)
     if htmx_fragment(request):
         return render(request, "orders/detail.html#sync_panel", context)
@@ -124,6 +129,7 @@ def order_detail(request: HttpRequest, pk: int) -> HttpResponse:
             initial={"paid_amount": order.paid_amount, "payment_status": order.payment_status}
         ),
         "contact_differences": contact_differences(customer=order.customer, contact=order.checkout_contact),
+        "asks_loss_reason": LossReason.objects.exists(),
     }
     return render(request, "orders/detail.html", context)
 
@@ -288,11 +294,8 @@ def order_action(request: HttpRequest, pk: int) -> HttpResponse:
             )
         elif action == "payment":
             _set_payment(request, order, actor)
-        elif action == "cancel" and request.POST.get("confirm") != "1":
-            return _confirm_cancel(request, order)
         elif action == "cancel":
-            order_cancel(order=order, origin="manager", actor=actor)
-            messages.success(request, _("Order cancelled."))
+            return _cancel(request, order, actor)
         elif action == "delete":
             order_soft_delete(order=order, origin="manager", actor=actor)
             messages.success(request, _("Order deleted (kept in the archive of inactive orders)."))
@@ -303,9 +306,32 @@ def order_action(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("web:order_detail", pk=order.pk)
 
 
-def _confirm_cancel(request: HttpRequest, order: Order) -> HttpResponse:
-    """Cancelling asks first: the page's dialog sends ``confirm=1``; without JavaScript this page asks."""
+def _cancel(request: HttpRequest, order: Order, actor: str) -> HttpResponse:
+    """Cancel once confirmed, with the amoCRM loss reason chosen when the account has reasons (sent with the
+    lost stage); otherwise ask (the page's dialog sends ``confirm=1`` when there is no reason to choose)."""
+    reasons = loss_reason_choices()
+    chosen = request.POST.get("loss_reason", "")
+    if request.POST.get("confirm") != "1" or (reasons and not chosen):
+        return _confirm_cancel(request, order, reasons)
+    reason = next((r for r in reasons if str(r.pk) == chosen), None)
+    if reasons and reason is None and chosen != "none":
+        error = _("This reason is no longer in amoCRM: choose another.")
+        return _confirm_cancel(request, order, reasons, error=error, status=400)
+    with transaction.atomic():
+        order_cancel(order=order, origin="manager", actor=actor)
+        if reason is not None:
+            order_loss_reason_set(order=order, reason=reason, origin="manager", actor=actor)
+    messages.success(request, _("Order cancelled."))
+    return redirect("web:order_detail", pk=order.pk)
+
+
+def _confirm_cancel(
+    request: HttpRequest, order: Order, reasons: list[LossReason], *, error: str = "", status: int = 200
+) -> HttpResponse:
+    """Cancelling asks first; with the account's loss reasons to choose from."""
     context = {
+        "loss_reasons": reasons,
+        "loss_reason_error": error,
         "title": _("Cancel order %(number)s?") % {"number": order.number},
         "question": _("The order is cancelled and its deal in AmoCRM moves to the cancelled stage."),
         "action": request.path,
@@ -313,7 +339,7 @@ def _confirm_cancel(request: HttpRequest, order: Order) -> HttpResponse:
         "confirm_label": _("Cancel the order"),
         "back": reverse("web:order_detail", args=[order.pk]),
     }
-    return render(request, "orders/confirm.html", context)
+    return render(request, "orders/confirm.html", context, status=status)
 
 
 @require_POST
