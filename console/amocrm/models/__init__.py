@@ -18,6 +18,7 @@ from console.amocrm.models.outbound import (
     CustomerAmoLink,
     DetachedLead,
     OrderSync,
+    SyncExchange,
     SyncLog,
     UnconfirmedCreate,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "PipelineStatus",
     "RateLimitWindow",
     "StageMapping",
+    "SyncExchange",
     "SyncLog",
     "UnconfirmedCreate",
     "WebhookCounter",
