@@ -43,7 +43,8 @@ def failed_with_exchanges(groups: list[FailureGroup], user: Any) -> list[Failure
         return groups
     syncs: list[OrderSync] = [sync for group in groups for sync in group.rows]
     last_run: dict[int, str] = {}
-    logs = SyncLog.objects.filter(order_id__in=[s.order_id for s in syncs], outcome__in=FAILED).exclude(run="")
+    logs = SyncLog.objects.filter(order_id__in=[s.order_id for s in syncs], outcome__in=FAILED)
+    logs = logs.exclude(run="")
     for order_id, run in logs.order_by("order_id", "-started_at", "-id").values_list("order_id", "run"):
         last_run.setdefault(order_id, run)
     by_run = exchanges_of_runs(last_run.values())

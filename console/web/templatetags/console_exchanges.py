@@ -1,5 +1,5 @@
-"""Filters of ``sync/_exchange.html``: a stored request or answer body indented for reading, and whether it was
-cut by the cap."""
+"""Filters of ``sync/_exchange.html``: a stored request or answer body indented for reading, and whether it
+was cut by the cap."""
 
 from __future__ import annotations
 

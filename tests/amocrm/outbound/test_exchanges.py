@@ -120,7 +120,9 @@ def test_the_daily_prune_drops_exchanges_older_than_the_retention(settings: Any)
     settings.AMOCRM_EXCHANGE_DAYS = 14
     now = timezone.now()
     for days, run in ((15, "old"), (13, "recent")):
-        SyncExchange.objects.create(run=run, at=now - timedelta(days=days), method="POST", path="/api/v4/leads")
+        SyncExchange.objects.create(
+            run=run, at=now - timedelta(days=days), method="POST", path="/api/v4/leads"
+        )
 
     assert tasks.prune_sync_log() == 1
     assert list(SyncExchange.objects.values_list("run", flat=True)) == ["recent"]
