@@ -57,3 +57,18 @@ def test_a_manager_does_not_see_what_was_sent(refused: Order, page: str) -> None
 
     assert response.status_code == 200
     assert SUMMARY not in unescape(response.content.decode())
+
+
+@pytest.mark.django_db
+def test_the_failed_page_reads_the_exchanges_in_a_fixed_number_of_queries(
+    refused: Order, make_order: Callable[..., Order], django_assert_max_num_queries: Any
+) -> None:
+    client = _client("support")
+    client.get(reverse("web:sync_failed"))  # warm the session and the caches
+    with django_assert_max_num_queries(30) as one:
+        client.get(reverse("web:sync_failed"))
+    with committed():
+        make_order(), make_order()
+    with django_assert_max_num_queries(len(one.captured_queries)):
+        html = client.get(reverse("web:sync_failed")).content.decode()
+    assert html.count('class="small sync-exchanges"') == 3

@@ -260,7 +260,7 @@ class Transport:
                     params=params, json=json, create=create,
                 )  # fmt: skip
             except TransientError as error:
-                self._record(method, short, params, json, hidden, answer=error.title)
+                self._record(method, short, params, json, hidden, answer=f"{error.title}\n{error.excerpt}")
                 attempt += 1
                 if isinstance(error, UnknownOutcome) or attempt > self.max_retries:
                     raise

@@ -126,3 +126,20 @@ def test_the_daily_prune_drops_exchanges_older_than_the_retention(settings: Any)
 
     assert tasks.prune_sync_log() == 1
     assert list(SyncExchange.objects.values_list("run", flat=True)) == ["recent"]
+
+
+@pytest.mark.django_db
+def test_a_request_that_got_no_answer_is_kept_with_why(
+    amo: Any, make_order: Callable[..., Order], settings: Any
+) -> None:
+    settings.AMOCRM_UNCONFIRMED_SETTLE_SECONDS = 0
+    amo.fault(kind="drop", path="/api/v4/leads", method="POST", times=5)
+    with committed():
+        order = make_order()
+
+    log = SyncLog.objects.get(order=order)
+    assert log.outcome == "retry"
+    (lost,) = SyncExchange.objects.filter(run=log.run, status=None)
+    assert lost.method == "POST" and lost.path.startswith("/api/v4/leads")
+    assert lost.response_body.startswith("AmoCRM did not") and "Connection" in lost.response_body
+    assert json.loads(lost.request_body)[0]["name"]
