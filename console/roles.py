@@ -3,9 +3,9 @@
 
 Roles are Django groups created by a migration: ``manager`` (orders: create, edit, status changes;
 customers and companies: create, edit; the sync controls push, skip, unskip, unlink, link), ``support``
-(reads everything, retries failed syncs, replays webhooks; reads the stage map and the connection page but
-changes neither) and ``admin`` (everything, plus the connection, the account setup, the stage map, pausing
-the sync and the users). A superuser is an admin.
+(reads everything, retries failed syncs, replays webhooks, reads what a sync sent to amoCRM and what it
+answered; reads the stage map and the connection page but changes neither) and ``admin`` (everything, plus
+the connection, the account setup, the stage map, pausing the sync and the users). A superuser is an admin.
 ``is_staff`` grants nothing here: it only opens the Django admin's login.
 """
 
@@ -31,6 +31,7 @@ ACTIONS: dict[str, frozenset[str]] = {
     "sync.control": frozenset({"manager", "admin"}),
     "sync.retry": frozenset({"manager", "support", "admin"}),
     "webhooks.replay": frozenset({"support", "admin"}),
+    "sync.exchanges": frozenset({"support", "admin"}),  # what a sync sent to amoCRM and what it answered
     "setup.view": frozenset({"support", "admin"}),
     "setup": frozenset({"admin"}),
 }

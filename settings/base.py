@@ -364,6 +364,10 @@ STOREFRONT_RESPONSIBLE = env("STOREFRONT_RESPONSIBLE", "")
 # A create whose answer was lost (a timeout, a dropped connection, a gateway error) may still be carried out
 # by amoCRM for a while: the console looks for what it created only this long after sending it.
 AMOCRM_UNCONFIRMED_SETTLE_SECONDS = env_int("AMOCRM_UNCONFIRMED_SETTLE_SECONDS", 60)
+# What each sync attempt sent to amoCRM and what it answered (redacted) is kept for support: each body cut to
+# this many bytes, each exchange kept this many days (pruned with the sync log).
+AMOCRM_EXCHANGE_MAX_BYTES = env_int("AMOCRM_EXCHANGE_MAX_BYTES", 64 * 1024)
+AMOCRM_EXCHANGE_DAYS = env_int("AMOCRM_EXCHANGE_DAYS", 14)
 # Fernet key (urlsafe base64, 32 bytes) for tokens and secrets at rest. Embedded mode keeps one in DATA_DIR.
 FIELD_ENCRYPTION_KEY = env("FIELD_ENCRYPTION_KEY")
 if not FIELD_ENCRYPTION_KEY:

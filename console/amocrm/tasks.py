@@ -23,6 +23,7 @@ from console.amocrm.inbound.reconcile import leads_reconcile
 from console.amocrm.outbound import contacts, detached, retries
 from console.amocrm.outbound.controls import order_link_run
 from console.amocrm.outbound.engine import order_sync_run, orders_sync_run
+from console.amocrm.outbound.exchanges import exchanges_prune
 
 # --- the connected account ----------------------------------------------------------------------------------
 
@@ -100,8 +101,8 @@ def detached_leads_task() -> int:
 
 
 def prune_sync_log() -> int:
-    """Daily: delete old sync log rows."""
-    return retries.prune_sync_log()
+    """Daily: delete old sync log rows and the requests and answers kept past ``AMOCRM_EXCHANGE_DAYS``."""
+    return retries.prune_sync_log() + exchanges_prune()
 
 
 # --- deals -> orders ----------------------------------------------------------------------------------------

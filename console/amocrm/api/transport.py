@@ -43,6 +43,7 @@ from console.amocrm.api.errors import (
     UnknownOutcome,
     error_from_response,
 )
+from console.amocrm.api.exchanges import ExchangeLog
 from console.amocrm.api.ratelimit import RateLimiter
 from console.amocrm.api.redaction import redact
 
@@ -204,7 +205,8 @@ def timeouts() -> tuple[float, float]:
 
 
 class Transport:
-    """Requests to the connected account. One instance per task or unit of work; ``calls`` counts requests.
+    """Requests to the connected account. One instance per task or unit of work; ``calls`` counts requests;
+    ``exchanges``, when given, keeps each request and its answer (redacted, capped) for support.
 
     Not thread-safe (one ``requests.Session``); use one per thread.
     """
@@ -218,8 +220,10 @@ class Transport:
         backoff_base: float = 1.0,
         backoff_cap: float = 20.0,
         retry_after_cap: float = 30.0,
+        exchanges: ExchangeLog | None = None,
     ) -> None:
         self.access = access
+        self.exchanges = exchanges
         self.limiter = limiter
         self.session = requests.Session()
         self.timeout = timeouts()
@@ -269,11 +273,13 @@ class Transport:
                     params=params, json=json, create=create,
                 )  # fmt: skip
             except TransientError as error:
+                self._record(method, short, params, json, hidden, answer=f"{error.title}\n{error.excerpt}")
                 attempt += 1
                 if isinstance(error, UnknownOutcome) or attempt > self.max_retries:
                     raise
                 self._wait(self._backoff(attempt), method, short, error.title, attempt)
             else:
+                self._record(method, short, params, json, hidden, response=response)
                 if response.status_code < 300:
                     return self._decode(response, method, short, create)
                 if response.status_code == 401 and not credentials.long_lived and not refreshed:
@@ -284,6 +290,25 @@ class Transport:
                 attempt += 1
                 self._wait(self._retry_delay(error, attempt, create), method, short, error.title, attempt)
             credentials = self.access.credentials()
+
+    def _record(
+        self, method: str, path: str, params: Any, sent: Any, hidden: list[str], *,
+        response: requests.Response | None = None, answer: str = "",
+    ) -> None:  # fmt: skip
+        """Keep one request and amoCRM's ``response`` (or, when none came, why: ``answer``) when this
+        transport collects them (``exchanges``)."""
+        if self.exchanges is None:
+            return
+        self.exchanges.record(
+            method=method,
+            path=path,
+            params=params,
+            sent=sent,
+            status=response.status_code if response is not None else None,
+            answer=response.text if response is not None else answer,
+            request_id=response.headers.get("X-Request-Id", "") if response is not None else "",
+            hidden=hidden,
+        )
 
     def _refused(
         self, response: requests.Response, credentials: Credentials, method: str, path: str, hidden: list[str]

@@ -19,6 +19,7 @@ from console.amocrm.models.outbound import (
     CustomerAmoLink,
     DetachedLead,
     OrderSync,
+    SyncExchange,
     SyncLog,
     UnconfirmedCreate,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "PipelineStatus",
     "RateLimitWindow",
     "StageMapping",
+    "SyncExchange",
     "SyncLog",
     "UnconfirmedCreate",
     "WebhookCounter",

@@ -336,6 +336,9 @@ class SyncLog(models.Model):
     request_id = models.CharField(_("AmoCRM request id"), max_length=100, blank=True)
     error_kind = models.CharField(_("kind of error"), max_length=20, blank=True)
     resolved = models.BooleanField(_("resolved"), default=False)
+    # The run the attempt was part of (its lease holder name): its requests are the ``SyncExchange`` rows of
+    # this run, stored once for all the orders one batch request carried.
+    run = models.CharField(_("run"), max_length=32, blank=True)
 
     class Meta:
         verbose_name = _("sync log entry")
@@ -351,6 +354,33 @@ class SyncLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.started_at:%Y-%m-%d %H:%M:%S} {self.action} {self.outcome}"
+
+
+class SyncExchange(models.Model):
+    """One request a sync run sent to amoCRM and amoCRM's answer, redacted and capped
+    (``console.amocrm.api.exchanges``), kept ``AMOCRM_EXCHANGE_DAYS`` days for support.
+
+    A batch request concerns every order of the run: it is stored once, under the run (``SyncLog.run``)."""
+
+    run = models.CharField(_("run"), max_length=32, db_index=True)
+    seq = models.PositiveIntegerField(_("number in the run"), default=0)
+    at = models.DateTimeField(_("sent"), default=timezone.now, db_index=True)
+    method = models.CharField(_("method"), max_length=10)
+    path = models.CharField(_("path"), max_length=500)
+    status = models.PositiveSmallIntegerField(_("HTTP status"), null=True, blank=True)
+    request_body = models.TextField(_("what was sent"), blank=True)
+    response_body = models.TextField(_("what AmoCRM answered"), blank=True)
+    request_bytes = models.PositiveIntegerField(_("size sent, bytes"), default=0)
+    response_bytes = models.PositiveIntegerField(_("size answered, bytes"), default=0)
+    request_id = models.CharField(_("AmoCRM request id"), max_length=100, blank=True)
+
+    class Meta:
+        verbose_name = _("sync exchange")
+        verbose_name_plural = _("sync exchanges")
+        ordering = ["run", "seq"]
+
+    def __str__(self) -> str:
+        return f"{self.run}#{self.seq} {self.method} {self.path} -> {self.status}"
 
 
 class DetachedLead(models.Model):

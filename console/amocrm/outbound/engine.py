@@ -15,7 +15,8 @@ A run (one task) takes a set of orders and, sharing batch calls between them:
 5. deals: adopt an unconfirmed create, create the missing deals, update the changed ones (``outbound.leads``);
 6. notes: the creation note on each new deal (``outbound.notes``);
 7. links: products with quantities, contact and company on each deal (``outbound.products``);
-8. releases each claim with its outcome and writes the sync log (``outbound.outcomes``).
+8. releases each claim with its outcome and writes the sync log (``outbound.outcomes``), then stores what
+   was sent to amoCRM and what it answered, once for the run (``outbound.exchanges``).
 
 What was pushed is remembered (lead-field hash, stage, ``{element: quantity}``, contact/company, overall
 hash): a save that changes nothing mapped makes no call, a status change makes one PATCH.
@@ -32,10 +33,12 @@ from django.utils import timezone
 
 from console.amocrm.account.access import account_client
 from console.amocrm.api.errors import UNKNOWN_ELEMENT, UNKNOWN_NOTE, AmoCRMError
+from console.amocrm.api.exchanges import ExchangeLog
 from console.amocrm.leases import ORDER, leases_release, leases_take, new_holder
 from console.amocrm.models import AmoConnection, OrderSync, SyncLog
 from console.amocrm.outbound import payloads
 from console.amocrm.outbound.customers import customer_leases_release, customers_resolve
+from console.amocrm.outbound.exchanges import exchanges_store
 from console.amocrm.outbound.job import Job, Run, Target, sync_record_error
 from console.amocrm.outbound.leads import leads_adopt, leads_create, leads_update
 from console.amocrm.outbound.notes import notes_add
@@ -245,7 +248,7 @@ def _execute(jobs: list[Job]) -> None:
     pending = [j for j in jobs if not j.done]
     if pending:
         try:
-            run.client = account_client(run.connection)
+            run.client = account_client(run.connection, exchanges=ExchangeLog())
             _push(run, pending)
         except AmoCRMError as exc:
             jobs_fail(jobs, exc)
@@ -257,6 +260,7 @@ def _execute(jobs: list[Job]) -> None:
     _share_calls(jobs, run.client.calls if run.client is not None else 0)
     for job in jobs:
         job_release(job)
+    exchanges_store(run=run.holder, log=run.client.exchanges if run.client is not None else None)
 
 
 def _share_calls(jobs: list[Job], calls: int) -> None:

@@ -157,4 +157,5 @@ def _log(job: Job) -> None:
         error_status=sync.last_error_status if failed else None,
         request_id=sync.last_error_request_id if failed else "",
         error_kind=sync.last_error_kind if failed else "",
+        run=job.holder[:32],
     )

@@ -32,6 +32,7 @@ from console.orders.services import (
 )
 from console.web import sync_state
 from console.web.decorators import staff_required
+from console.web.exchanges import timeline_with_exchanges
 from console.web.filters import OrderFilter, customer_search
 from console.web.forms import OrderForm, OrderLineFormSet, OrderPaymentForm, OrderStatusForm, formset_lines
 from console.web.live import live_condition, order_list_version, order_page_version
@@ -123,7 +124,7 @@ def order_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if htmx_fragment(request):
         return render(request, "orders/detail.html#sync_panel", context)
     context |= {
-        "timeline": order_timeline(order),
+        "timeline": timeline_with_exchanges(order_timeline(order), request.user),
         "status_form": OrderStatusForm(initial={"status": order.status}),
         "payment_form": OrderPaymentForm(
             initial={"paid_amount": order.paid_amount, "payment_status": order.payment_status}

@@ -32,6 +32,7 @@ from console.amocrm.outbound.retries import max_attempts
 from console.orders.models import Order
 from console.web.decorators import staff_required
 from console.web.errors import failure_groups
+from console.web.exchanges import failed_with_exchanges
 from console.web.forms import IdListField, LinkLeadForm
 from console.web.labels import amo_base_url
 from console.web.permissions import requires
@@ -294,7 +295,8 @@ def sync_failed(request: HttpRequest) -> HttpResponse:
     """Orders whose sync failed or waits for a retry, grouped by the kind of error: what happened, what to
     do, a retry button per group and the orders (attempt n of ``AMOCRM_MAX_ATTEMPTS``, when the next retry
     is)."""
-    context = {"groups": failure_groups(selectors.sync_failed_list()), "max_attempts": max_attempts()}
+    groups = failed_with_exchanges(failure_groups(selectors.sync_failed_list()), request.user)
+    context = {"groups": groups, "max_attempts": max_attempts()}
     template = "sync/failed.html#table" if request.htmx and not request.htmx.boosted else "sync/failed.html"
     return render(request, template, context)
 
