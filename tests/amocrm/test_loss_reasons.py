@@ -100,3 +100,20 @@ def test_the_embedded_reason_is_read_as_an_object_or_an_array(embedded: dict) ->
 def test_a_lead_without_a_reason_has_none() -> None:
     assert lead_loss_reason({"loss_reason_id": None}) is None
     assert lead_loss_reason({"loss_reason_id": 0}) is None
+
+
+def test_without_any_reason_in_the_account_a_lost_deal_costs_no_read(
+    amo: Any, make_order: Callable[..., Order]
+) -> None:
+    with committed():
+        order = make_order()
+    lead_id = state(order).lead_id
+    lost = StageMapping.objects.get(order_status="cancelled")
+    amo.control("POST", f"leads/{lead_id}/move", {"status_id": lost.status_id})
+    amo.control("POST", "requests/clear")
+    hook = WebhookItem("leads", "status", lead_id, status_id=lost.status_id, pipeline_id=lost.pipeline_id)
+    # A hook without a time is checked by re-reading the deal once: that read alone, no loss-reason read.
+    assert item_process(hook).http_calls == 1
+    assert sum(calls(amo).values()) == 1
+    order.refresh_from_db()
+    assert order.status == "cancelled"

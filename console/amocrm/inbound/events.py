@@ -21,6 +21,7 @@ from console.amocrm.inbound.payments import combine, payment_from_webhook, payme
 from console.amocrm.inbound.responsible import responsible_observe
 from console.amocrm.inbound.rules import ItemResult, LeadObservation, Outcome, lead_mark_deleted, lead_observe
 from console.amocrm.loss import LOST
+from console.amocrm.models import LossReason
 from console.amocrm.reasons import Code, has, reason
 
 ClientFactory = Callable[[], Any] | None
@@ -60,7 +61,8 @@ def _lead_stage(item: WebhookItem, client_factory: ClientFactory) -> ItemResult:
     stage = lead_observe(obs, client_factory=client_factory)
     if stage.outcome == Outcome.STALE and has(stage.reasons, Code.OLDER_THAN_APPLIED):
         return stage  # an out-of-date report: its payment is out of date as well
-    if item.status_id == LOST and stage.outcome == Outcome.APPLIED:
+    if item.status_id == LOST and stage.outcome == Outcome.APPLIED and LossReason.objects.exists():
+        # read only when the account has reasons at all (as last refreshed): else nothing to find
         stage = combine(stage, loss_reason_observe(lead_id=item.id, client_factory=client_factory))
     stage = combine(stage, payment_observe(lead_id=item.id, seen=payment_from_webhook(item.fields)))
     return combine(
