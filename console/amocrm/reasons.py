@@ -74,6 +74,8 @@ class Code(StrEnum):
         "responsible_unknown_user"  # amo_user: an amoCRM user linked to no console user
     )
     RESPONSIBLE_LOCAL_WINS = "responsible_local_wins"
+    # The order's history (``console.web.timeline``): its manager changed, in the console or in amoCRM.
+    RESPONSIBLE_CHANGED = "responsible_changed"  # from_user, to_user: user names ("" for nobody)
     # Our webhook subscription in amoCRM (``account.webhook_health``).
     WEBHOOK_OK = "webhook_ok"
     WEBHOOK_MISSING = "webhook_missing"  # not registered in amoCRM: registered again

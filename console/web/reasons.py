@@ -106,6 +106,7 @@ MESSAGES: dict[str, Promise] = {
     Code.RESPONSIBLE_LOCAL_WINS: _(
         "The responsible manager was changed in the console after its last push; the console's wins."
     ),
+    Code.RESPONSIBLE_CHANGED: _("Responsible manager: %(from_user)s → %(to_user)s."),
     Code.WEBHOOK_OK: _("Our webhook is registered in amoCRM and enabled."),
     Code.WEBHOOK_MISSING: _("Our webhook was not registered in amoCRM: registered again."),
     Code.WEBHOOK_EVENTS_MISSING: _("Our webhook lacked the events %(events)s: subscribed again."),
@@ -157,6 +158,8 @@ CONVERT: dict[str, Callable[[Any], str]] = {
     "counts": _counts,
     "errors": lambda errors: "; ".join(str(e) for e in errors or []),
     "fields": lambda fields: ", ".join(str(f) for f in fields or []),
+    "from_user": lambda name: str(name or "") or gettext("nobody"),
+    "to_user": lambda name: str(name or "") or gettext("nobody"),
 }
 
 
