@@ -278,6 +278,14 @@ def storefront_responsible() -> AbstractBaseUser | None:
     return turn.user
 
 
+def storefront_manager_set(*, user: AbstractBaseUser, takes_orders: bool) -> StorefrontManager:
+    """Mark ``user`` as taking storefront orders (in turn with the others marked) or not any more."""
+    manager, _created = StorefrontManager.objects.update_or_create(
+        user=user, defaults={"takes_orders": takes_orders}
+    )
+    return manager
+
+
 def responsible_for_new_order(*, origin: str, created_by: AbstractBaseUser | None) -> AbstractBaseUser | None:
     """Who handles a new order: its creating manager; a storefront order: ``storefront_responsible``."""
     if origin == "storefront":
