@@ -13,6 +13,7 @@ from django.urls import reverse_lazy
 from django.utils.translation import gettext as _
 
 from console.web.passwords import SESSION_KEY, password_changed_by_user
+from console.web.permissions import requires
 
 
 class ConsolePasswordChangeView(PasswordChangeView):
@@ -38,4 +39,5 @@ class ConsolePasswordChangeView(PasswordChangeView):
         return response
 
 
-password_change = ConsolePasswordChangeView.as_view()
+# Every role (a user without one sees nothing, as everywhere in the console).
+password_change = requires("view")(ConsolePasswordChangeView.as_view())
