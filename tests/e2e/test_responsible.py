@@ -23,11 +23,11 @@ pytestmark = [
 ANNA, BORIS = 100002, 100003  # the sandbox's amoCRM users "Менеджер Анна" and "Менеджер Борис"
 
 
-def link(page: Any, user: Any, amo_name: str) -> None:
+def link(page: Any, user: Any, amo_name: str, email: str) -> None:
     row = page.locator(f"#user-{user.pk}")
-    row.locator("select[name=amo_user]").select_option(label=amo_name)
+    row.locator("select[name=amo_user]").select_option(label=f"{amo_name} · {email}")
     row.locator(".amo-link button[type=submit]").click()
-    expect(page.locator(f"#user-{user.pk} .amo-link")).to_contain_text(f"Linked to {amo_name}")
+    expect(page.locator(f"#user-{user.pk} .amo-link")).to_contain_text(f"Linked to {amo_name} ({email})")
 
 
 def test_a_storefront_order_goes_to_the_linked_manager_and_follows_a_reassignment(
@@ -37,8 +37,8 @@ def test_a_storefront_order_goes_to_the_linked_manager_and_follows_a_reassignmen
     boris = make_user("boris", role="manager", first_name="Boris")
     page = sign_in("admin")
     page.goto(f"{live_server.url}/users/")
-    link(page, anna, "Менеджер Анна · anna@example.com")
-    link(page, boris, "Менеджер Борис · boris@example.com")
+    link(page, anna, "Менеджер Анна", "anna@example.com")
+    link(page, boris, "Менеджер Борис", "boris@example.com")
     page.locator(f"#user-{anna.pk} .storefront button[type=submit]").click()
     expect(page.locator(f"#user-{anna.pk} .storefront")).to_contain_text("takes storefront orders")
 
