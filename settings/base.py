@@ -146,6 +146,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "console.web.passwords.PasswordChangeRequiredMiddleware",  # an admin-set password is changed first
     "axes.middleware.AxesMiddleware",  # last, as django-axes asks
 ]
 

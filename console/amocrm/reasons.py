@@ -76,6 +76,8 @@ class Code(StrEnum):
     RESPONSIBLE_LOCAL_WINS = "responsible_local_wins"
     # A lost deal's reason (``inbound.loss``).
     LOSS_REASON_SET = "loss_reason_set"  # reason: its name
+    # The order's history (``console.web.timeline``): its manager changed, in the console or in amoCRM.
+    RESPONSIBLE_CHANGED = "responsible_changed"  # from_user, to_user: user names ("" for nobody)
     # Our webhook subscription in amoCRM (``account.webhook_health``).
     WEBHOOK_OK = "webhook_ok"
     WEBHOOK_MISSING = "webhook_missing"  # not registered in amoCRM: registered again

@@ -9,7 +9,7 @@ from django.http import HttpRequest
 
 from console.customers.admin import SoftDeleteAdmin
 from console.customers.services import by_manager
-from console.orders.models import Order, OrderItem, OrderStatusChange, Product
+from console.orders.models import Order, OrderItem, OrderResponsibleChange, OrderStatusChange, Product
 from console.orders.services import order_soft_delete
 
 
@@ -41,6 +41,12 @@ class OrderStatusChangeInline(admin.TabularInline):
 
     def has_add_permission(self, request, obj=None) -> bool:  # noqa: ANN001
         return False
+
+
+class OrderResponsibleChangeInline(OrderStatusChangeInline):
+    model = OrderResponsibleChange
+    fields = ["created_at", "from_user", "to_user", "origin", "actor"]
+    readonly_fields = fields
 
 
 @admin.register(Order)
@@ -108,7 +114,7 @@ class OrderAdmin(SoftDeleteAdmin):
         "created_by",
         ("created_at", "updated_at"),
     ]
-    inlines = [OrderItemInline, OrderStatusChangeInline]
+    inlines = [OrderItemInline, OrderStatusChangeInline, OrderResponsibleChangeInline]
 
     def has_add_permission(self, request) -> bool:  # noqa: ANN001
         return False

@@ -218,3 +218,23 @@ class StorefrontManager(models.Model):
 
     def __str__(self) -> str:
         return str(self.user)
+
+
+class OrderResponsibleChange(models.Model):
+    """History of an order's responsible manager: who it went from and to, and who or what changed it (a
+    manager in the console, or amoCRM). The user names are kept as they were, should a user be removed."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="responsible_changes")
+    from_user = models.CharField(_("from"), max_length=150, blank=True)
+    to_user = models.CharField(_("to"), max_length=150, blank=True)
+    origin = models.CharField(_("changed by"), max_length=20, choices=OrderStatusChange.Origin.choices)
+    actor = models.CharField(_("who"), max_length=150, blank=True)
+    created_at = models.DateTimeField(_("when"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("responsible change")
+        verbose_name_plural = _("responsible changes")
+
+    def __str__(self) -> str:
+        return f"{self.from_user or '-'} -> {self.to_user or '-'}"

@@ -40,6 +40,7 @@ from console.orders.models import (
     MAX_QUANTITY,
     Order,
     OrderItem,
+    OrderResponsibleChange,
     OrderStatusChange,
     Product,
     StorefrontManager,
@@ -53,6 +54,8 @@ MAX_DATE = datetime.date(2100, 12, 31)
 MAX_RENTAL_DAYS = 366
 MAX_TOTAL = Decimal("999999999999.99")  # Order.total_amount and paid_amount: max_digits=14, decimal_places=2
 CENT = Decimal("0.01")
+# Model attributes ``order_update`` compares, by the name ``changed`` gives them.
+RENAMED = {"customer_id": "customer", "responsible_id": "responsible"}
 
 SIMPLE_FIELDS = (
     "installation_date",
@@ -235,6 +238,20 @@ def _record_status(order: Order, *, from_status: str, origin: str, actor: str) -
     )
 
 
+def _user_name(user: AbstractBaseUser | None) -> str:
+    return user.get_username() if user is not None else ""
+
+
+def _record_responsible(order: Order, *, before: AbstractBaseUser | None, origin: str, actor: str) -> None:
+    OrderResponsibleChange.objects.create(
+        order=order,
+        from_user=_user_name(before),
+        to_user=_user_name(order.responsible),
+        origin=origin,
+        actor=actor[:150],
+    )
+
+
 # --- Create ------------------------------------------------------------------------------------------------
 
 
@@ -259,6 +276,14 @@ def storefront_responsible() -> AbstractBaseUser | None:
     turn.last_assigned_at = timezone.now()
     turn.save(update_fields=["last_assigned_at"])
     return turn.user
+
+
+def storefront_manager_set(*, user: AbstractBaseUser, takes_orders: bool) -> StorefrontManager:
+    """Mark ``user`` as taking storefront orders (in turn with the others marked) or not any more."""
+    manager, _created = StorefrontManager.objects.update_or_create(
+        user=user, defaults={"takes_orders": takes_orders}
+    )
+    return manager
 
 
 def responsible_for_new_order(*, origin: str, created_by: AbstractBaseUser | None) -> AbstractBaseUser | None:
@@ -288,7 +313,11 @@ def order_create(
         if origin == "storefront":
             order.source = Order.Source.STOREFRONT
             order.checkout_contact = contact_from_data(data.get("customer_data") or {})
-        order.responsible = responsible_for_new_order(origin=origin, created_by=created_by)
+        order.responsible = (
+            data["responsible"]
+            if origin != "storefront" and "responsible" in data
+            else responsible_for_new_order(origin=origin, created_by=created_by)
+        )
         lines = list(data.get("items") or [])
         errors: dict[str, list[str]] = {}
         _apply_payment(order, data, errors)
@@ -385,11 +414,14 @@ def order_update(*, order: Order, data: dict[str, Any], origin: str, actor: str)
         order = Order.objects.select_for_update().select_related("customer").get(pk=order.pk)
         if not order.is_active:
             raise ValidationError(_("This order is deleted and cannot be changed."))
-        tracked = (*SIMPLE_FIELDS, *PAYMENT_FIELDS, "status", "customer_id")
+        tracked = (*SIMPLE_FIELDS, *PAYMENT_FIELDS, "status", "customer_id", "responsible_id")
         before = {field: getattr(order, field) for field in tracked}
+        was_responsible = order.responsible
         for field in (*SIMPLE_FIELDS, "status"):
             if field in data:
                 setattr(order, field, data[field])
+        if "responsible" in data:
+            order.responsible = data["responsible"]
         errors: dict[str, list[str]] = {}
         _apply_payment(order, data, errors)
         lines = list(data["items"]) if "items" in data else None
@@ -404,7 +436,7 @@ def order_update(*, order: Order, data: dict[str, Any], origin: str, actor: str)
         _validate_order(order, origin=origin, errors=errors)
 
         changed = {field for field, value in before.items() if getattr(order, field) != value}
-        changed = {"customer" if f == "customer_id" else f for f in changed}
+        changed = {RENAMED.get(f, f) for f in changed}
         days = order.rental_days
         if lines is not None and _sync_items(order, lines, days=days):
             changed.add("items")
@@ -418,6 +450,8 @@ def order_update(*, order: Order, data: dict[str, Any], origin: str, actor: str)
         order.save()
         if "status" in changed:
             _record_status(order, from_status=before["status"], origin=origin, actor=actor)
+        if "responsible" in changed:
+            _record_responsible(order, before=was_responsible, origin=origin, actor=actor)
         action = "cancelled" if "status" in changed and order.status == Order.Status.CANCELLED else "updated"
         _notify(order=order, action=action, changed=frozenset(changed), origin=origin, actor=actor)
     return order
@@ -459,8 +493,10 @@ def order_set_responsible(
     if order.responsible_id == getattr(responsible, "pk", None):
         return order
     with transaction.atomic():
+        before = order.responsible
         order.responsible = responsible
         order.save(update_fields=["responsible", "updated_at"])
+        _record_responsible(order, before=before, origin=origin, actor=actor)
         _notify(order=order, action="updated", changed=frozenset({"responsible"}), origin=origin, actor=actor)
     return order
 

@@ -8,7 +8,7 @@ def cache_table_after_migrate(app_config: AppConfig, using: str = "default", **k
     """``migrate`` also creates the table of a database cache (settings ``CACHES``); a no-op when it exists
     or when the cache is Redis (https://docs.djangoproject.com/en/5.2/topics/cache/#creating-the-cache-table).
 
-    post_migrate is sent once for each app with models (this one has none): it acts on the last of them."""
+    post_migrate is sent once for each app with models: it acts on the last of them."""
     with_models = [config for config in apps.get_app_configs() if config.models_module is not None]
     if with_models and app_config is with_models[-1]:
         call_command("createcachetable", database=using, verbosity=0)
@@ -21,3 +21,4 @@ class WebConfig(AppConfig):
 
     def ready(self) -> None:
         post_migrate.connect(cache_table_after_migrate, dispatch_uid="web.cache_table")
+        from console.web import passwords  # noqa: F401  (connects the login receiver)

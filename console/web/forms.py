@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
+from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from console.customers.models import Customer
@@ -67,6 +69,23 @@ class LinkLeadForm(forms.Form):
     )
 
 
+def managers(*, also: int | None = None) -> QuerySet:
+    """The active users who may handle orders: the manager role (and the superusers, who are admins); and
+    the user ``also`` (an order's manager now), whatever its role."""
+    condition = Q(groups__name="manager", is_active=True) | Q(is_superuser=True, is_active=True)
+    if also:
+        condition |= Q(pk=also)
+    return get_user_model().objects.filter(condition).distinct().order_by("username")
+
+
+class ManagerChoiceField(forms.ModelChoiceField):
+    """A manager shown by full name and user name."""
+
+    def label_from_instance(self, obj: Any) -> str:
+        name = obj.get_full_name()
+        return f"{name} ({obj.get_username()})" if name else obj.get_username()
+
+
 class OrderForm(forms.Form):
     """An order as a manager types it: an existing customer or a new one, dates, delivery, lines."""
 
@@ -96,6 +115,19 @@ class OrderForm(forms.Form):
         label=_("Do not sync to AmoCRM (draft)"),
         required=False,
     )
+    responsible = ManagerChoiceField(
+        queryset=managers(),
+        required=False,
+        label=_("Responsible manager"),
+        empty_label=_("— nobody —"),
+        help_text=_("Sent to amoCRM as the deal's responsible user when linked on the users page."),
+    )
+
+    def __init__(self, *args: Any, responsible_id: int | None = None, **kwargs: Any) -> None:
+        """``responsible_id``: the order's manager now, a choice even when no longer a manager."""
+        super().__init__(*args, **kwargs)
+        if responsible_id:
+            self.fields["responsible"].queryset = managers(also=responsible_id)
 
     def chosen_customer(self) -> Customer | None:
         """The customer the field holds now (posted or initial), for showing it as the chosen one."""
@@ -127,6 +159,8 @@ class OrderForm(forms.Form):
                 "status",
             )
         }
+        if "responsible" in self.data:  # a form posted without the field keeps the order's manager
+            result["responsible"] = data["responsible"]
         result["items"] = lines
         if data.get("customer"):
             result["customer"] = data["customer"]

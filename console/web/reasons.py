@@ -108,6 +108,7 @@ MESSAGES: dict[str, Promise] = {
     Code.RESPONSIBLE_LOCAL_WINS: _(
         "The responsible manager was changed in the console after its last push; the console's wins."
     ),
+    Code.RESPONSIBLE_CHANGED: _("Responsible manager: %(from_user)s → %(to_user)s."),
     Code.WEBHOOK_OK: _("Our webhook is registered in amoCRM and enabled."),
     Code.WEBHOOK_MISSING: _("Our webhook was not registered in amoCRM: registered again."),
     Code.WEBHOOK_EVENTS_MISSING: _("Our webhook lacked the events %(events)s: subscribed again."),
@@ -171,6 +172,8 @@ CONVERT: dict[str, Callable[[Any], str]] = {
     "errors": lambda errors: "; ".join(str(e) for e in errors or []),
     "fields": lambda fields: ", ".join(str(f) for f in fields or []),
     "connection_state": lambda state: str(AmoConnection.State(state).label),
+    "from_user": lambda name: str(name or "") or gettext("nobody"),
+    "to_user": lambda name: str(name or "") or gettext("nobody"),
 }
 
 

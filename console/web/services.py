@@ -19,8 +19,11 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
-from console.amocrm.models import ConfigChange
+from console.amocrm.account.users import users_link_set
+from console.amocrm.models import AmoUser, ConfigChange
+from console.orders.services import storefront_manager_set
 from console.roles import ROLES
+from console.web.passwords import password_set_by_admin
 
 logger = logging.getLogger(__name__)
 
@@ -41,8 +44,10 @@ def user_role(user: Any) -> str:
 
 
 def user_list() -> list[Any]:
-    """Every user account, by user name, with its groups prefetched for :func:`user_role`."""
-    return list(get_user_model().objects.prefetch_related("groups").order_by("username"))
+    """Every user account, by user name, with its groups prefetched for :func:`user_role` (and its amoCRM
+    user and storefront mark joined)."""
+    users = get_user_model().objects.select_related("amo_user", "storefront_manager")
+    return list(users.prefetch_related("groups").order_by("username"))
 
 
 def _role_check(role: str) -> None:
@@ -65,7 +70,8 @@ def user_create(
     first_name: str = "",
     last_name: str = "",
 ) -> Any:
-    """A new, active console user with ``role`` and an initial ``password`` (to be changed by its owner).
+    """A new, active console user with ``role`` and an initial ``password``, which its owner must change
+    at the first login (``console.web.passwords``).
 
     The user is not staff: the Django admin stays for superusers. ``ValidationError`` by field when the
     role is unknown or the user name is taken."""
@@ -77,6 +83,7 @@ def user_create(
                 username, email=email, password=password, first_name=first_name, last_name=last_name
             )
             _role_set(user, role)
+            password_set_by_admin(user=user)
     except IntegrityError:
         raise ValidationError({"username": [_("This user name is taken.")]}) from None
     logger.info("console user %s created with role %s by %s", username, role, actor.get_username())
@@ -109,6 +116,38 @@ def user_set_active(*, user_id: int, active: bool, actor: Any) -> Any:
     user.is_active = active
     user.save(update_fields=["is_active"])
     logger.info("console user %s active=%s by %s", user.get_username(), active, actor.get_username())
+    return user
+
+
+def user_link_amo(*, user_id: int, amo_user: AmoUser | None, actor: Any) -> Any:
+    """Link the console user to ``amo_user`` (its deals, contacts and companies go to that amoCRM user),
+    or unlink it (``None``); an admin's choice, which a refresh of amoCRM's users keeps."""
+    user = get_user_model().objects.get(pk=user_id)
+    current = AmoUser.objects.filter(console_user=user).first()
+    if amo_user is None:
+        if current is not None:
+            users_link_set(amo_user=current, console_user=None)
+    elif current is None or current.pk != amo_user.pk or not current.linked_by_admin:
+        users_link_set(amo_user=amo_user, console_user=user)
+    logger.info(
+        "console user %s linked to amoCRM user %s by %s",
+        user.get_username(),
+        getattr(amo_user, "amo_id", None),
+        actor.get_username(),
+    )
+    return user
+
+
+def user_set_storefront(*, user_id: int, takes_orders: bool, actor: Any) -> Any:
+    """Mark the user as taking storefront orders (in turn with the others marked), or not."""
+    user = get_user_model().objects.get(pk=user_id)
+    storefront_manager_set(user=user, takes_orders=takes_orders)
+    logger.info(
+        "console user %s takes storefront orders=%s by %s",
+        user.get_username(),
+        takes_orders,
+        actor.get_username(),
+    )
     return user
 
 

@@ -1,16 +1,18 @@
-"""The order page's read side: one timeline of what happened to an order (status changes, sync attempts,
-webhook deliveries), the deal's stage by name, and the links to the deal, contact and company in amoCRM."""
+"""The order page's read side: one timeline of what happened to an order (status changes, responsible
+changes, sync attempts, webhook deliveries), the deal's stage by name, and the links to the deal, contact
+and company in amoCRM."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from django.utils.translation import gettext as _
 
 from console.amocrm.models import OrderLossReason, OrderSync, SyncLog, WebhookInbox
-from console.orders.models import Order, OrderStatusChange
+from console.amocrm.reasons import Code, Reason, reason
+from console.orders.models import Order, OrderResponsibleChange, OrderStatusChange
 from console.web.labels import Stages, amo_base_url
 
 TIMELINE_LIMIT = 100
@@ -18,22 +20,31 @@ TIMELINE_LIMIT = 100
 
 @dataclass(frozen=True)
 class Event:
-    """One line of the timeline; ``kind`` is "status", "sync", "webhook" or "loss" (the order's loss
-    reason), ``row`` the underlying row."""
+    """One line of the timeline; ``kind`` is "status", "responsible", "sync", "webhook" or "loss" (the
+    order's loss reason), ``row`` the underlying row; ``reasons`` what it says as stored reasons (a
+    responsible change)."""
 
     at: datetime
     kind: str
     row: Any
+    reasons: list[Reason] = field(default_factory=list)
+
+
+def _responsible_event(row: OrderResponsibleChange) -> Event:
+    said = reason(Code.RESPONSIBLE_CHANGED, from_user=row.from_user, to_user=row.to_user)
+    return Event(row.created_at, "responsible", row, [said])
 
 
 def order_timeline(order: Order, *, limit: int = TIMELINE_LIMIT) -> list[Event]:
-    """The newest ``limit`` events of ``order`` across status changes, sync log rows and webhook deliveries,
-    newest first (four queries, the loss reason the fourth)."""
+    """The newest ``limit`` events of ``order`` across status and responsible changes, sync log rows,
+    webhook deliveries and its loss reason, newest first (five queries)."""
     changes = OrderStatusChange.objects.filter(order=order).order_by("-created_at", "-id")[:limit]
+    managers = OrderResponsibleChange.objects.filter(order=order).order_by("-created_at", "-id")[:limit]
     attempts = SyncLog.objects.filter(order=order).order_by("-started_at", "-id")[:limit]
     hooks = WebhookInbox.objects.filter(order=order).defer("body", "headers", "results")
     hooks = hooks.order_by("-received_at", "-id")[:limit]
     events = [Event(row.created_at, "status", row) for row in changes]
+    events += [_responsible_event(row) for row in managers]
     events += [Event(row.started_at, "sync", row) for row in attempts]
     events += [Event(row.received_at, "webhook", row) for row in hooks]
     events += [Event(row.set_at, "loss", row) for row in OrderLossReason.objects.filter(order=order)]

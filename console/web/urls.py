@@ -8,6 +8,7 @@ from console.web.views import connection as connection_views
 from console.web.views import customers as customer_views
 from console.web.views import dashboard as dashboard_views
 from console.web.views import orders
+from console.web.views import password as password_views
 from console.web.views import stage_map as stage_map_views
 from console.web.views import sync as sync_views
 from console.web.views import users as user_views
@@ -37,10 +38,13 @@ urlpatterns = [
     # The redirect URI registered in amoCRM: keep the path.
     path("amocrm/oauth/callback/", connection_views.oauth_callback, name="oauth_callback"),
     path("stage-map/", stage_map_views.stage_map_edit, name="stage_map"),
+    path("password/", password_views.password_change, name="password_change"),
     path("users/", user_views.user_list, name="users"),
     path("users/new/", user_views.user_create, name="user_create"),
     path("users/<int:pk>/role/", user_views.user_role, name="user_role"),
     path("users/<int:pk>/active/", user_views.user_active, name="user_active"),
+    path("users/<int:pk>/amocrm/", user_views.user_amo_link, name="user_amo_link"),
+    path("users/<int:pk>/storefront/", user_views.user_storefront, name="user_storefront"),
     path("orders/new/", orders.order_form, name="order_create"),
     path("orders/<int:pk>/", orders.order_detail, name="order_detail"),
     path("orders/<int:pk>/edit/", orders.order_form, name="order_edit"),

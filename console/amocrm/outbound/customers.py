@@ -66,14 +66,14 @@ def customers_resolve(run: Run, jobs: list[Job]) -> list[Job]:
     by_customer: dict[int, list[Job]] = {}
     for job in jobs:
         by_customer.setdefault(job.order.customer_id, []).append(job)
-    to_create: list[tuple[Any, CustomerAmoLink]] = []
+    to_create: list[tuple[Any, CustomerAmoLink, int | None]] = []
     ready: list[Job] = []
     for customer_jobs in by_customer.values():
         customer = customer_jobs[0].order.customer
         link, _ = CustomerAmoLink.objects.get_or_create(customer=customer)
         try:
             if _contact_resolve(run, customer, link, customer_jobs):
-                to_create.append((customer, link))
+                to_create.append((customer, link, payloads.responsible_of(customer_jobs[0])))
         except CustomerBusy as busy:
             for job in customer_jobs:
                 title = "The customer's contact is being created by another worker"
@@ -176,18 +176,22 @@ def _contact_refresh(run: Run, customer: Any, link: CustomerAmoLink) -> None:
     link.save(update_fields=["contact_hash", "updated_at"])
 
 
-def _contacts_create(run: Run, pending: list[tuple[Any, CustomerAmoLink]]) -> None:
+def _contacts_create(run: Run, pending: list[tuple[Any, CustomerAmoLink, int | None]]) -> None:
+    """Create the contacts of new customers, 50 a call, each on its order's responsible manager."""
     for start in range(0, len(pending), BATCH):
         chunk = pending[start : start + BATCH]
-        contacts = [payloads.contact_payload(customer) for customer, _ in chunk]
-        with creates_sending(CONTACT, [customer.pk for customer, _ in chunk]):
-            ids = ids_of(run.amo.create_contacts(contacts))
-        for (_customer, link), contact_id, payload in zip(chunk, ids, contacts, strict=True):
+        contacts = [payloads.contact_payload(customer) for customer, _, _ in chunk]
+        sent = [payloads.with_responsible(c, who) for c, (_, _, who) in zip(contacts, chunk, strict=True)]
+        with creates_sending(CONTACT, [customer.pk for customer, _, _ in chunk]):
+            ids = ids_of(run.amo.create_contacts(sent))
+        for (_customer, link, _who), contact_id, payload in zip(chunk, ids, contacts, strict=True):
             link.contact_id = contact_id
             link.contact_hash = payloads.stable_hash(payload)
             link.save(update_fields=["contact_id", "contact_hash", "updated_at"])
             parties.customer_sent(_customer)
-        creates_forget(CONTACT, [customer.pk for customer, _ in chunk])  # leases: given back at the run's end
+        creates_forget(
+            CONTACT, [customer.pk for customer, _, _ in chunk]
+        )  # leases: given back at the run's end
 
 
 def _companies_resolve(run: Run, jobs: list[Job]) -> None:
@@ -207,6 +211,7 @@ def _companies_resolve(run: Run, jobs: list[Job]) -> None:
     links = {link.customer_id: link for link in CustomerAmoLink.objects.filter(customer_id__in=business)}
     pending: list[CompanyAmoLink] = []
     ready: list[CompanyAmoLink] = []
+    responsible: dict[int, int | None] = {}
     for company_pk, company_jobs in by_company.items():
         if all(links[job.order.customer_id].company_id for job in company_jobs):
             continue
@@ -223,9 +228,15 @@ def _companies_resolve(run: Run, jobs: list[Job]) -> None:
             company = company_jobs[0].order.customer.company
             company_link.amo_id = find_company_id(run.amo, inn=company.inn or None, name=company.name)
         (ready if company_link.amo_id else pending).append(company_link)
+        responsible[company_pk] = payloads.responsible_of(company_jobs[0])
     for start in range(0, len(pending), BATCH):
         chunk = pending[start : start + BATCH]
-        companies = [payloads.company_payload(link.company, run.company_field_ids) for link in chunk]
+        companies = [
+            payloads.with_responsible(
+                payloads.company_payload(link.company, run.company_field_ids), responsible[link.company_id]
+            )
+            for link in chunk
+        ]
         with creates_sending(COMPANY, [link.company_id for link in chunk]):
             created = ids_of(run.amo.create_companies(companies))
         for company_link, amo_id in zip(chunk, created, strict=True):

@@ -86,7 +86,9 @@ def _create_with_contacts(run: Run, jobs: list[Job]) -> None:
         leads = []
         for job in chunk:
             lead = payloads.lead_payload(job.target.fields, stage=job.target.stage)
-            lead["_embedded"]["contacts"] = [job.new_contact]
+            lead["_embedded"]["contacts"] = [
+                payloads.with_responsible(job.new_contact, payloads.responsible_of(job))
+            ]
             leads.append(lead)
         with (
             creates_sending(CONTACT, [j.order.customer_id for j in chunk]),

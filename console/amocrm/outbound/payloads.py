@@ -148,6 +148,23 @@ def company_payload(company: Any, field_ids: Mapping[str, int] | None = None) ->
     return with_fields({"name": company.name}, fields)
 
 
+def with_responsible(payload: Mapping[str, Any], responsible_user_id: int | None) -> dict[str, Any]:
+    """A NEW contact or company ``payload`` with its ``responsible_user_id`` (the order's manager, as the
+    deal has it; https://www.amocrm.ru/developers/content/crm_platform/contacts-api#contacts-add and
+    .../companies-api#companies-add). Only at creation: the stored hash is of ``payload`` without it, so a
+    later change of the order's manager never rewrites the customer's contact."""
+    created = dict(payload)
+    if responsible_user_id:
+        created["responsible_user_id"] = int(responsible_user_id)
+    return created
+
+
+def responsible_of(job: Any) -> int | None:
+    """The responsible amoCRM user id the job's deal carries (``lead_fields``), or ``None``."""
+    target = getattr(job, "target", None)
+    return (target.fields.get("responsible_user_id") if target is not None else None) or None
+
+
 # --- lead ---------------------------------------------------------------------------------------
 
 

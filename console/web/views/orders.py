@@ -208,6 +208,7 @@ def _order_initial(order: Order) -> tuple[dict, list[dict]]:
         "delivery_address": order.delivery_address,
         "comment": order.comment,
         "sync_disabled": order.sync_disabled,
+        "responsible": order.responsible_id,
     }
     lines = [{"product": item.product_id, "quantity": item.quantity} for item in order.items.all()]
     return initial, lines
@@ -220,10 +221,10 @@ def order_form(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     "Find" (``find_customer``) re-shows the form as typed with the customers matching ``customer_q``: the
     customer picker without JavaScript (with it, :func:`customer_picker` answers as one types)."""
     order = get_object_or_404(Order, pk=pk, is_active=True) if pk else None
-    initial, lines = _order_initial(order) if order else ({}, [])
+    initial, lines = _order_initial(order) if order else ({"responsible": request.user.pk}, [])
     context: dict = {"order": order, "finding": False, "matches": None}
     if request.method == "POST":
-        form = OrderForm(request.POST)
+        form = OrderForm(request.POST, responsible_id=initial["responsible"])
         formset = OrderLineFormSet(request.POST, prefix="lines")
         if "find_customer" in request.POST:
             context |= {"finding": True, "matches": customer_search(request.POST.get("customer_q", ""))}
@@ -232,7 +233,7 @@ def order_form(request: HttpRequest, pk: int | None = None) -> HttpResponse:
             if saved is not None:
                 return redirect("web:order_detail", pk=saved.pk)
     else:
-        form = OrderForm(initial=initial)
+        form = OrderForm(initial=initial, responsible_id=initial["responsible"])
         formset = OrderLineFormSet(initial=lines, prefix="lines")
     context |= {"form": form, "formset": formset, "chosen": form.chosen_customer()}
     return render(request, "orders/form.html", context)

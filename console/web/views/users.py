@@ -1,5 +1,6 @@
 """The users page (admins): every console user with its role; change a role, create a user with a role and
-an initial password, deactivate or reactivate. The rules live in ``console.web.services``."""
+an initial password, deactivate or reactivate; link it to an amoCRM user and mark it as taking storefront
+orders. The rules live in ``console.web.services``."""
 
 from __future__ import annotations
 
@@ -10,19 +11,20 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.validators import UnicodeUsernameValidator
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from console.amocrm.models import AmoUser
 from console.roles import ROLE_LABELS, ROLES
 from console.web.decorators import admin_required
 from console.web.services import user_create as user_create_service
+from console.web.services import user_link_amo, user_set_active, user_set_role, user_set_storefront
 from console.web.services import user_list as user_list_selector
 from console.web.services import user_role as role_of
-from console.web.services import user_set_active, user_set_role
 
 ROLE_CHOICES = [(role, ROLE_LABELS[role]) for role in ROLES]
 
@@ -33,6 +35,16 @@ class RoleForm(forms.Form):
 
 class ActiveForm(forms.Form):
     active = forms.TypedChoiceField(choices=[("1", "1"), ("0", "0")], coerce=lambda value: value == "1")
+
+
+class AmoLinkForm(forms.Form):
+    amo_user = forms.ModelChoiceField(
+        label=gettext_lazy("amoCRM user"), queryset=AmoUser.objects.all(), required=False
+    )
+
+
+class StorefrontForm(forms.Form):
+    takes_orders = forms.TypedChoiceField(choices=[("1", "1"), ("0", "0")], coerce=lambda value: value == "1")
 
 
 class UserCreateForm(forms.Form):
@@ -75,17 +87,58 @@ class UserCreateForm(forms.Form):
         return data
 
 
-def _row(user: Any, errors: list[str] | None = None) -> dict[str, Any]:
-    return {"user": user, "role": role_of(user), "errors": errors or []}
+def _amo_user_of(user: Any) -> AmoUser | None:
+    try:
+        return user.amo_user
+    except AmoUser.DoesNotExist:
+        return None
+
+
+def _takes_storefront_orders(user: Any) -> bool:
+    try:
+        return user.storefront_manager.takes_orders
+    except ObjectDoesNotExist:
+        return False
+
+
+def _row(
+    user: Any, errors: list[str] | None = None, amo_users: list[AmoUser] | None = None
+) -> dict[str, Any]:
+    """One user's row: its role, its amoCRM user (or, unlinked, the one with its e-mail as the choice
+    offered), whether it takes storefront orders."""
+    linked = _amo_user_of(user)
+    email = (user.email or "").strip().lower()
+    offered = linked or next(
+        (
+            a
+            for a in amo_users or []
+            if email and a.console_user_id is None and a.email.strip().lower() == email
+        ),
+        None,
+    )
+    return {
+        "user": user,
+        "role": role_of(user),
+        "errors": errors or [],
+        "amo_user": linked,
+        "amo_offered": offered,
+        "storefront": _takes_storefront_orders(user),
+    }
+
+
+def _amo_users() -> list[AmoUser]:
+    return list(AmoUser.objects.order_by("name", "amo_id"))
 
 
 def _list_page(
     request: HttpRequest, errors: dict[int, list[str]] | None = None, status: int = 200
 ) -> HttpResponse:
     errors = errors or {}
+    amo_users = _amo_users()
     context = {
-        "rows": [_row(user, errors.get(user.pk)) for user in user_list_selector()],
+        "rows": [_row(user, errors.get(user.pk), amo_users) for user in user_list_selector()],
         "role_choices": ROLE_CHOICES,
+        "amo_users": amo_users,
     }
     return render(request, "users/list.html", context, status=status)
 
@@ -95,9 +148,9 @@ def _answer(request: HttpRequest, pk: int, errors: list[str], success: str) -> H
     redirect with ``success``."""
     if request.htmx:
         user = get_user_model().objects.prefetch_related("groups").get(pk=pk)
-        return render(
-            request, "users/list.html#row", {"row": _row(user, errors), "role_choices": ROLE_CHOICES}
-        )
+        amo_users = _amo_users()
+        context = {"row": _row(user, errors, amo_users), "role_choices": ROLE_CHOICES, "amo_users": amo_users}
+        return render(request, "users/list.html#row", context)
     if errors:
         return _list_page(request, errors={pk: errors}, status=400)
     messages.success(request, success)
@@ -158,6 +211,35 @@ def user_role(request: HttpRequest, pk: int) -> HttpResponse:
 def user_active(request: HttpRequest, pk: int) -> HttpResponse:
     """POST active=0 deactivates the user (no more logins), active=1 lets it log in again."""
     return _change(request, pk, ActiveForm, user_set_active, _access_changed)
+
+
+def _amo_linked(name: str, data: dict[str, Any]) -> str:
+    if data["amo_user"] is None:
+        return _("%(user)s is linked to no amoCRM user.") % {"user": name}
+    return _("%(user)s is linked to the amoCRM user %(amo_user)s.") % {
+        "user": name,
+        "amo_user": data["amo_user"].name or data["amo_user"].amo_id,
+    }
+
+
+def _storefront_changed(name: str, data: dict[str, Any]) -> str:
+    if data["takes_orders"]:
+        return _("%(user)s takes storefront orders.") % {"user": name}
+    return _("%(user)s takes no storefront orders.") % {"user": name}
+
+
+@require_POST
+@admin_required
+def user_amo_link(request: HttpRequest, pk: int) -> HttpResponse:
+    """POST amo_user: the amoCRM user (``AmoUser`` id) the console user acts as; empty unlinks."""
+    return _change(request, pk, AmoLinkForm, user_link_amo, _amo_linked)
+
+
+@require_POST
+@admin_required
+def user_storefront(request: HttpRequest, pk: int) -> HttpResponse:
+    """POST takes_orders=1 makes the user take storefront orders in turn with the others; 0 stops it."""
+    return _change(request, pk, StorefrontForm, user_set_storefront, _storefront_changed)
 
 
 @require_http_methods(["GET", "POST"])
