@@ -8,9 +8,13 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 from knox.models import AuthToken
 
 admin.site.unregister(AuthToken)
+# knox names its model "auth token" in English only; the admin says "API token" in the console's language.
+AuthToken._meta.verbose_name = _("API token")
+AuthToken._meta.verbose_name_plural = _("API tokens")
 
 
 @admin.register(AuthToken)

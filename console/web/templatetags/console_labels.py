@@ -72,6 +72,13 @@ def webhook_reason(context: template.Context, reasons: Any) -> dict[str, Any]:
 
 
 @register.simple_tag(takes_context=True)
+def status_by(context: template.Context, row: Any) -> str:
+    """Who changed an order's status (an ``OrderStatusChange``), the person by role: the view puts
+    ``actor_roles`` (``labels.actor_roles``) in the context."""
+    return labels.status_change_by(row.origin, row.actor, context.get("actor_roles"))
+
+
+@register.simple_tag(takes_context=True)
 def stage_name(context: template.Context, pipeline_id: Any, status_id: Any) -> str:
     if pipeline_id in (None, "") or status_id in (None, ""):
         return "—"

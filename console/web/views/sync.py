@@ -33,7 +33,7 @@ from console.orders.models import Order
 from console.web.decorators import staff_required
 from console.web.errors import failure_groups
 from console.web.forms import IdListField, LinkLeadForm
-from console.web.labels import amo_base_url
+from console.web.labels import actor_roles, amo_base_url, trigger_people
 from console.web.permissions import requires
 from console.web.views.bulk import BULK_TRACKED, bulk_confirm, bulk_progress_response, bulk_push_choice
 
@@ -270,8 +270,10 @@ def sync_log(request: HttpRequest) -> HttpResponse:
     )
     if order and order_id is None:
         rows = rows.none()
+    page = Paginator(rows, PER_PAGE).get_page(request.GET.get("page"))
     context = {
-        "page": Paginator(rows, PER_PAGE).get_page(request.GET.get("page")),
+        "page": page,
+        "actor_roles": actor_roles(trigger_people(row.trigger for row in page)),
         "outcomes": SyncLog.Outcome.choices,
         "outcome": request.GET.get("outcome", ""),
         "order": order,

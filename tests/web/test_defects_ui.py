@@ -1,0 +1,197 @@
+"""Defects of words and layout (issue 22: 4, 5, 7, 11, 12, 14): the Russian console says things in Russian
+and in words, a revoked connection shows no live token, people are labelled by their role, destructive
+stage-map saves ask first, the webhook secret is revealed on request only."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from django.db import connection as db_connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import translation
+
+from console.amocrm.account.connection import connection_set_state
+from console.amocrm.models import AmoConnection, ConfigChange, StageMapping, SyncLog
+from console.orders.models import Order, OrderStatusChange
+from console.web.errors import error_message
+from tests.fixtures.amocrm import connect_to_sandbox
+from tests.fixtures.builders import make_user
+from tests.web.orders_world import create_order, sync_row
+from tests.web.test_translations import VisibleText
+
+pytestmark = pytest.mark.django_db
+
+
+def russian(client: Client, url: str) -> str:
+    with translation.override("ru"):
+        response = client.get(url, HTTP_ACCEPT_LANGUAGE="ru")
+    assert response.status_code == 200, url
+    return response.content.decode()
+
+
+def in_russian(text: str) -> str:
+    with translation.override("ru"):
+        return str(translation.gettext(text))
+
+
+def without_details(html: str) -> str:
+    """The page without the ``<details>`` kept for support (amoCRM's raw text)."""
+    return re.sub(r"<details.*?</details>", "", html, flags=re.DOTALL)
+
+
+# --- 4: English in the Russian UI -----------------------------------------------------------------------
+
+
+def test_the_connection_s_last_error_reads_russian_and_clears_on_reconnect(
+    admin_client: Client, amo_setup: AmoConnection, sandbox: Any
+) -> None:
+    raw = "Token has been revoked"
+    connection_set_state(connection_id=amo_setup.pk, state=AmoConnection.State.REVOKED, detail=raw)
+
+    html = russian(admin_client, reverse("web:connection"))
+    facts = re.search(r'<dd id="last-error">.*?</dd>', html, flags=re.DOTALL).group(0)
+    assert in_russian(error_message("revoked")[0]) in facts
+    assert raw not in without_details(facts)
+    assert raw in facts  # kept for support, folded away
+
+    connect_to_sandbox(sandbox)  # the admin connects again (a real code exchange with the sandbox)
+    html = russian(admin_client, reverse("web:connection"))
+    assert 'id="last-error"' not in html
+    assert raw not in html
+
+
+def test_the_sync_panel_says_the_error_in_words_without_amocrm_s_english_title(
+    admin_client: Client, products: Any
+) -> None:
+    order = create_order()
+    title = "AmoCRM server error 500: try again later"
+    sync_row(
+        order,
+        state="failed",
+        attempts=8,
+        last_error_title=title,
+        last_error_kind="server",
+        error_kind="server",
+    )
+
+    html = russian(admin_client, reverse("web:order_detail", args=[order.pk]))
+    assert title not in without_details(html)
+    assert in_russian(error_message("server")[0]) in html
+
+
+def test_the_history_names_the_storefront_without_its_account_name(
+    admin_client: Client, products: Any
+) -> None:
+    order = create_order()
+    OrderStatusChange.objects.create(
+        order=order, from_status="new", to_status="reserved", origin="storefront", actor="storefront"
+    )
+    html = russian(admin_client, reverse("web:order_detail", args=[order.pk]))
+    timeline = VisibleText.of(re.search(r'<div class="panel" id="timeline">.*', html, re.DOTALL).group(0))
+    assert in_russian("Storefront") in timeline
+    assert "storefront" not in timeline
+
+
+def test_the_admin_names_api_tokens_in_russian(admin_client: Client) -> None:
+    html = russian(admin_client, reverse("admin:index"))
+    assert "Auth tokens" not in html
+    assert in_russian("API tokens") in html
+
+
+# --- 5: a revoked connection and the banner ----------------------------------------------------------------
+
+
+def test_a_revoked_connection_shows_no_token_expiry(admin_client: Client, amo_setup: AmoConnection) -> None:
+    before = admin_client.get(reverse("web:connection")).content.decode()
+    assert "expires" in re.search(r'<dd id="token-facts">.*?</dd>', before, re.DOTALL).group(0)
+    connection_set_state(connection_id=amo_setup.pk, state=AmoConnection.State.REVOKED, detail="revoked")
+    html = admin_client.get(reverse("web:connection")).content.decode()
+    token = re.search(r'<dd id="token-facts">.*?</dd>', html, re.DOTALL).group(0)
+    assert "expires" not in token
+    assert "no longer valid" in token
+
+
+def test_the_banner_links_to_the_connection_page_only_from_other_pages(
+    admin_client: Client, amo_setup: AmoConnection
+) -> None:
+    connection_set_state(connection_id=amo_setup.pk, state=AmoConnection.State.REVOKED, detail="revoked")
+    banner = re.compile(r'<div id="connection-banner".*?</div>', re.DOTALL)
+    own = banner.search(admin_client.get(reverse("web:connection")).content.decode()).group(0)
+    other = banner.search(admin_client.get(reverse("web:orders")).content.decode()).group(0)
+    link = f'href="{reverse("web:connection")}"'
+    assert link not in own
+    assert link in other
+
+
+# --- 7: people by their role, looked up once per page ------------------------------------------------------
+
+
+def test_the_sync_log_and_history_label_people_by_their_role(admin_client: Client, products: Any) -> None:
+    make_user("sveta", role="support")
+    make_user("anna", role="manager")
+    order = create_order()
+    for trigger in ("manager:sveta", "manager:anna"):
+        SyncLog.objects.create(order=order, event="push", action="sync", trigger=trigger, outcome="ok")
+    OrderStatusChange.objects.create(
+        order=order, from_status="new", to_status="reserved", origin="manager", actor="sveta"
+    )
+    log = VisibleText.of(admin_client.get(reverse("web:sync_log")).content.decode())
+    assert "Support sveta" in log and "Manager anna" in log
+    assert "Manager sveta" not in log
+    page = VisibleText.of(admin_client.get(reverse("web:order_detail", args=[order.pk])).content.decode())
+    assert "Support sveta" in page and "Manager sveta" not in page
+
+
+def _user_queries(client: Client, url: str) -> int:
+    with CaptureQueriesContext(db_connection) as queries:
+        assert client.get(url).status_code == 200
+    return sum(1 for q in queries.captured_queries if "auth_user_groups" in q["sql"])
+
+
+def test_role_lookups_take_one_query_per_page(admin_client: Client, products: Any) -> None:
+    order = create_order()
+    make_user("u0", role="support")
+    SyncLog.objects.create(order=order, event="push", action="sync", trigger="manager:u0", outcome="ok")
+    one = _user_queries(admin_client, reverse("web:sync_log"))
+    for n in range(1, 6):
+        make_user(f"u{n}", role="support")
+        SyncLog.objects.create(
+            order=order, event="push", action="sync", trigger=f"manager:u{n}", outcome="ok"
+        )
+    assert _user_queries(admin_client, reverse("web:sync_log")) == one
+
+
+# --- 12: a save that removes mappings asks first --------------------------------------------------------
+
+
+def test_a_stage_map_save_that_removes_mappings_asks_first(
+    admin_client: Client, amo_setup: AmoConnection
+) -> None:
+    before = set(StageMapping.objects.values_list("order_status", flat=True))
+    assert "archived" in before
+    data = {"stage_archived": "", "stage_new": "", "active_new": ["off", "on"]}
+    response = admin_client.post(reverse("web:stage_map"), data)
+    body = response.content.decode()
+    assert response.status_code == 200
+    listed = re.search(r'<ul id="removed-mappings">.*?</ul>', body, re.DOTALL).group(0)
+    assert str(Order.Status.ARCHIVED.label) in listed and str(Order.Status.NEW.label) in listed
+    assert set(StageMapping.objects.values_list("order_status", flat=True)) == before
+    assert not ConfigChange.objects.filter(area="stage_map").exists()
+    assert 'name="confirmed" value="1"' in body and 'name="stage_archived" value=""' in body
+
+    assert admin_client.post(reverse("web:stage_map"), {**data, "confirmed": "1"}).status_code == 302
+    assert set(StageMapping.objects.values_list("order_status", flat=True)) == before - {"archived", "new"}
+    assert ConfigChange.objects.filter(area="stage_map").count() == 1
+
+
+def test_a_stage_map_save_that_removes_nothing_needs_no_confirmation(
+    admin_client: Client, amo_setup: AmoConnection
+) -> None:
+    mapping = StageMapping.objects.get(order_status="new")
+    data = {"stage_new": f"{mapping.pipeline_id}:{mapping.status_id}", "active_new": ["off"]}
+    assert admin_client.post(reverse("web:stage_map"), data).status_code == 302
+    assert StageMapping.objects.get(order_status="new").is_active is False
