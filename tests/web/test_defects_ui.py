@@ -16,11 +16,12 @@ from django.utils import translation
 
 from console.amocrm.account.connection import connection_set_state
 from console.amocrm.models import AmoConnection, ConfigChange, StageMapping, SyncLog
+from console.customers.models import Customer
 from console.orders.models import Order, OrderStatusChange
 from console.web.errors import error_message
 from tests.fixtures.amocrm import connect_to_sandbox
 from tests.fixtures.builders import make_user
-from tests.web.orders_world import create_order, sync_row
+from tests.web.orders_world import create_order, form_data, sync_row
 from tests.web.test_translations import VisibleText
 
 pytestmark = pytest.mark.django_db
@@ -247,3 +248,26 @@ def test_only_admins_have_the_webhook_secret_shown(
 
 def test_showing_the_webhook_secret_refuses_get(admin_client: Client, amo_setup: AmoConnection) -> None:
     assert admin_client.get(reverse("web:webhook_secret_reveal")).status_code == 405
+
+
+# --- 14: the new customer's fields once an existing customer is picked -----------------------------------
+
+
+def test_the_order_form_ignores_the_new_customer_s_fields_when_a_customer_is_picked(
+    admin_client: Client, products: Any
+) -> None:
+    existing = create_order().customer
+    customers = Customer.objects.count()
+    form = form_data(
+        lines=[(products[0], 1)],
+        customer=str(existing.pk),
+        new_first_name="Stale",
+        new_phone="not a phone at all, typed before the pick" * 3,
+        new_email="not-an-email",
+    )
+    response = admin_client.post(reverse("web:order_create"), form)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    order = Order.objects.latest("pk")
+    assert order.customer == existing
+    assert Customer.objects.count() == customers
+    assert "Stale" not in Customer.objects.values_list("first_name", flat=True)
