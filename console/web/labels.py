@@ -16,7 +16,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from console.amocrm.models import AmoConnection, SyncLog, WebhookInbox
+from console.amocrm.models import AmoConnection, CompanyAmoLink, CustomerAmoLink, SyncLog, WebhookInbox
 from console.orders.models import Order
 
 # --- the sync log -------------------------------------------------------------------------------------------
@@ -231,3 +231,22 @@ def amo_base_url() -> str:
     """The connected account's address (``https://sub.amocrm.ru``), or "" when none is set."""
     connection = AmoConnection.objects.only("base_url").filter(pk=1).first()
     return (connection.base_url or "").rstrip("/") if connection else ""
+
+
+# ``{("contacts" | "companies", amoCRM id): (our name, the card's URL name, our pk)}``: :func:`party_names`.
+Parties = dict[tuple[str, int], tuple[str, str, int]]
+
+
+def party_names(*, contact_ids: Iterable[int | None], company_ids: Iterable[int | None]) -> Parties:
+    """Our customers and companies behind amoCRM contact and company ids (two queries for a whole page),
+    so a page names them instead of showing amoCRM's numbers."""
+    contacts = {i for i in contact_ids if i}
+    companies = {i for i in company_ids if i}
+    found: Parties = {}
+    links = CustomerAmoLink.objects.filter(contact_id__in=contacts).select_related("customer")
+    for link in links if contacts else []:
+        found[("contacts", link.contact_id)] = (link.customer.name, "web:customer_detail", link.customer_id)
+    rows = CompanyAmoLink.objects.filter(amo_id__in=companies).select_related("company")
+    for row in rows if companies else []:
+        found[("companies", row.amo_id)] = (row.company.name, "web:company_detail", row.company_id)
+    return found

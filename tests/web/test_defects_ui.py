@@ -15,10 +15,11 @@ from django.urls import reverse
 from django.utils import translation
 
 from console.amocrm.account.connection import connection_set_state
-from console.amocrm.models import AmoConnection, ConfigChange, StageMapping, SyncLog
+from console.amocrm.models import AmoConnection, ConfigChange, CustomerAmoLink, StageMapping, SyncLog
 from console.customers.models import Customer
 from console.orders.models import Order, OrderStatusChange
 from console.web.errors import error_message
+from console.web.labels import party_names
 from tests.fixtures.amocrm import connect_to_sandbox
 from tests.fixtures.builders import make_user
 from tests.web.orders_world import create_order, form_data, sync_row
@@ -271,3 +272,38 @@ def test_the_order_form_ignores_the_new_customer_s_fields_when_a_customer_is_pic
     assert order.customer == existing
     assert Customer.objects.count() == customers
     assert "Stale" not in Customer.objects.values_list("first_name", flat=True)
+
+
+# --- 8: contacts and companies by name, not by amoCRM's number ---------------------------------------------
+
+
+def test_the_sync_log_names_contacts_and_companies_and_links_their_cards(
+    admin_client: Client, products: Any
+) -> None:
+    order = create_order()
+    customer = order.customer
+    CustomerAmoLink.objects.create(customer=customer, contact_id=2000077)
+    SyncLog.objects.create(
+        order=order, event="push", action="sync", trigger="schedule", outcome="ok", contact_id=2000077,
+        company_id=3000002,
+    )  # fmt: skip
+    AmoConnection.objects.update_or_create(pk=1, defaults={"base_url": "https://rent.amocrm.ru"})
+    html = russian(admin_client, reverse("web:sync_log"))
+    text = VisibleText.of(html)
+    assert "2000077" not in text and "3000002" not in text
+    assert customer.name in text
+    assert 'href="https://rent.amocrm.ru/contacts/detail/2000077"' in html
+    assert f'href="{reverse("web:customer_detail", args=[customer.pk])}"' in html
+    assert in_russian("a company in amoCRM") in text
+
+
+def test_party_names_take_two_queries_for_a_page(db: Any, products: Any) -> None:
+    orders = [create_order(phone=f"+7999000000{n}") for n in range(3)]
+    for n, order in enumerate(orders):
+        CustomerAmoLink.objects.create(customer=order.customer, contact_id=100 + n)
+    with CaptureQueriesContext(db_connection) as queries:
+        names = party_names(contact_ids=[100, 101, 102, None], company_ids=[7])
+    assert len(queries.captured_queries) == 2
+    assert {key: value[0] for key, value in names.items()} == {
+        ("contacts", 100 + n): o.customer.name for n, o in enumerate(orders)
+    }

@@ -33,7 +33,7 @@ from console.orders.models import Order
 from console.web.decorators import staff_required
 from console.web.errors import failure_groups
 from console.web.forms import IdListField, LinkLeadForm
-from console.web.labels import actor_roles, amo_base_url, trigger_people
+from console.web.labels import actor_roles, amo_base_url, party_names, trigger_people
 from console.web.permissions import requires
 from console.web.views.bulk import BULK_TRACKED, bulk_confirm, bulk_progress_response, bulk_push_choice
 
@@ -274,6 +274,9 @@ def sync_log(request: HttpRequest) -> HttpResponse:
     context = {
         "page": page,
         "actor_roles": actor_roles(trigger_people(row.trigger for row in page)),
+        "amo_parties": party_names(
+            contact_ids=[row.contact_id for row in page], company_ids=[row.company_id for row in page]
+        ),
         "outcomes": SyncLog.Outcome.choices,
         "outcome": request.GET.get("outcome", ""),
         "order": order,
