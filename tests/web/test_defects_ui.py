@@ -307,3 +307,21 @@ def test_party_names_take_two_queries_for_a_page(db: Any, products: Any) -> None
     assert {key: value[0] for key, value in names.items()} == {
         ("contacts", 100 + n): o.customer.name for n, o in enumerate(orders)
     }
+
+
+ENV_NAME = re.compile(r"\bAMO(?:CRM)?_[A-Z_]+\b")
+
+
+@pytest.mark.parametrize("pipeline_from_env", [False, True])
+def test_the_setup_pages_say_what_to_do_without_environment_variable_names(
+    admin_client: Client, amo_setup: AmoConnection, settings: Any, pipeline_from_env: bool
+) -> None:
+    mapping = StageMapping.objects.get(order_status="new")
+    settings.AMO_PIPELINE_ID = str(mapping.pipeline_id) if pipeline_from_env else ""
+    settings.AMOCRM_LONG_LIVED_TOKEN = "a token from the environment"
+    for name in ("web:connection", "web:stage_map"):
+        text = VisibleText.of(russian(admin_client, reverse(name)))
+        assert ENV_NAME.findall(text) == [], name
+    StageMapping.objects.all().delete()
+    text = VisibleText.of(russian(admin_client, reverse("web:stage_map")))
+    assert ENV_NAME.findall(text) == []

@@ -79,7 +79,7 @@ class LongLivedForm(forms.Form):
         label=_("Long-lived token"),
         required=False,
         widget=forms.PasswordInput(render_value=False),
-        help_text=_("Leave empty to use AMOCRM_LONG_LIVED_TOKEN from the environment."),
+        help_text=_("Leave empty to use the token given in the server's settings."),
     )
 
 
