@@ -15,7 +15,14 @@ from django.urls import reverse
 from django.utils import translation
 
 from console.amocrm.account.connection import connection_set_state
-from console.amocrm.models import AmoConnection, ConfigChange, CustomerAmoLink, StageMapping, SyncLog
+from console.amocrm.models import (
+    AmoConnection,
+    ConfigChange,
+    CustomerAmoLink,
+    StageMapping,
+    SyncLog,
+    WebhookInbox,
+)
 from console.customers.models import Customer
 from console.orders.models import Order, OrderStatusChange
 from console.web.errors import error_message
@@ -325,3 +332,18 @@ def test_the_setup_pages_say_what_to_do_without_environment_variable_names(
     StageMapping.objects.all().delete()
     text = VisibleText.of(russian(admin_client, reverse("web:stage_map")))
     assert ENV_NAME.findall(text) == []
+
+
+def test_a_webhook_delivery_names_the_contact_it_carried(admin_client: Client, products: Any) -> None:
+    customer = create_order().customer
+    CustomerAmoLink.objects.create(customer=customer, contact_id=2000077)
+    hook = WebhookInbox.objects.create(
+        body=b"contacts%5Bupdate%5D%5B0%5D%5Bid%5D=2000077",
+        events="contacts[update]",
+        entity_ids="2000077",
+        outcome="applied",
+        results=[{"entity": "contacts", "action": "update", "id": 2000077, "outcome": "applied"}],
+    )
+    html = admin_client.get(reverse("web:webhook_detail", args=[hook.pk])).content.decode()
+    items = VisibleText.of(re.search(r"<h2>Items</h2>.*?</table>", html, re.DOTALL).group(0))
+    assert customer.name in items and "2000077" not in items

@@ -29,7 +29,7 @@ from console.amocrm.models import AmoConnection, PipelineStatus, WebhookCounter,
 from console.amocrm.stagemap import reverse_stage_map, stage_labels
 from console.orders.models import Order
 from console.web.decorators import admin_required, staff_required
-from console.web.labels import WEBHOOK_COUNTERS, amo_base_url, webhook_outcome_label
+from console.web.labels import WEBHOOK_COUNTERS, amo_base_url, party_names, webhook_outcome_label
 from console.web.permissions import requires
 from console.web.templatetags.console_format import format_when
 
@@ -89,8 +89,16 @@ def webhook_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "raw": redact(row.body_text),
         "stage_names": stage_labels(),
         "amo_base_url": amo_base_url(),
+        "amo_parties": party_names(
+            contact_ids=[_entity_id(item) for item in results if item.get("entity") == "contacts"],
+            company_ids=[_entity_id(item) for item in results if item.get("entity") == "companies"],
+        ),
     }
     return render(request, "webhooks/detail.html", context)
+
+
+def _entity_id(item: dict) -> int | None:
+    return int(item["id"]) if str(item.get("id", "")).isdigit() else None
 
 
 def _back(request: HttpRequest, default: str) -> HttpResponse:
