@@ -14,12 +14,16 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import AdminPasswordChangeForm
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 from knox.models import AuthToken
 
 from console.web.models import PasswordState
 from console.web.passwords import password_set_by_admin
 
 admin.site.unregister(AuthToken)
+# knox names its model "auth token" in English only; the admin says "API token" in the console's language.
+AuthToken._meta.verbose_name = _("API token")
+AuthToken._meta.verbose_name_plural = _("API tokens")
 
 
 @admin.register(AuthToken)

@@ -140,6 +140,11 @@ class OrderForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
+        # An existing customer is picked: what the new customer's fields hold is moot.
+        if data.get("customer"):
+            for name in NEW_CUSTOMER_FIELDS:
+                self.errors.pop(name, None)
+                data[name] = ""
         if not data.get("customer") and not (data.get("new_phone") or data.get("new_email")):
             raise ValidationError(_("Choose a customer or give the new customer's phone or e-mail."))
         return data
@@ -173,6 +178,9 @@ class OrderForm(forms.Form):
                 "customer_type": "individual",
             }
         return result
+
+
+NEW_CUSTOMER_FIELDS = ("new_first_name", "new_last_name", "new_phone", "new_email")
 
 
 class OrderLineForm(forms.Form):

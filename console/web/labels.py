@@ -9,12 +9,14 @@ instead. An unknown code is shown as it is, never hidden.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
+from django.contrib.auth import get_user_model
 from django.utils.functional import Promise
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from console.amocrm.models import AmoConnection, SyncLog, WebhookInbox
+from console.amocrm.models import AmoConnection, CompanyAmoLink, CustomerAmoLink, SyncLog, WebhookInbox
 from console.orders.models import Order
 
 # --- the sync log -------------------------------------------------------------------------------------------
@@ -78,15 +80,72 @@ def sync_action_label(code: str) -> str:
     return str(SYNC_ACTIONS.get(code, code))
 
 
-def sync_trigger_label(trigger: str) -> str:
-    """``manager:anna`` -> "Manager anna", ``bulk:anna`` -> "Bulk action by anna", ``schedule`` -> "Retry
+# A person by the role they hold (``actor_roles``); someone without a role reads as a manager did before.
+PERSON_LABELS: dict[str, Promise] = {
+    "admin": _("Administrator %(name)s"),
+    "support": _("Support %(name)s"),
+    "manager": _("Manager %(name)s"),
+}
+# Which role names a person holding several (the widest first).
+ROLE_ORDER = ("admin", "manager", "support")
+
+
+def actor_roles(names: Iterable[str]) -> dict[str, str]:
+    """``{user name: role}`` of the named console users, in one query (the page's whole list at once); a
+    name without a user or a role is left out."""
+    wanted = {name for name in names if name}
+    if not wanted:
+        return {}
+    rows = get_user_model().objects.filter(username__in=wanted)
+    held: dict[str, set[str]] = {}
+    for name, group, superuser in rows.values_list("username", "groups__name", "is_superuser"):
+        held.setdefault(name, set()).update({group} | ({"admin"} if superuser else set()))
+    return {
+        name: next(r for r in ROLE_ORDER if r in roles)
+        for name, roles in held.items()
+        if roles & {*ROLE_ORDER}
+    }
+
+
+def trigger_people(triggers: Iterable[str]) -> list[str]:
+    """The user names ``manager:<name>`` and ``bulk:<name>`` triggers carry."""
+    return [
+        who for kind, _sep, who in (t.partition(":") for t in triggers) if who and kind in ("manager", "bulk")
+    ]
+
+
+def person_label(name: str, roles: dict[str, str] | None = None) -> str:
+    """ "Support anna" / "Administrator anna" / "Manager anna" by the role ``roles`` says ``name`` holds."""
+    role = (roles or {}).get(name, "manager")
+    return str(PERSON_LABELS[role]) % {"name": name}
+
+
+def sync_trigger_label(trigger: str, roles: dict[str, str] | None = None) -> str:
+    """``manager:anna`` -> "Manager anna" (or "Support anna", "Administrator anna" by the role ``roles``
+    gives anna: :func:`actor_roles`), ``bulk:anna`` -> "Bulk action by anna", ``schedule`` -> "Retry
     schedule"; anything unknown as it is."""
     kind, _sep, who = trigger.partition(":")
     if who and kind == "manager":
-        return gettext("Manager %(name)s") % {"name": who}
+        return person_label(who, roles)
     if who and kind == "bulk":
         return gettext("Bulk action by %(name)s") % {"name": who}
     return str(SYNC_TRIGGERS.get(trigger, trigger))
+
+
+STATUS_ORIGINS: dict[str, Promise] = {
+    "storefront": _("Storefront"),
+    "manager": _("Manager"),
+    "amocrm": _("AmoCRM"),
+    "system": _("System"),
+}
+
+
+def status_change_by(origin: str, actor: str, roles: dict[str, str] | None = None) -> str:
+    """Who changed an order's status: a person by role and name, otherwise where it came from (the
+    storefront's API account name is not shown)."""
+    if origin == "manager" and actor:
+        return person_label(actor, roles)
+    return str(STATUS_ORIGINS.get(origin, origin))
 
 
 def sync_outcome_label(code: str) -> str:
@@ -172,3 +231,22 @@ def amo_base_url() -> str:
     """The connected account's address (``https://sub.amocrm.ru``), or "" when none is set."""
     connection = AmoConnection.objects.only("base_url").filter(pk=1).first()
     return (connection.base_url or "").rstrip("/") if connection else ""
+
+
+# ``{("contacts" | "companies", amoCRM id): (our name, the card's URL name, our pk)}``: :func:`party_names`.
+Parties = dict[tuple[str, int], tuple[str, str, int]]
+
+
+def party_names(*, contact_ids: Iterable[int | None], company_ids: Iterable[int | None]) -> Parties:
+    """Our customers and companies behind amoCRM contact and company ids (two queries for a whole page),
+    so a page names them instead of showing amoCRM's numbers."""
+    contacts = {i for i in contact_ids if i}
+    companies = {i for i in company_ids if i}
+    found: Parties = {}
+    links = CustomerAmoLink.objects.filter(contact_id__in=contacts).select_related("customer")
+    for link in links if contacts else []:
+        found[("contacts", link.contact_id)] = (link.customer.name, "web:customer_detail", link.customer_id)
+    rows = CompanyAmoLink.objects.filter(amo_id__in=companies).select_related("company")
+    for row in rows if companies else []:
+        found[("companies", row.amo_id)] = (row.company.name, "web:company_detail", row.company_id)
+    return found

@@ -115,7 +115,10 @@ MESSAGES: dict[str, Promise] = {
     Code.WEBHOOK_DISABLED: _("amoCRM had disabled our webhook: it was re-enabled."),
     Code.WEBHOOK_RECREATED: _("Our webhook stayed disabled: it was deleted and created again."),
     Code.WEBHOOK_STILL_WRONG: _("The repair did not help; still wrong:"),
-    Code.WEBHOOK_NO_BASE_URL: _("The webhook cannot be checked: AMOCRM_WEBHOOK_BASE_URL is not set."),
+    Code.WEBHOOK_NO_BASE_URL: _(
+        "The webhook cannot be checked: the console's public address is not in the server's settings; ask "
+        "whoever runs the server to add it."
+    ),
     Code.WEBHOOK_CHECK_ERROR: _("amoCRM answered the webhook check with an error: %(error)s"),
     Code.ALERT_CONNECTION: _(
         "The console cannot call amoCRM: the connection is “%(connection_state)s”. Orders wait in the queue "

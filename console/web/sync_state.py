@@ -156,12 +156,13 @@ def _failed(sync: OrderSync) -> SyncDisplay:
 
 
 def _failure_reason(sync: OrderSync) -> str:
-    """What happened in plain words (the error kind's message, translated), then amoCRM's own text as the
-    detail; read from the row alone, so a page of orders takes no query for it."""
+    """What happened and what to do in plain words (the error kind's messages, translated); amoCRM's own
+    text stays in the order's "Last error" details. Read from the row alone, so a page of orders takes no
+    query for it."""
     error = shown_error(sync)
     if error is None:
         return _("The sync failed.")
-    return f"{error.what}\namoCRM: {error.title}" if error.title else error.what
+    return f"{error.what} {error.todo}"
 
 
 def _simple(state: DisplayState, reason: str) -> SyncDisplay:

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from console.amocrm.models import OrderLossReason, OrderSync, SyncLog, WebhookInbox
 from console.amocrm.reasons import Code, Reason, reason
 from console.orders.models import Order, OrderResponsibleChange, OrderStatusChange
-from console.web.labels import Stages, amo_base_url
+from console.web.labels import Stages, actor_roles, amo_base_url, trigger_people
 
 TIMELINE_LIMIT = 100
 
@@ -50,6 +50,13 @@ def order_timeline(order: Order, *, limit: int = TIMELINE_LIMIT) -> list[Event]:
     events += [Event(row.set_at, "loss", row) for row in OrderLossReason.objects.filter(order=order)]
     events.sort(key=lambda event: event.at, reverse=True)
     return events[:limit]
+
+
+def timeline_roles(events: list[Event]) -> dict[str, str]:
+    """The roles of the people the timeline names (status changes and sync triggers), in one query."""
+    names = [e.row.actor for e in events if e.kind == "status" and e.row.origin == "manager"]
+    names += trigger_people(e.row.trigger for e in events if e.kind == "sync")
+    return actor_roles(names)
 
 
 def stage_name(pipeline_id: int | None, status_id: int | None, stages: Stages) -> str:

@@ -2,7 +2,8 @@
    - a "select all" box in the orders table;
    - buttons with data-confirm ask first and then send confirm=1 (the server asks again without JavaScript);
    - Enter in the customer search searches instead of saving the order;
-   - the order form's lines: "Add a line" clones the formset's template row; "remove" hides a row. */
+   - the order form's lines: "Add a line" clones the formset's template row; "remove" hides a row;
+   - the new customer's fields are hidden while an existing customer is picked (the server ignores them then). */
 (function () {
   "use strict";
 
@@ -12,6 +13,7 @@
         box.checked = event.target.checked;
       });
     }
+    if (event.target.matches("input[name=customer]")) showNewCustomer();
     if (event.target.matches(".line-row input[name$='-DELETE']")) {
       event.target.closest(".line-row").classList.toggle("removed", event.target.checked);
     }
@@ -35,6 +37,12 @@
     }
   });
 
+  function showNewCustomer() {
+    var fields = document.getElementById("new-customer-fields");
+    var picked = document.querySelector("input[name=customer]:checked");
+    if (fields) fields.hidden = Boolean(picked && picked.value);
+  }
+
   function addLine(button) {
     var table = document.getElementById("lines");
     var template = document.getElementById("line-template");
@@ -57,5 +65,6 @@
     document.querySelectorAll("[data-add-line]").forEach(function (button) {
       button.hidden = false;
     });
+    showNewCustomer();
   });
 })();

@@ -179,7 +179,8 @@ def test_it_draws_a_week_of_synced_and_failed_attempts_per_hour(admin_client):
     log(8 * 24 * 60, "ok")  # older than the chart
     log(0, "ok", event="manager", at=at)  # a manager's control, not an attempt
     body = admin_client.get(DASHBOARD).content.decode()
-    svg = body[body.index("<svg") : body.index("</svg>")]
+    start = body.index('<svg class="chart"')  # the chart, not a badge's icon
+    svg = body[start : body.index("</svg>", start)]
     hour = at.strftime("%d.%m %H:00")
     assert f"<title>{hour}: 2 synced, 1 failed</title>" in svg
     assert svg.count('<rect class="synced"') == 2 and svg.count('<rect class="failed"') == 1

@@ -13,9 +13,10 @@ from tests.fixtures.builders import make_user
 pytestmark = pytest.mark.django_db
 
 
-def post_map(client, mapping: dict[str, tuple[str, bool]]):  # noqa: ANN001, ANN201
-    """Post ``{status: (stage key, active)}`` as the form does (a hidden "off" before the checkbox's "on")."""
-    data = {}
+def post_map(client, mapping: dict[str, tuple[str, bool]], confirmed: bool = True):  # noqa: ANN001, ANN201
+    """Post ``{status: (stage key, active)}`` as the form does (a hidden "off" before the checkbox's "on");
+    ``confirmed``: as the confirmation step of a save that removes mappings posts it again."""
+    data = {"confirmed": "1"} if confirmed else {}
     for status, (stage, active) in mapping.items():
         data[f"stage_{status}"] = stage
         data[f"active_{status}"] = ["off", "on"] if active else ["off"]
@@ -132,14 +133,17 @@ def test_a_partial_post_changes_only_the_posted_statuses(admin_client, amo_setup
 
 def test_a_status_posted_with_an_empty_stage_is_unmapped(admin_client, amo_setup):
     before = rows()
-    assert admin_client.post(reverse("web:stage_map"), {"stage_archived": ""}).status_code == 302
+    response = admin_client.post(reverse("web:stage_map"), {"stage_archived": "", "confirmed": "1"})
+    assert response.status_code == 302
     assert set(rows()) == set(before) - {"archived"}
 
 
 def test_a_change_is_audited_and_listed_with_names(admin_client, amo_setup):
     before = rows()
     target = next(k for k in stage_keys() if k not in {v[0] for v in before.values()})
-    admin_client.post(reverse("web:stage_map"), {"stage_in_progress": target, "stage_archived": ""})
+    admin_client.post(
+        reverse("web:stage_map"), {"stage_in_progress": target, "stage_archived": "", "confirmed": "1"}
+    )
     change = ConfigChange.objects.get(area="stage_map")
     assert change.actor == "admin"
     assert set(change.before) == set(change.after) == {"in_progress", "archived"}
@@ -196,7 +200,9 @@ def test_the_default_pipeline_is_named_and_its_source_told(admin_client, amo_set
     settings.AMO_PIPELINE_ID = ""
     body = admin_client.get(reverse("web:stage_map")).content.decode()
     section = body.split('id="default-pipeline"')[1].split("</section>")[0]
-    assert name in section and str(new.pipeline_id) in section and "AMO_PIPELINE_ID is not set" in section
+    assert (
+        name in section and str(new.pipeline_id) in section and "the server's settings name none" in section
+    )
     settings.AMO_PIPELINE_ID = str(new.pipeline_id)
     body = admin_client.get(reverse("web:stage_map")).content.decode()
-    assert "set by AMO_PIPELINE_ID" in body
+    assert "named in the server's settings" in body

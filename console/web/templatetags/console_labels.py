@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import template
+from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
@@ -61,22 +62,53 @@ def sync_error(row: Any, headline: bool = True) -> dict[str, Any]:
     return {"error": shown_error(row) if row is not None else None, "headline": headline}
 
 
+# A contact or company our records name (``amo_parties`` in the context: ``labels.party_names``).
+NAMED_CARD = _("%(card)s “%(name)s”")
+# A contact or company we hold no record of: no amoCRM number in the words, only in the link.
+UNNAMED_CARD = {"contacts": _("a contact in amoCRM"), "companies": _("a company in amoCRM")}
+
+
 @register.simple_tag(takes_context=True)
 def amo_link(context: template.Context, entity: str, entity_id: Any) -> str:
-    """ "Deal 123" linking to ``{base_url}/leads/detail/123`` in amoCRM ("—" without an id)."""
+    """ "Deal 123" linking to ``{base_url}/leads/detail/123`` in amoCRM ("—" without an id); a contact or
+    company by our name for it (with a link to its card in the console), never by amoCRM's number."""
     if not entity_id:
         return "—"
-    label = f"{AMO_CARDS.get(entity, entity)} {entity_id}"
+    party = (context.get("amo_parties") or {}).get((entity, _int(entity_id)))
+    if party:
+        label = str(NAMED_CARD) % {"card": AMO_CARDS.get(entity, entity), "name": party[0]}
+    elif entity in UNNAMED_CARD:
+        label = str(UNNAMED_CARD[entity])
+    else:
+        label = f"{AMO_CARDS.get(entity, entity)} {entity_id}"
     base = context.get("amo_base_url") or ""
-    if not base:
-        return label
-    url = f"{base}/{entity}/detail/{entity_id}"
-    return format_html('<a href="{}" target="_blank" rel="noopener">{}</a>', url, label)
+    shown = format_html("{}", label)
+    if base:
+        url = f"{base}/{entity}/detail/{entity_id}"
+        shown = format_html('<a href="{}" target="_blank" rel="noopener">{}</a>', url, label)
+    here = getattr(context.get("request"), "path", "")
+    if party and reverse(party[1], args=[party[2]]) != here:  # no link to the page it is on
+        card = format_html(
+            ' <a href="{}" class="small">{}</a>', reverse(party[1], args=[party[2]]), _("card")
+        )
+        shown = format_html("{}{}", shown, card)
+    return shown
+
+
+def _int(value: Any) -> int | None:
+    return int(value) if str(value).isdigit() else None
 
 
 @register.inclusion_tag("webhooks/_reason.html", takes_context=True)
 def webhook_reason(context: template.Context, reasons: Any) -> dict[str, Any]:
     return {"reason": shown_reasons(reasons or [], context.get("stage_names") or {})}
+
+
+@register.simple_tag(takes_context=True)
+def status_by(context: template.Context, row: Any) -> str:
+    """Who changed an order's status (an ``OrderStatusChange``), the person by role: the view puts
+    ``actor_roles`` (``labels.actor_roles``) in the context."""
+    return labels.status_change_by(row.origin, row.actor, context.get("actor_roles"))
 
 
 @register.simple_tag(takes_context=True)

@@ -15,7 +15,7 @@ from console.customers.services import company_create, company_update
 from console.web.customer_forms import CompanyForm
 from console.web.customer_lists import CompanyFilter, CompanyTable, companies_queryset
 from console.web.decorators import staff_required
-from console.web.labels import amo_base_url
+from console.web.labels import amo_base_url, party_names
 from console.web.permissions import requires
 from console.web.views.customers import FormPage, form_page, list_view
 
@@ -42,6 +42,7 @@ def company_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "customers": list(company.customers.order_by("last_name", "first_name", "pk")[:CARD_CUSTOMERS]),
         "customer_total": company.customers.count(),
         "amo_id": amo_id,
+        "amo_parties": party_names(contact_ids=[], company_ids=[amo_id]),
         "amo_base_url": amo_base_url(),
     }
     return render(request, "companies/detail.html", context)

@@ -40,6 +40,7 @@ from console.amocrm.models import AmoConnection, ConfigChange, Pipeline, StageMa
 from console.amocrm.stagemap import stage_labels
 from console.orders.models import Order
 from console.web.decorators import admin_required
+from console.web.errors import error_message
 from console.web.labels import stage_label
 from console.web.permissions import requires
 from console.web.services import config_changes
@@ -79,7 +80,7 @@ class LongLivedForm(forms.Form):
         label=_("Long-lived token"),
         required=False,
         widget=forms.PasswordInput(render_value=False),
-        help_text=_("Leave empty to use AMOCRM_LONG_LIVED_TOKEN from the environment."),
+        help_text=_("Leave empty to use the token given in the server's settings."),
     )
 
 
@@ -90,6 +91,34 @@ class PauseForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text=_("Shown to everyone on every page while the sync is paused."),
     )
+
+
+# The last error in words, by the state the connection is in (amoCRM's own text is kept as the detail).
+ERROR_STATE_KINDS = {
+    AmoConnection.State.CONNECTED: "auth",
+    AmoConnection.State.ERROR: "connect_failed",
+}
+CONNECT_FAILED = _("Connecting to amoCRM failed: amoCRM did not give the console access.")
+# States in which no token is in use: its expiry means nothing then.
+TOKENLESS_STATES = (
+    AmoConnection.State.NOT_CONNECTED,
+    AmoConnection.State.REVOKED,
+    AmoConnection.State.REJECTED,
+    AmoConnection.State.ERROR,
+)
+
+
+def last_error_shown(connection: AmoConnection) -> dict[str, str] | None:
+    """The connection's last error as the page shows it: what happened in words and amoCRM's text as the
+    detail; None when there is none, or it is older than the latest (re)connect or resume."""
+    if not connection.last_error or connection.last_error_at is None:
+        return None
+    since = [t for t in (connection.state_changed_at, connection.token_refreshed_at) if t is not None]
+    if connection.state == AmoConnection.State.CONNECTED and since and connection.last_error_at <= max(since):
+        return None
+    kind = ERROR_STATE_KINDS.get(connection.state, connection.state)
+    what = str(CONNECT_FAILED) if kind == "connect_failed" else error_message(kind)[0]
+    return {"what": what, "detail": connection.last_error}
 
 
 def _initial(connection: AmoConnection) -> dict[str, str]:
@@ -137,6 +166,8 @@ def _render_page(
 ) -> HttpResponse:
     context = {
         "connection": connection,
+        "last_error": last_error_shown(connection),
+        "token_in_use": connection.has_tokens and connection.state not in TOKENLESS_STATES,
         "state_help": STATE_HELP.get(connection.state, ""),
         "form": form or CredentialsForm(initial=_initial(connection)),
         "pause_form": pause_form or PauseForm(),

@@ -33,7 +33,7 @@ from console.web import sync_state
 from console.web.customer_forms import CompanyForm, CustomerForm, show_errors
 from console.web.customer_lists import CustomerFilter, CustomerTable, customers_queryset
 from console.web.decorators import staff_required
-from console.web.labels import amo_base_url
+from console.web.labels import amo_base_url, party_names
 from console.web.live import CARD_ORDERS, customer_page_version, live_condition
 from console.web.permissions import requires
 from console.web.views.orders import htmx_fragment
@@ -181,6 +181,7 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "orders": orders,
         "order_total": customer.orders.count(),
         "amo": side,
+        "amo_parties": party_names(contact_ids=[side.contact_id], company_ids=[side.company_id]),
         "amo_base_url": amo_base_url(),
         "history": customer_history(customer, side),
         "changes": shown_changes(customer),

@@ -38,7 +38,7 @@ from console.web.forms import OrderForm, OrderLineFormSet, OrderPaymentForm, Ord
 from console.web.live import live_condition, order_list_version, order_page_version
 from console.web.permissions import requires
 from console.web.tables import OrderTable, order_csv_rows
-from console.web.timeline import amo_links, order_timeline, stage_name
+from console.web.timeline import amo_links, order_timeline, stage_name, timeline_roles
 
 PER_PAGE = 50
 
@@ -123,8 +123,10 @@ def order_detail(request: HttpRequest, pk: int) -> HttpResponse:
     context = _sync_panel(order)
     if htmx_fragment(request):
         return render(request, "orders/detail.html#sync_panel", context)
+    timeline = timeline_with_exchanges(order_timeline(order), request.user)
     context |= {
-        "timeline": timeline_with_exchanges(order_timeline(order), request.user),
+        "timeline": timeline,
+        "actor_roles": timeline_roles(timeline),
         "status_form": OrderStatusForm(initial={"status": order.status}),
         "payment_form": OrderPaymentForm(
             initial={"paid_amount": order.paid_amount, "payment_status": order.payment_status}

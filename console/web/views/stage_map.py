@@ -79,6 +79,28 @@ def _stage_row(stage: StageMeaning, labels: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _removed(posted: list[StageChoice]) -> list[dict[str, str]]:
+    """The mappings the posted rows take away: a status mapped now whose posted stage is empty, with the
+    stage it loses by name."""
+    overview = stage_map_overview()
+    names = dict(overview.choices)
+    labels = dict(Order.Status.choices)
+    removed = []
+    for row in posted:
+        stage = overview.rows.get(row.order_status, ("", True))[0]
+        if stage and not row.stage:
+            removed.append({"status": str(labels[row.order_status]), "stage": names.get(stage, stage)})
+    return removed
+
+
+def _confirm(request: HttpRequest, removed: list[dict[str, str]]) -> HttpResponse:
+    """The confirmation step of a save that removes mappings: what goes, and the same form posted again
+    with ``confirmed=1`` (no JavaScript needed)."""
+    fields = [(name, value) for name, values in request.POST.lists() for value in values]
+    fields = [(name, value) for name, value in fields if name not in ("csrfmiddlewaretoken", "confirmed")]
+    return render(request, "stage_map/_confirm.html", {"removed": removed, "fields": fields})
+
+
 @require_http_methods(["GET", "POST"])
 @requires("setup.view")
 @requires_to_change("setup")
@@ -89,6 +111,9 @@ def stage_map_edit(request: HttpRequest) -> HttpResponse:
     errors: dict[str, list[str]] = {}
     if request.method == "POST":
         posted = _rows_from_post(request.POST)
+        removed = _removed(posted)
+        if removed and request.POST.get("confirmed") != "1":
+            return _confirm(request, removed)
         try:
             changed = stage_map_update(rows=posted, actor=request.user.get_username())
         except ValidationError as exc:

@@ -34,7 +34,7 @@ from console.web.decorators import staff_required
 from console.web.errors import failure_groups
 from console.web.exchanges import failed_with_exchanges
 from console.web.forms import IdListField, LinkLeadForm
-from console.web.labels import amo_base_url
+from console.web.labels import actor_roles, amo_base_url, party_names, trigger_people
 from console.web.permissions import requires
 from console.web.views.bulk import BULK_TRACKED, bulk_confirm, bulk_progress_response, bulk_push_choice
 
@@ -271,8 +271,13 @@ def sync_log(request: HttpRequest) -> HttpResponse:
     )
     if order and order_id is None:
         rows = rows.none()
+    page = Paginator(rows, PER_PAGE).get_page(request.GET.get("page"))
     context = {
-        "page": Paginator(rows, PER_PAGE).get_page(request.GET.get("page")),
+        "page": page,
+        "actor_roles": actor_roles(trigger_people(row.trigger for row in page)),
+        "amo_parties": party_names(
+            contact_ids=[row.contact_id for row in page], company_ids=[row.company_id for row in page]
+        ),
         "outcomes": SyncLog.Outcome.choices,
         "outcome": request.GET.get("outcome", ""),
         "order": order,
