@@ -22,6 +22,7 @@ from console.amocrm.models.outbound import (
     UnconfirmedCreate,
 )
 from console.amocrm.models.parties import Party, PartyConflict, PartyField
+from console.amocrm.models.tasks import OrderTask
 from console.amocrm.models.users import AmoUser
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "DetachedLead",
     "Lease",
     "OrderSync",
+    "OrderTask",
     "Party",
     "PartyConflict",
     "PartyField",
