@@ -7,9 +7,9 @@ from django.utils.translation import gettext_lazy as _
 
 
 class OrderTask(models.Model):
-    """One task of an order's deal: what the console wants (``due``, ``responsible_amo_id``, ``wanted``) beside
-    what amoCRM was last told (``pushed_*``) and whether it is done there (``completed``, from the task webhooks
-    or reconciliation). ``wanted`` false: the order no longer needs it (cancelled), so it is closed."""
+    """One task of an order's deal: what the console wants (``due``, ``responsible_amo_id``, ``wanted``)
+    beside what amoCRM was last told (``pushed_*``) and whether it is done there (``completed``, from the
+    task webhooks or reconciliation). ``wanted`` false: the order no longer needs it (cancelled): closed."""
 
     class Kind(models.TextChoices):
         CALL = "call", _("Call the customer")

@@ -79,7 +79,7 @@ def desired_tasks(
     hours: tuple[int, int],
     tz: zoneinfo.ZoneInfo,
 ) -> list[WantedTask]:
-    """The tasks ``order`` wants on its deal now (none when cancelled or deleted). Pure: reads only the order."""
+    """The tasks ``order`` wants on its deal now (none when cancelled or deleted); pure, reads the order."""
     if order.status == Order.Status.CANCELLED or not order.is_active:
         return []
     number = order.number or str(order.pk)
