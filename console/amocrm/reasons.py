@@ -83,6 +83,12 @@ class Code(StrEnum):
     WEBHOOK_STILL_WRONG = "webhook_still_wrong"  # followed by what is still wrong after the repair
     WEBHOOK_NO_BASE_URL = "webhook_no_base_url"  # AMOCRM_WEBHOOK_BASE_URL is not set
     WEBHOOK_CHECK_ERROR = "webhook_check_error"  # error, http_status: amoCRM's error in the check or repair
+    # A deal's task (``inbound.tasks``).
+    NO_TASK_ID = "no_task_id"
+    TASK_NOT_OURS = "task_not_ours"
+    TASK_DONE = "task_done"  # kind: the order's task is done in amoCRM
+    TASK_REOPENED = "task_reopened"  # kind
+    TASK_SAME = "task_same"  # kind
 
 
 def reason(code: Code, **params: Any) -> Reason:
