@@ -122,7 +122,7 @@ def test_an_unlinked_contact_or_company_event_is_ignored_with_a_plain_reason(
 @pytest.mark.parametrize(
     ("group", "action", "item"),
     [
-        ("task", "add", {"id": 77, "element_id": LEAD, "element_type": 2, "text": "Позвонить"}),
+        ("task", "delete", {"id": 77, "element_id": LEAD, "element_type": 2, "text": "Позвонить"}),
         ("contacts", "status", {"id": 1110, "type": "contact"}),
         ("leads", "merge", {"id": LEAD}),
     ],
