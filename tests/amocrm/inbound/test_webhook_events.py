@@ -136,12 +136,13 @@ def test_an_event_we_do_not_know_is_ignored_and_named(
     assert row.reasons == [reason(Code.NOT_SYNCED, entity=group, action=action)]
 
 
-def test_each_lead_and_party_event_has_its_handler() -> None:
+def test_each_lead_party_and_task_event_has_its_handler() -> None:
     lead_actions = {"add", "update", "status", "responsible", "delete", "restore", "note"}
     party_actions = lead_actions - {"status"}
     expected = {("leads", a) for a in lead_actions} | {
         (e, a) for e in ("contacts", "companies") for a in party_actions
     }
+    expected |= {("task", a) for a in ("add", "update", "responsible")}
     assert set(HANDLERS) == expected
 
 
