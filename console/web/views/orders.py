@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_tables2 import RequestConfig
 
 from console.amocrm.outbound import retries
+from console.amocrm.outbound.selectors import order_tasks_shown
 from console.amocrm.stagemap import stage_labels
 from console.customers.selectors import contact_differences
 from console.customers.services import customer_apply_contact
@@ -124,6 +125,7 @@ def order_detail(request: HttpRequest, pk: int) -> HttpResponse:
             initial={"paid_amount": order.paid_amount, "payment_status": order.payment_status}
         ),
         "contact_differences": contact_differences(customer=order.customer, contact=order.checkout_contact),
+        "order_tasks": order_tasks_shown(order.pk),
     }
     return render(request, "orders/detail.html", context)
 
