@@ -12,12 +12,15 @@ import pytest
 from django.conf import settings
 
 from console.amocrm.account.users import users_refresh
+from console.amocrm.inbound.events import item_process
+from console.amocrm.inbound.items import webhook_items
 from console.amocrm.inbound.reconcile import leads_reconcile
 from console.amocrm.models import OrderTask
 from console.amocrm.outbound.order_tasks import desired_tasks, working_due
 from console.orders.models import Order
 from tests.fixtures.builders import make_user
-from tests.fixtures.sync import calls, clear, committed, patch_order, post_order, state
+from tests.amocrm.outbound.test_notes import settle
+from tests.fixtures.sync import calls, clear, committed, patch_order, post_order, sent_at, state
 
 MSK = zoneinfo.ZoneInfo("Europe/Moscow")
 
@@ -99,8 +102,6 @@ def test_a_date_change_moves_the_install_task_and_cancel_closes_the_open_ones(
 def test_a_task_webhook_marks_the_task_done(
     amo: Any, api_client: Any, order_payload: Callable[..., dict]
 ) -> None:
-    from console.amocrm.inbound.events import item_process
-    from console.amocrm.inbound.items import webhook_items
 
     order = post_order(api_client, order_payload())
     call = OrderTask.objects.get(order=order, kind="call")
@@ -123,3 +124,31 @@ def test_reconciliation_reads_a_task_closed_in_amocrm(
         leads_reconcile(trigger="test")
     assert OrderTask.objects.get(pk=call.pk).completed is True
     assert OrderTask.objects.get(order=order, kind="install").completed is False
+
+
+@pytest.mark.django_db
+def test_a_lost_tasks_answer_is_looked_up_and_never_doubles_a_task(
+    amo: Any, make_order: Callable[..., Order]
+) -> None:
+
+    # amoCRM stores the tasks but the answer is lost, once.
+    amo.fault(kind="drop_after", method="POST", path="/api/v4/tasks", times=1)
+    with committed():
+        order = make_order(delivery_method="delivery", delivery_address="Тула, Ленина 2")
+    assert sent_at("task", order.pk) is not None
+    settle()
+
+    tasks = sandbox_tasks(amo, state(order).lead_id)
+    assert set(tasks) == {"install", "pickup"}
+    assert (
+        len(
+            amo.api(
+                "GET",
+                "tasks",
+                params={"filter[entity_type]": "leads", "filter[entity_id]": state(order).lead_id},
+            ).json()["_embedded"]["tasks"]
+        )
+        == 2
+    )
+    assert sent_at("task", order.pk) is None
+    assert state(order).state == "synced"
