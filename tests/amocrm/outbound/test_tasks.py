@@ -18,8 +18,8 @@ from console.amocrm.inbound.reconcile import leads_reconcile
 from console.amocrm.models import OrderTask
 from console.amocrm.outbound.order_tasks import desired_tasks, working_due
 from console.orders.models import Order
-from tests.fixtures.builders import make_user
 from tests.amocrm.outbound.test_notes import settle
+from tests.fixtures.builders import make_user
 from tests.fixtures.sync import calls, clear, committed, patch_order, post_order, sent_at, state
 
 MSK = zoneinfo.ZoneInfo("Europe/Moscow")
