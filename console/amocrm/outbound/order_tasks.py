@@ -110,8 +110,13 @@ def tasks_plan(job: Job) -> list[tuple[OrderTask, WantedTask | None]]:
     plan: list[tuple[OrderTask, WantedTask | None]] = []
     for want in _wanted_of(job.order):
         row = rows.pop(want.kind, None) or OrderTask(order=job.order, kind=want.kind)
-        row.due, row.responsible_amo_id, row.wanted = want.due, want.responsible_amo_id, True
-        row.save()
+        if row.pk is None or (row.due, row.responsible_amo_id, row.wanted) != (
+            want.due,
+            want.responsible_amo_id,
+            True,
+        ):
+            row.due, row.responsible_amo_id, row.wanted = want.due, want.responsible_amo_id, True
+            row.save()
         plan.append((row, want))
     for row in rows.values():
         if row.wanted:

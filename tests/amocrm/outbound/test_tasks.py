@@ -18,6 +18,7 @@ from console.amocrm.inbound.reconcile import leads_reconcile
 from console.amocrm.models import OrderTask
 from console.amocrm.outbound.order_tasks import desired_tasks, working_due
 from console.orders.models import Order
+from console.orders.services import order_set_responsible
 from tests.amocrm.outbound.test_notes import settle
 from tests.fixtures.builders import make_user
 from tests.fixtures.sync import calls, clear, committed, patch_order, post_order, sent_at, state
@@ -152,3 +153,23 @@ def test_a_lost_tasks_answer_is_looked_up_and_never_doubles_a_task(
     )
     assert sent_at("task", order.pk) is None
     assert state(order).state == "synced"
+
+
+@pytest.mark.django_db
+def test_a_new_responsible_takes_over_the_open_tasks(amo: Any, make_order: Callable[..., Order]) -> None:
+    anna = make_user("anna", email="anna@example.com")
+    boris = make_user("boris", email="boris@example.com")
+    users_refresh()
+    with committed():
+        order = make_order(delivery_method="delivery", delivery_address="Тула, Ленина 2")
+        order_set_responsible(order=order, responsible=anna, origin="manager", actor="m")
+    tasks = sandbox_tasks(amo, state(order).lead_id)
+    assert {t["responsible_user_id"] for t in tasks.values()} == {100002}
+    clear(amo)
+
+    with committed():
+        order_set_responsible(order=order, responsible=boris, origin="manager", actor="m")
+
+    tasks = sandbox_tasks(amo, state(order).lead_id)
+    assert {t["responsible_user_id"] for t in tasks.values()} == {100003}
+    assert calls(amo).get("PATCH /api/v4/tasks") == 1
