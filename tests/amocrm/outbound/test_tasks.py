@@ -100,8 +100,8 @@ def test_a_date_change_moves_the_install_task_and_cancel_closes_the_open_ones(
 
 
 @pytest.mark.django_db
-def test_a_task_webhook_marks_the_task_done(
-    amo: Any, api_client: Any, order_payload: Callable[..., dict]
+def test_a_task_webhook_marks_the_task_done_and_the_order_page_says_so(
+    amo: Any, api_client: Any, staff_client: Any, order_payload: Callable[..., dict]
 ) -> None:
 
     order = post_order(api_client, order_payload())
@@ -112,6 +112,9 @@ def test_a_task_webhook_marks_the_task_done(
     assert (result.outcome, result.order_id) == ("applied", order.pk)
     assert OrderTask.objects.get(pk=call.pk).completed is True
     assert item_process(item).outcome == "ignored"
+    page = staff_client.get(f"/orders/{order.pk}/").content.decode()
+    row = next(part for part in page.split("<tr") if f'data-task-id="{call.amo_id}"' in part)
+    assert "Call the customer" in row and "Done" in row
 
 
 @pytest.mark.django_db
