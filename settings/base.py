@@ -362,6 +362,10 @@ AMOCRM_MAX_ATTEMPTS = env_int("AMOCRM_MAX_ATTEMPTS", 8)
 AMOCRM_LEASE_SECONDS = env_int("AMOCRM_LEASE_SECONDS", 60)
 # The username every storefront order goes to; empty: in turn among the users marked for storefront orders.
 STOREFRONT_RESPONSIBLE = env("STOREFRONT_RESPONSIBLE", "")
+# A storefront order's "call the customer" task is due this many working minutes after the order came in
+# (working hours: AMOCRM_WORKING_HOURS, "start-end" hours, Monday to Friday, in TIME_ZONE).
+AMOCRM_CALL_TASK_MINUTES = env_int("AMOCRM_CALL_TASK_MINUTES", 30)
+AMOCRM_WORKING_HOURS = env_ints("AMOCRM_WORKING_HOURS", "9,18")
 # A create whose answer was lost (a timeout, a dropped connection, a gateway error) may still be carried out
 # by amoCRM for a while: the console looks for what it created only this long after sending it.
 AMOCRM_UNCONFIRMED_SETTLE_SECONDS = env_int("AMOCRM_UNCONFIRMED_SETTLE_SECONDS", 60)

@@ -12,6 +12,7 @@ from console.amocrm.models import (
     Incident,
     Lease,
     OrderSync,
+    OrderTask,
     Pipeline,
     PipelineStatus,
     StageMapping,
@@ -104,6 +105,14 @@ class OrderSyncAdmin(_ReadOnlyAdmin):
     list_display = ["order", "state", "lead_id", "contact_id", "attempts", "next_retry_at", "last_synced_at"]
     list_filter = ["state"]
     search_fields = ["order__number", "=lead_id", "=contact_id"]
+    list_select_related = ["order"]
+
+
+@admin.register(OrderTask)
+class OrderTaskAdmin(_ReadOnlyAdmin):
+    list_display = ["order", "kind", "amo_id", "responsible_amo_id", "due", "wanted", "completed"]
+    list_filter = ["kind", "completed"]
+    search_fields = ["order__number", "=amo_id"]
     list_select_related = ["order"]
 
 

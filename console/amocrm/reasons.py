@@ -92,6 +92,13 @@ class Code(StrEnum):
     ALERT_FAILED_SYNCS = "alert_failed_syncs"  # count, threshold: orders failed or waiting for a retry
     ALERT_WEBHOOK_SILENCE = "alert_webhook_silence"  # changes, minutes: deal changes no webhook brought
 
+    # A deal's task (``inbound.tasks``).
+    NO_TASK_ID = "no_task_id"
+    TASK_NOT_OURS = "task_not_ours"
+    TASK_DONE = "task_done"  # kind: the order's task is done in amoCRM
+    TASK_REOPENED = "task_reopened"  # kind
+    TASK_SAME = "task_same"  # kind
+
 
 def reason(code: Code, **params: Any) -> Reason:
     """One reason: ``reason(Code.OUR_STAGE, pipeline_id=1, status_id=22)``."""

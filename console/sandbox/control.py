@@ -39,7 +39,8 @@
   pipeline_id?, loss_reason_id?}``, ``POST /_sandbox/{leads|contacts|companies}/<id>/delete`` and
   ``.../<id>/restore`` (404 when there is nothing to delete or restore),
   ``POST /_sandbox/{leads|contacts|companies}/<id>/edit {v4 fields}``,
-  ``POST /_sandbox/{leads|contacts|companies} {v4 fields}`` (create). Invalid input gets
+  ``POST /_sandbox/{leads|contacts|companies} {v4 fields}`` (create),
+  ``POST /_sandbox/tasks/<id>/complete {result?}`` (the responsible closes it). Invalid input gets
   amoCRM's 400 ``validation-errors`` body.
 """
 
@@ -51,6 +52,7 @@ import secrets
 from typing import TYPE_CHECKING, Any
 
 from . import oauth
+from .api import tasks as api_tasks
 from .http import JSON, HttpError, Request, Response, ValidationFailed, json_response
 
 if TYPE_CHECKING:
@@ -263,6 +265,17 @@ def _edit(sb: Sandbox, req: Request, entity: str, eid: str) -> Response:
     return ok(_lead_view(sb.edit_entity(entity, int(eid), body(req))))
 
 
+def _complete_task(sb: Sandbox, req: Request, tid: str) -> Response:
+    """The responsible manager closes a task in amoCRM's UI: fires ``update_task`` with ``action_close=1``."""
+    task = sb.store.get(api_tasks.KIND, int(tid))
+    if task is None:
+        raise bad(f"no task {tid}", 404)
+    result = body(req).get("result") or "Done"
+    item = {"is_completed": True, "result": {"text": result}}
+    ((_, new),) = api_tasks.update_tasks(sb, [item], task["responsible_user_id"], single_id=int(tid))
+    return ok({k: v for k, v in new.items() if not k.startswith("_")})
+
+
 def _create(sb: Sandbox, req: Request, entity: str) -> Response:
     return ok(_lead_view(sb.create_by_manager(entity, body(req))), 201)
 
@@ -288,6 +301,7 @@ ROUTES: list[tuple[str, dict[str, Any]]] = [
     (r"/_sandbox/(leads|contacts|companies)/(\d+)/(delete|restore)", {"POST": _delete_or_restore}),
     (r"/_sandbox/(leads|contacts|companies)/(\d+)/edit", {"POST": _edit}),
     (r"/_sandbox/(leads|contacts|companies)", {"POST": _create}),
+    (r"/_sandbox/tasks/(\d+)/complete", {"POST": _complete_task}),
 ]
 _COMPILED = [(re.compile(p), m) for p, m in ROUTES]
 

@@ -153,3 +153,42 @@ def emit_removal(sb: Sandbox, entity: str, doc: dict[str, Any], action: str) -> 
 def _group(entity: str) -> str:
     """Companies arrive under ``contacts[...]`` (with ``type=company``)."""
     return "leads" if entity == "leads" else "contacts"
+
+
+def emit_tasks(sb: Sandbox, pairs: list[tuple[dict[str, Any] | None, dict[str, Any]]]) -> None:
+    """Queue ``add_task``/``update_task``/``responsible_task`` under the singular group ``task``
+    (https://www.amocrm.ru/developers/content/crm_platform/webhooks-format): ``status`` 0 open / 1 done, dates
+    as account-local strings, ``action_close`` on an update that closed the task, ``result`` once given."""
+    buckets: dict[str, list[dict[str, Any]]] = {}
+    for old, new in pairs:
+        item = _hook_task(sb, new)
+        if old is None:
+            buckets.setdefault("add", []).append(item)
+            continue
+        item["action_close"] = 1 if new["is_completed"] and not old["is_completed"] else 0
+        buckets.setdefault("update", []).append(item)
+        if old["responsible_user_id"] != new["responsible_user_id"]:
+            moved = dict(item, old_responsible_user_id=old["responsible_user_id"])
+            buckets.setdefault("responsible", []).append(moved)
+    for action, items in buckets.items():
+        sb.hooks.emit(f"{action}_task", "task", action, items)
+
+
+def _hook_task(sb: Sandbox, task: dict[str, Any]) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "id": task["id"],
+        "element_id": task["entity_id"] or 0,
+        "element_type": ELEMENT_TYPE.get(task["entity_type"] or "", 0),
+        "task_type": task["task_type_id"],
+        "text": task["text"],
+        "status": 1 if task["is_completed"] else 0,
+        "account_id": sb.config["account_id"],
+        "created_user_id": task["created_by"],
+        "responsible_user_id": task["responsible_user_id"],
+        "date_create": _local(task["created_at"]),
+        "last_modified": _local(task["updated_at"]),
+        "complete_till": _local(task["complete_till"]),
+    }
+    if task.get("_result") is not None:
+        item["result"] = {"text": task["_result"]}
+    return item

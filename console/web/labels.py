@@ -175,6 +175,9 @@ WEBHOOK_EVENTS: dict[tuple[str, str], Promise] = {
     ("companies", "delete"): _("Company deleted"),
     ("companies", "restore"): _("Company restored"),
     ("companies", "note"): _("Note added to a company"),
+    ("task", "add"): _("Task created"),
+    ("task", "update"): _("Task changed"),
+    ("task", "responsible"): _("Task responsible changed"),
 }
 _EVENT_CODE = re.compile(r"(\w+)\[(\w+)\]")
 

@@ -109,6 +109,11 @@ MESSAGES: dict[str, Promise] = {
         "The responsible manager was changed in the console after its last push; the console's wins."
     ),
     Code.RESPONSIBLE_CHANGED: _("Responsible manager: %(from_user)s → %(to_user)s."),
+    Code.NO_TASK_ID: _("The event carries no task number."),
+    Code.TASK_NOT_OURS: _("The task is not one of the console's order tasks."),
+    Code.TASK_DONE: _("The order's task “%(kind)s” is done in amoCRM."),
+    Code.TASK_REOPENED: _("The order's task “%(kind)s” is open again in amoCRM."),
+    Code.TASK_SAME: _("The order's task “%(kind)s” is unchanged."),
     Code.WEBHOOK_OK: _("Our webhook is registered in amoCRM and enabled."),
     Code.WEBHOOK_MISSING: _("Our webhook was not registered in amoCRM: registered again."),
     Code.WEBHOOK_EVENTS_MISSING: _("Our webhook lacked the events %(events)s: subscribed again."),

@@ -30,6 +30,8 @@ logger = logging.getLogger(__name__)
 WEBHOOK_EVENTS = ["add_lead", "update_lead", "status_lead", "delete_lead", "restore_lead"]
 # A linked contact's or company's edits come back (``inbound.parties``).
 WEBHOOK_EVENTS += ["add_contact", "update_contact", "delete_contact", "add_company", "update_company"]
+# An order's task done in amoCRM (``inbound.tasks``).
+WEBHOOK_EVENTS += ["add_task", "update_task"]
 WEBHOOK_PATH = "/amocrm/webhook/{secret}/"
 PRODUCT_FIELDS = [
     ("SKU", {"name": "Артикул", "type": "text", "code": "SKU"}),

@@ -231,6 +231,30 @@ class AmoCRMClient(Transport):
         # POST /api/v4/{entity}/notes
         return self._create_batches(f"/api/v4/{_entity(entity)}/notes", "notes", notes)
 
+    # --- tasks -------------------------------------------------------------------------------------------
+
+    def list_tasks(self, entity: str, entity_ids: Iterable[int]) -> list[dict[str, Any]]:
+        # https://www.amocrm.ru/developers/content/crm_platform/tasks-api
+        # GET /api/v4/tasks?filter[entity_type]=leads&filter[entity_id][]=... (paginated)
+        """The tasks of the given entities (one request per page, however many entities)."""
+        params = {
+            "filter[entity_type]": _entity(entity),
+            "filter[entity_id][]": [int(i) for i in entity_ids],
+            "limit": PAGE_LIMIT,
+        }
+        return list(self._paginate("/api/v4/tasks", "tasks", params))
+
+    def add_tasks(self, tasks: list[dict[str, Any]]) -> list[int]:
+        # https://www.amocrm.ru/developers/content/crm_platform/tasks-api
+        # POST /api/v4/tasks (answers 200 with _embedded.tasks[{id, request_id}]); the tasks of a batch of
+        # 50 deals (up to 3 each) go in one request of at most 250, amoCRM's limit for a list
+        return self._create_batches("/api/v4/tasks", "tasks", tasks, batch=PAGE_LIMIT)
+
+    def update_tasks(self, tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        # https://www.amocrm.ru/developers/content/crm_platform/tasks-api
+        # PATCH /api/v4/tasks (items with id; closing sends is_completed with result.text), 250 a request
+        return self._update_batches("/api/v4/tasks", "tasks", tasks, batch=PAGE_LIMIT)
+
     # --- links -------------------------------------------------------------------------------------------
 
     def link(self, entity: str, entity_id: int, links: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -408,10 +408,12 @@ class Transport:
                 )
         return ids
 
-    def _update_batches(self, path: str, key: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def _update_batches(
+        self, path: str, key: str, items: list[dict[str, Any]], batch: int = BATCH_SIZE
+    ) -> list[dict[str, Any]]:
         """PATCH ``items`` (each carrying its ``id``) in batches; the entities as amoCRM echoes them."""
         result: list[dict[str, Any]] = []
-        for start in range(0, len(items), BATCH_SIZE):
-            body = self._request("PATCH", path, json=items[start : start + BATCH_SIZE])
+        for start in range(0, len(items), batch):
+            body = self._request("PATCH", path, json=items[start : start + batch])
             result.extend(embedded(body, key))
         return result

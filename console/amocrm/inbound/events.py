@@ -6,7 +6,8 @@ https://www.amocrm.ru/developers/content/crm_platform/webhooks-format
 Only a lead's stage and payment fields change an order (``inbound.rules``, ``inbound.payments``) and a
 deleted or restored deal marks its order's sync state; every other known event is recorded as ``ignored``
 with a plain reason, and so is an event we do not know, named in the reason. A linked contact's or
-company's edits come back field by field (``inbound.parties``).
+company's edits come back field by field (``inbound.parties``); a task's tell whether an order's task is
+done (``inbound.tasks``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from console.amocrm.inbound.parties import party_changed, party_deleted
 from console.amocrm.inbound.payments import combine, payment_from_webhook, payment_observe
 from console.amocrm.inbound.responsible import responsible_observe
 from console.amocrm.inbound.rules import ItemResult, LeadObservation, Outcome, lead_mark_deleted, lead_observe
+from console.amocrm.inbound.tasks import task_changed
 from console.amocrm.loss import LOST
 from console.amocrm.models import LossReason
 from console.amocrm.reasons import Code, has, reason
@@ -107,6 +109,7 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     **{(entity, "delete"): party_deleted for entity in PARTIES},
     ("contacts", "note"): _ignored(Code.CONTACTS_NOT_SYNCED),
     ("companies", "note"): _ignored(Code.COMPANIES_NOT_SYNCED),
+    **{("task", action): task_changed for action in ("add", "update", "responsible")},
 }
 
 

@@ -9,6 +9,9 @@ Each run writes one ``SyncLog`` row (trigger ``schedule`` or whoever ran it) and
 A lead whose stored ``OrderSync.last_amo_modified`` lies in the future (written from a forged or clock-skewed
 delivery before the rules checked times) is also re-read by id, changed since the watermark or not: the API
 read is the truth about the deal's stage, and the rules replace that time, so each such lead is read once.
+
+The deals of orders with an open task have their tasks read too (one request), for a task webhook that was
+lost (``inbound.tasks``).
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ from console.amocrm.api.redaction import redact
 from console.amocrm.api.transport import PAGE_LIMIT
 from console.amocrm.inbound.payments import combine, payment_from_api, payment_observe
 from console.amocrm.inbound.rules import ItemResult, LeadObservation, Outcome, lead_observe, trust_horizon
-from console.amocrm.models import OrderSync, SyncLog, WebhookCounter
+from console.amocrm.inbound.tasks import task_observe
+from console.amocrm.models import OrderSync, OrderTask, SyncLog, WebhookCounter
 
 logger = logging.getLogger(__name__)
 
@@ -121,6 +125,22 @@ def _repair_future_times(report: ReconcileReport, *, client: Any) -> None:
         future.filter(lead_id=lead_id).update(last_amo_modified=None)
 
 
+def _tasks_reread(report: ReconcileReport, *, client: Any) -> None:
+    """The fallback of the task webhooks: the deals whose order has an open task (at most 250 a run) have
+    their tasks read in one request, and each one's done flag is recorded (``inbound.tasks``)."""
+    open_tasks = OrderTask.objects.filter(amo_id__isnull=False, completed=False, wanted=True)
+    orders = set(open_tasks.values_list("order_id", flat=True)[:PAGE_LIMIT])
+    lead_ids = set(
+        OrderSync.objects.filter(order_id__in=orders, lead_id__isnull=False).values_list("lead_id", flat=True)
+    )
+    if not lead_ids:
+        return
+    for task in client.list_tasks("leads", sorted(lead_ids)):
+        result = task_observe(amo_id=int(task["id"]), completed=bool(task.get("is_completed")))
+        if result.order_id:
+            report.add(result)
+
+
 def _since(watermark: int | None, run_started: float) -> int:
     if watermark is None:
         return int(run_started) - FIRST_RUN_LOOKBACK_SECONDS
@@ -173,6 +193,7 @@ def leads_reconcile(*, trigger: str = "schedule", client: Any = None) -> Reconci
                 batch = []
         _apply_batch(batch, report, client=client, run_started=started)
         _repair_future_times(report, client=client)
+        _tasks_reread(report, client=client)
     except AmoCRMError as error:
         exc, report.error = error, f"{type(error).__name__}: {error}"
         logger.warning("reconciliation stopped: %s", redact(report.error))

@@ -24,6 +24,7 @@ from console.amocrm.models.outbound import (
     UnconfirmedCreate,
 )
 from console.amocrm.models.parties import Party, PartyConflict, PartyField
+from console.amocrm.models.tasks import OrderTask
 from console.amocrm.models.users import AmoUser
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "LossReason",
     "OrderLossReason",
     "OrderSync",
+    "OrderTask",
     "Party",
     "PartyConflict",
     "PartyField",

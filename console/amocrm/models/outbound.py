@@ -270,6 +270,7 @@ class UnconfirmedCreate(models.Model):
         COMPANY = "company", _("Company")
         NOTE = "note", _("Note")
         ELEMENT = "element", _("Catalog element")
+        TASK = "task", _("Task")
 
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
     key = models.BigIntegerField(_("key"))

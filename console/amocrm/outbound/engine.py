@@ -13,7 +13,8 @@ A run (one task) takes a set of orders and, sharing batch calls between them:
 3. products: the catalog elements of every SKU (``outbound.products``);
 4. customers: each customer's contact and company, found or created (``outbound.customers``);
 5. deals: adopt an unconfirmed create, create the missing deals, update the changed ones (``outbound.leads``);
-6. notes: the creation note on each new deal (``outbound.notes``);
+6. notes: the creation note on each new deal (``outbound.notes``); tasks: the call, installation and pickup
+   tasks each deal wants, one POST and one PATCH per batch (``outbound.order_tasks``);
 7. links: products with quantities, contact and company on each deal (``outbound.products``);
 8. releases each claim with its outcome and writes the sync log (``outbound.outcomes``), then stores what
    was sent to amoCRM and what it answered, once for the run (``outbound.exchanges``).
@@ -42,12 +43,14 @@ from console.amocrm.outbound.exchanges import exchanges_store
 from console.amocrm.outbound.job import Job, Run, Target, sync_record_error
 from console.amocrm.outbound.leads import leads_adopt, leads_create, leads_update
 from console.amocrm.outbound.notes import notes_add
+from console.amocrm.outbound.order_tasks import tasks_sync
 from console.amocrm.outbound.outcomes import job_pause, job_release, job_succeed, jobs_fail
 from console.amocrm.outbound.products import elements_ensure, links_sync, pushed_products_reread
 from console.amocrm.outbound.unconfirmed import (
     ELEMENT,
     LEAD,
     NOTE,
+    TASK,
     Kind,
     creates_lost,
     creates_unconfirmed,
@@ -74,6 +77,10 @@ SETTLING = {
     NOTE: (
         "AmoCRM did not confirm the note's create; it is looked up once amoCRM has carried it out",
         UNKNOWN_NOTE,
+    ),
+    TASK: (
+        "AmoCRM did not confirm the tasks' create; they are looked up once amoCRM has carried it out",
+        "unknown_outcome",
     ),
     ELEMENT: (
         "AmoCRM did not confirm a catalog element's create; it is looked up once amoCRM has carried it out",
@@ -200,7 +207,7 @@ def _settling(jobs: list[Job]) -> dict[int, tuple[datetime, Kind]]:
     """Load each job's unconfirmed deal and note creates; returns when the last unconfirmed create each order
     waits for (its deal's while it has no deal, its note's, its products' catalog elements') has settled, and
     that create's kind."""
-    unconfirmed = creates_unconfirmed([LEAD, NOTE], [job.order.pk for job in jobs])
+    unconfirmed = creates_unconfirmed([LEAD, NOTE, TASK], [job.order.pk for job in jobs])
     products = {job.order.pk: {line.product_id for line in job.order.items.all()} for job in jobs}
     elements = creates_unconfirmed([ELEMENT], set().union(*products.values()))
     lost = {row.key for row in creates_lost(rows[ELEMENT] for rows in elements.values())}
@@ -234,6 +241,7 @@ def _push(run: Run, jobs: list[Job]) -> None:
     pushed_products_reread(run, jobs)
     run.heartbeat()
     notes_add(run, [j for j in jobs if j.sync.lead_id])
+    tasks_sync(run, [j for j in jobs if j.sync.lead_id])
     links_sync(run, jobs)
     run.heartbeat()
     for job in jobs:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from django.db import connection
 from django.db.models import Count, Min, Q, QuerySet
@@ -14,7 +15,7 @@ from django_q.brokers import get_broker
 from django_q.conf import Conf
 from django_q.models import OrmQ
 
-from console.amocrm.models import OrderSync, SyncLog
+from console.amocrm.models import AmoUser, OrderSync, OrderTask, SyncLog
 
 
 def order_sync_states(*, order_ids: Iterable[int]) -> dict[int, OrderSync]:
@@ -127,3 +128,24 @@ def sync_queue_health() -> QueueHealth:
     )
     oldest = now - row["oldest"] if row["oldest"] else None
     return QueueHealth(broker="orm", depth=row["depth"], running=row["running"], oldest_age=oldest)
+
+
+def order_tasks_shown(order_id: int) -> list[dict[str, Any]]:
+    """The order's amoCRM tasks for its page: kind label, due, the manager's name (amoCRM user), done/open."""
+    rows = list(OrderTask.objects.filter(order_id=order_id).order_by("due"))
+    names = dict(
+        AmoUser.objects.filter(
+            amo_id__in=[r.responsible_amo_id for r in rows if r.responsible_amo_id]
+        ).values_list("amo_id", "name")
+    )
+    return [
+        {
+            "kind": row.get_kind_display(),
+            "due": row.due,
+            "manager": names.get(row.responsible_amo_id, ""),
+            "completed": row.completed,
+            "closed": not row.wanted,
+            "amo_id": row.amo_id,
+        }
+        for row in rows
+    ]

@@ -7,7 +7,7 @@ catalog elements (``models.UnconfirmedCreate``):
 3. a lost answer (``UnknownOutcome``, or a crash) leaves the mark: the next attempt waits until the create
    has settled in amoCRM (:func:`creates_settle_at`, ``retries.settled_at``), then looks the entity up
    (a deal by its order number, a contact by phone, a company by INN or name, a note among the deal's notes,
-   an element by SKU) before creating it again.
+   a task among the deal's tasks by its text, an element by SKU) before creating it again.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from console.amocrm.outbound.retries import settled_at
 
 Kind = UnconfirmedCreate.Kind
 LEAD, CONTACT, COMPANY, NOTE, ELEMENT = Kind.LEAD, Kind.CONTACT, Kind.COMPANY, Kind.NOTE, Kind.ELEMENT
+TASK = Kind.TASK
 
 
 @contextmanager
@@ -64,8 +65,8 @@ def creates_forget(kind: str, keys: Iterable[int]) -> None:
 
 
 def order_creates_forget(order_id: int) -> None:
-    """Forget the order's unconfirmed deal and note creates (its deal link was dropped or replaced)."""
-    UnconfirmedCreate.objects.filter(kind__in=[LEAD, NOTE], key=order_id).delete()
+    """Forget the order's unconfirmed deal, note and task creates (its deal link was dropped or replaced)."""
+    UnconfirmedCreate.objects.filter(kind__in=[LEAD, NOTE, TASK], key=order_id).delete()
 
 
 def creates_unconfirmed(kinds: Iterable[str], keys: Iterable[int]) -> dict[int, dict[str, UnconfirmedCreate]]:

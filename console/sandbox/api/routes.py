@@ -18,6 +18,7 @@ from . import (
     notes,
     pipelines,
     tags,
+    tasks,
     webhooks,
 )
 
@@ -47,6 +48,8 @@ API_ROUTES: list[tuple[str, dict[str, Handler]]] = [
     ),
     (f"/catalogs/{N}/elements/{N}", {"GET": catalogs.element_get}),
     (f"/catalogs/{N}/custom_fields", {"GET": custom_fields.catalog_fields_list}),
+    ("/tasks", {"GET": tasks.tasks_list, "POST": tasks.tasks_create, "PATCH": tasks.tasks_update}),
+    (f"/tasks/{N}", {"GET": tasks.task_get, "PATCH": tasks.task_update_one}),
     (
         "/webhooks",
         {

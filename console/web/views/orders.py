@@ -18,6 +18,7 @@ from django_tables2 import RequestConfig
 from console.amocrm.loss import loss_reason_choices, order_loss_reason_set
 from console.amocrm.models import LossReason
 from console.amocrm.outbound import retries
+from console.amocrm.outbound.selectors import order_tasks_shown
 from console.amocrm.stagemap import stage_labels
 from console.customers.selectors import contact_differences
 from console.customers.services import customer_apply_contact
@@ -133,6 +134,7 @@ def order_detail(request: HttpRequest, pk: int) -> HttpResponse:
         ),
         "contact_differences": contact_differences(customer=order.customer, contact=order.checkout_contact),
         "asks_loss_reason": LossReason.objects.exists(),
+        "order_tasks": order_tasks_shown(order.pk),
     }
     return render(request, "orders/detail.html", context)
 

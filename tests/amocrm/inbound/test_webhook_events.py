@@ -122,7 +122,7 @@ def test_an_unlinked_contact_or_company_event_is_ignored_with_a_plain_reason(
 @pytest.mark.parametrize(
     ("group", "action", "item"),
     [
-        ("task", "add", {"id": 77, "element_id": LEAD, "element_type": 2, "text": "Позвонить"}),
+        ("task", "delete", {"id": 77, "element_id": LEAD, "element_type": 2, "text": "Позвонить"}),
         ("contacts", "status", {"id": 1110, "type": "contact"}),
         ("leads", "merge", {"id": LEAD}),
     ],
@@ -136,12 +136,13 @@ def test_an_event_we_do_not_know_is_ignored_and_named(
     assert row.reasons == [reason(Code.NOT_SYNCED, entity=group, action=action)]
 
 
-def test_each_lead_and_party_event_has_its_handler() -> None:
+def test_each_lead_party_and_task_event_has_its_handler() -> None:
     lead_actions = {"add", "update", "status", "responsible", "delete", "restore", "note"}
     party_actions = lead_actions - {"status"}
     expected = {("leads", a) for a in lead_actions} | {
         (e, a) for e in ("contacts", "companies") for a in party_actions
     }
+    expected |= {("task", a) for a in ("add", "update", "responsible")}
     assert set(HANDLERS) == expected
 
 
