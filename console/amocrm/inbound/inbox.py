@@ -225,7 +225,13 @@ class _OneReadPerDeal:
     def __call__(self) -> _OneReadPerDeal:
         return self
 
-    def get_lead(self, lead_id: int) -> Any:
+    def get_lead(self, lead_id: int, with_: tuple[str, ...] = ()) -> Any:
+        """A read with ``with_`` (embedded contacts, elements) also serves the plain reads after it."""
+        if with_:
+            key = ("lead", lead_id, *with_)
+            if key not in self._leads:
+                self._leads[key] = self._leads[lead_id] = self._real().get_lead(lead_id, with_=with_)
+            return self._leads[key]
         if lead_id not in self._leads:
             self._leads[lead_id] = self._real().get_lead(lead_id)
         return self._leads[lead_id]
