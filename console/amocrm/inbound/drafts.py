@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from console.amocrm.account.access import account_client
 from console.amocrm.api.client import cf_values
+from console.amocrm.inbound.formparse import as_list
 from console.amocrm.inbound.items import WebhookItem, as_int
 from console.amocrm.inbound.rules import ItemResult, Outcome
 from console.amocrm.models import AmoConnection, CatalogElementLink, CustomerAmoLink, OrderSync
@@ -53,13 +54,11 @@ def lead_is_linked(lead_id: int) -> bool:
 
 def _hook_number(item: WebhookItem, field_id: int | None) -> str:
     """The order number the hook's own fields carry (legacy ``custom_fields[i][values][j][value]``)."""
-    for cf in item.fields.get("custom_fields") or []:
+    for cf in as_list(item.fields.get("custom_fields")):
         if not isinstance(cf, dict):
             continue
         if cf.get("code") == NUMBER_CODE or (field_id and as_int(cf.get("id")) == field_id):
-            values = cf.get("values") or []
-            values = values.values() if isinstance(values, dict) else values
-            found = [str(v.get("value", "")) for v in values if isinstance(v, dict)]
+            found = [str(v.get("value", "")) for v in as_list(cf.get("values")) if isinstance(v, dict)]
             if any(found):
                 return next(v for v in found if v)
     return ""
