@@ -102,6 +102,9 @@ class OrderFilter(django_filters.FilterSet):
     source = django_filters.ChoiceFilter(
         choices=Order.Source.choices, label=_("Source"), empty_label=_("Any")
     )
+    to_confirm = django_filters.BooleanFilter(
+        method="filter_to_confirm", label=_("From AmoCRM, to confirm"), widget=forms.CheckboxInput
+    )
     installation_from = django_filters.DateFilter(
         field_name="installation_date",
         lookup_expr="gte",
@@ -161,6 +164,10 @@ class OrderFilter(django_filters.FilterSet):
 
     def filter_sync_state(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         return queryset.filter(sync_state.state_q(value, self.sync_context))
+
+    def filter_to_confirm(self, queryset: QuerySet, name: str, value: bool | None) -> QuerySet:
+        """Only the drafts: deals made in amoCRM that no manager confirmed yet."""
+        return queryset.filter(source=Order.Source.AMOCRM, confirmed_at__isnull=True) if value else queryset
 
     def filter_has_error(self, queryset: QuerySet, name: str, value: bool | None) -> QuerySet:
         return queryset.filter(sync_state.has_error_q()) if value else queryset
