@@ -1,5 +1,5 @@
-"""A deal created on the amoCRM (sandbox) board appears in the console as a draft order; a manager confirms it,
-and its deal (the same one, no second deal) follows the order from then on."""
+"""A deal created on the amoCRM (sandbox) board appears in the console as a draft order; a manager confirms
+it, and its deal (the same one, no second deal) follows the order from then on."""
 
 from __future__ import annotations
 
