@@ -10,6 +10,7 @@ unless its main contact is linked to a customer already, one read of that contac
 - the lines: the deal's catalog elements (products linked by their element id, quantity from the link's
   metadata: https://www.amocrm.ru/developers/content/crm_platform/entity-links-api), else one line with the
   deal's price;
+- the order's manager: the console user linked to the deal's responsible amoCRM user, if any;
 - the order's ``OrderSync`` row holds the deal's id from the start, so the sync engine never makes a second
   deal; nothing is pushed until a manager confirms the draft (``orders.services.order_confirm``).
 
@@ -32,6 +33,7 @@ from console.amocrm.account.access import account_client
 from console.amocrm.api.client import cf_values
 from console.amocrm.inbound.formparse import as_list
 from console.amocrm.inbound.items import WebhookItem, as_int
+from console.amocrm.inbound.responsible import responsible_observe
 from console.amocrm.inbound.rules import ItemResult, Outcome
 from console.amocrm.models import AmoConnection, CatalogElementLink, CustomerAmoLink, OrderSync
 from console.amocrm.parties import contact_values
@@ -197,8 +199,14 @@ def _make_draft(lead: dict[str, Any], customer: Customer, contact_id: int) -> It
                 outcome=Outcome.INVALID, reasons=[reason(Code.DRAFT_INVALID, fields=errors)], id=lead_id
             )
         _link_sync(order, lead, contact_id)
-    why = reason(Code.DRAFT_CREATED, number=order.number, lines=order.items.count())
-    return ItemResult(outcome=Outcome.APPLIED, reasons=[why], id=lead_id, order_id=order.pk)
+    why = [reason(Code.DRAFT_CREATED, number=order.number, lines=order.items.count())]
+    # The deal's responsible user becomes the order's manager when linked to a console user.
+    responsible = responsible_observe(
+        lead_id=lead_id, amo_user_id=as_int(lead.get("responsible_user_id")), told=False
+    )
+    if responsible is not None and responsible.outcome == Outcome.APPLIED:
+        why += responsible.reasons
+    return ItemResult(outcome=Outcome.APPLIED, reasons=why, id=lead_id, order_id=order.pk)
 
 
 def lead_draft(item: WebhookItem, client_factory: Callable[[], Any] | None = None) -> ItemResult:

@@ -156,6 +156,8 @@ def test_a_draft_is_not_pushed_and_confirming_it_updates_its_deal_without_a_seco
     lead_id = new_deal(sandbox, contact_id, price=5000)
     draft = draft_of(lead_id)
     settled(sandbox)
+    assert lead_requests(sandbox, "PATCH") == [], "a draft was pushed before it was confirmed"
+    assert OrderSync.objects.get(order=draft).last_synced_at is None
     assert order_push(order_id=draft.pk, trigger="manager:admin") == PushResult.DRAFT
     leads_before = sandbox.stats()["leads"]
     sandbox.control("POST", "/_sandbox/requests/clear")
