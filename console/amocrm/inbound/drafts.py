@@ -240,3 +240,12 @@ def _draft_from_lead(client: Any, lead: dict[str, Any], number_field: int | None
         result = _make_draft(lead, customer, contact_id)
     result.http_calls += calls
     return result
+
+
+def lead_draft_from_api(lead: dict[str, Any], client: Any) -> ItemResult | None:
+    """Reconciliation: a deal read from the list (``with=contacts,catalog_elements``) that no order owns
+    becomes a draft as its ``add_lead`` would have made it; None when an order owns it."""
+    if lead.get("id") is None or lead_is_linked(int(lead["id"])):
+        return None
+    number_field = as_int((AmoConnection.get_solo().lead_field_ids or {}).get("order_number"))
+    return _draft_from_lead(client, lead, number_field)

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from console.amocrm.account.setup import account_setup
+from console.amocrm.inbound.reconcile import leads_reconcile, watermark_get
 from console.amocrm.models import CatalogElementLink, CustomerAmoLink, OrderSync, WebhookInbox
 from console.amocrm.outbound.controls import PushResult, order_push
 from console.amocrm.reasons import codes
@@ -183,3 +184,27 @@ def test_a_draft_is_not_pushed_and_confirming_it_updates_its_deal_without_a_seco
     ]
     assert numbers == [Order.objects.get(pk=draft.pk).number]
     assert OrderSync.objects.get(order=draft).lead_id == lead_id
+
+
+def test_a_deal_whose_add_lead_was_lost_becomes_a_draft_at_the_next_reconciliation(
+    synced_order: Order, sandbox: Any, products: list
+) -> None:
+    first = leads_reconcile(trigger="test")
+    assert watermark_get() is not None and first.counts.get("applied", 0) == 0
+    sandbox.configure(webhooks_enabled=False)
+    contact_id = new_contact(sandbox, "Игорь", unique_phone())
+    lead_id = new_deal(
+        sandbox, contact_id, price=700, catalog_elements=[{"id": element_of(products[1]), "quantity": 4}]
+    )
+    assert not OrderSync.objects.filter(lead_id=lead_id).exists()
+
+    report = leads_reconcile(trigger="test")
+
+    draft = draft_of(lead_id)
+    assert draft.is_draft
+    assert [(i.product.sku, i.quantity) for i in draft.items.all()] == [(products[1].sku, 4)]
+    assert report.counts.get("applied") == 1  # our own order's deal, read again, is an echo
+    again = leads_reconcile(trigger="test")
+    assert again.counts.get("applied", 0) == 0
+    assert OrderSync.objects.filter(lead_id=lead_id).count() == 1
+    assert Order.objects.filter(source="amocrm").count() == 1
