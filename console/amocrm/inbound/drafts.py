@@ -35,8 +35,8 @@ from console.amocrm.inbound.formparse import as_list
 from console.amocrm.inbound.items import WebhookItem, as_int
 from console.amocrm.inbound.responsible import responsible_observe
 from console.amocrm.inbound.rules import ItemResult, Outcome
-from console.amocrm.models import AmoConnection, CatalogElementLink, CustomerAmoLink, OrderSync
-from console.amocrm.parties import contact_values
+from console.amocrm.models import AmoConnection, CatalogElementLink, CustomerAmoLink, OrderSync, Party
+from console.amocrm.parties import contact_values, customer_values, fields_agreed
 from console.amocrm.reasons import Code, reason
 from console.amocrm.stagemap import StageMap
 from console.customers.models import Customer
@@ -94,9 +94,11 @@ def _customer(client: Any, contact_id: int) -> tuple[Customer | None, int]:
     if not (data.get("first_name") or data.get("last_name")):
         data["first_name"] = str(contact.get("name") or "")[:150]
     try:
-        customer, _created = customer_find_or_create(data=data, origin="amocrm", actor=ACTOR)
+        customer, created = customer_find_or_create(data=data, origin="amocrm", actor=ACTOR)
     except ValidationError:
         return None, 1
+    if created:  # made from the contact: both sides hold the same values (later edits compare to them)
+        fields_agreed(party=Party.CONTACT, object_id=customer.pk, values=customer_values(customer))
     link, _made = CustomerAmoLink.objects.get_or_create(customer=customer)
     if not link.contact_id:
         CustomerAmoLink.objects.filter(pk=link.pk).update(contact_id=contact_id)

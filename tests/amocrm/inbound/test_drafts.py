@@ -10,7 +10,14 @@ import pytest
 
 from console.amocrm.account.setup import account_setup
 from console.amocrm.inbound.reconcile import leads_reconcile, watermark_get
-from console.amocrm.models import CatalogElementLink, CustomerAmoLink, OrderSync, WebhookInbox
+from console.amocrm.models import (
+    CatalogElementLink,
+    CustomerAmoLink,
+    OrderSync,
+    Party,
+    PartyField,
+    WebhookInbox,
+)
 from console.amocrm.outbound.controls import PushResult, order_push
 from console.amocrm.reasons import codes
 from console.customers.models import Customer
@@ -125,6 +132,8 @@ def test_a_deal_without_products_becomes_one_line_of_its_price_and_a_new_custome
     assert draft.customer.first_name == "Пётр Смирнов"
     assert Customer.objects.filter(phone_normalized=normalize_phone(phone)).count() == 1
     assert CustomerAmoLink.objects.get(customer=draft.customer).contact_id == contact_id
+    agreed = PartyField.objects.filter(party=Party.CONTACT, object_id=draft.customer_id)
+    assert dict(agreed.values_list("field", "value"))["first_name"] == "Пётр Смирнов"
 
 
 def test_our_own_deal_coming_back_by_add_lead_makes_no_draft(synced_order: Order, sandbox: Any) -> None:
