@@ -93,9 +93,8 @@ def _customer(client: Any, contact_id: int) -> tuple[Customer | None, int]:
     data = {key: value for key, value in values.items() if value}
     if not (data.get("first_name") or data.get("last_name")):
         data["first_name"] = str(contact.get("name") or "")[:150]
-    try:
-        customer, created = customer_find_or_create(data=data, origin="amocrm", actor=ACTOR)
-    except ValidationError:
+    customer, created = _customer_find_or_create(data)
+    if customer is None:
         return None, 1
     if created:  # made from the contact: both sides hold the same values (later edits compare to them)
         fields_agreed(party=Party.CONTACT, object_id=customer.pk, values=customer_values(customer))
@@ -105,9 +104,21 @@ def _customer(client: Any, contact_id: int) -> tuple[Customer | None, int]:
     return customer, 1
 
 
+def _customer_find_or_create(data: dict[str, str]) -> tuple[Customer | None, bool]:
+    """The contact's customer; a phone the console refuses is left out when an e-mail can stand for it (a
+    customer needs a name and a phone or an e-mail)."""
+    without_phone = {key: value for key, value in data.items() if key != "phone"}
+    for attempt in (data, without_phone) if data.get("phone") and data.get("email") else (data,):
+        try:
+            return customer_find_or_create(data=attempt, origin="amocrm", actor=ACTOR)
+        except ValidationError:
+            continue
+    return None, False
+
+
 def _quantity(metadata: Any) -> int:
     try:
-        quantity = int(Decimal(str((metadata or {}).get("quantity", 1))))
+        quantity = int(Decimal(str((metadata if isinstance(metadata, dict) else {}).get("quantity", 1))))
     except (InvalidOperation, ValueError, TypeError):
         quantity = 1
     return min(max(quantity, 1), MAX_QUANTITY)
@@ -116,7 +127,7 @@ def _quantity(metadata: Any) -> int:
 def _lines(lead: dict[str, Any]) -> list[dict[str, Any]]:
     """The deal's catalog elements as lines (products known by element id; others left out)."""
     elements = [e for e in (lead.get("_embedded") or {}).get("catalog_elements") or [] if isinstance(e, dict)]
-    by_element = {e["id"]: e for e in elements if as_int(e.get("id")) is not None}
+    by_element = {as_int(e.get("id")): e for e in elements if as_int(e.get("id")) is not None}
     links = CatalogElementLink.objects.filter(element_id__in=list(by_element))
     skus = {link.sku: link.element_id for link in links}
     lines = []

@@ -136,6 +136,28 @@ def test_a_deal_without_products_becomes_one_line_of_its_price_and_a_new_custome
     assert dict(agreed.values_list("field", "value"))["first_name"] == "Пётр Смирнов"
 
 
+def test_a_contact_phone_the_console_refuses_gives_way_to_its_email(wired: Any, sandbox: Any) -> None:
+    fields = [
+        {"field_code": "PHONE", "values": [{"value": "звонить вечером"}]},
+        {"field_code": "EMAIL", "values": [{"value": "Fedor@Example.com"}]},
+    ]
+    contact_id = sandbox.control("POST", "contacts", {"name": "Фёдор", "custom_fields_values": fields})["id"]
+    draft = draft_of(new_deal(sandbox, contact_id, price=100))
+    assert (draft.customer.first_name, draft.customer.phone, draft.customer.email) == (
+        "Фёдор",
+        "",
+        "fedor@example.com",
+    )
+
+
+def test_a_contact_with_neither_a_usable_phone_nor_an_email_makes_no_draft(wired: Any, sandbox: Any) -> None:
+    lead_id = new_deal(sandbox, new_contact(sandbox, "Фёдор", "звонить вечером"), price=100)
+    settled(sandbox)
+    result = add_result(lead_id)
+    assert result is not None and codes(result["reasons"]) == ["draft_no_contact"]
+    assert not OrderSync.objects.filter(lead_id=lead_id).exists()
+
+
 def test_our_own_deal_coming_back_by_add_lead_makes_no_draft(synced_order: Order, sandbox: Any) -> None:
     add_hooks = [d for d in sandbox.webhooks() if d["event"] == "add_lead"]
     assert add_hooks, "the sandbox fired no add_lead for our deal"
