@@ -28,6 +28,8 @@ from tests.fixtures.builders import unique_phone
 from tests.fixtures.waiting import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
+# Seconds to wait for webhooks in flight (the live server answers slower on a busy machine).
+SLOW = 30.0
 
 
 @pytest.fixture
@@ -40,8 +42,11 @@ def wired(amo_connection: Any, live_server: Any, sandbox: Any) -> Any:
 
 def settled(sandbox: Any) -> None:
     """The sandbox delivered every webhook and the console processed every delivery."""
-    wait_until(lambda: sandbox.control("GET", "webhooks")["pending"] == 0, what="the sandbox's webhooks")
-    wait_until(lambda: not WebhookInbox.objects.filter(outcome="pending").exists(), what="the inbox")
+    idle = lambda: sandbox.control("GET", "webhooks")["pending"] == 0  # noqa: E731
+    wait_until(idle, timeout=SLOW, what="the sandbox's webhooks")
+    wait_until(
+        lambda: not WebhookInbox.objects.filter(outcome="pending").exists(), timeout=SLOW, what="the inbox"
+    )
 
 
 @pytest.fixture
@@ -68,7 +73,9 @@ def new_deal(sandbox: Any, contact_id: int, **fields: Any) -> int:
 
 def draft_of(lead_id: int) -> Order:
     sync = wait_until(
-        lambda: OrderSync.objects.filter(lead_id=lead_id).select_related("order").first(), what="a draft"
+        lambda: OrderSync.objects.filter(lead_id=lead_id).select_related("order").first(),
+        timeout=SLOW,
+        what="a draft",
     )
     return sync.order
 
