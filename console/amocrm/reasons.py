@@ -55,6 +55,12 @@ class Code(StrEnum):
     CONTACTS_NOT_SYNCED = "contacts_not_synced"
     COMPANIES_NOT_SYNCED = "companies_not_synced"
     NOT_SYNCED = "not_synced"  # entity, action: an event we do not know
+    # A deal created in amoCRM becoming a draft order (``inbound.drafts``).
+    DRAFT_CREATED = "draft_created"  # number, lines
+    DRAFT_OWN_DEAL = "draft_own_deal"  # number: a deal the console created (its order number is set)
+    DRAFT_EXISTS = "draft_exists"
+    DRAFT_NO_CONTACT = "draft_no_contact"
+    DRAFT_INVALID = "draft_invalid"  # fields: the order fields the deal's data failed
     # A contact's or company's edits in amoCRM (``inbound.parties``).
     NO_ENTITY_ID = "no_entity_id"
     PARTY_NOT_LINKED = "party_not_linked"

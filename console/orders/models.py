@@ -69,6 +69,7 @@ class Order(models.Model):
     class Source(models.TextChoices):
         STOREFRONT = "storefront", _("Storefront")
         MANAGER = "manager", _("Manager")
+        AMOCRM = "amocrm", _("AmoCRM")
 
     class PaymentStatus(models.TextChoices):
         NOT_PAID = "not_paid", _("Not paid")
@@ -117,6 +118,8 @@ class Order(models.Model):
         _("do not sync to CRM"), default=False, help_text=_("Keep this order (a draft) out of AmoCRM.")
     )
     is_active = models.BooleanField(_("active"), default=True, db_index=True)
+    # A deal created in amoCRM comes in as a draft (source "amocrm", not confirmed); a manager confirms it.
+    confirmed_at = models.DateTimeField(_("confirmed"), null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -145,6 +148,11 @@ class Order(models.Model):
 
     def __str__(self) -> str:
         return self.number or f"#{self.pk}"
+
+    @property
+    def is_draft(self) -> bool:
+        """A deal made in amoCRM, not confirmed by a manager yet: it is not pushed to amoCRM."""
+        return self.source == self.Source.AMOCRM and self.confirmed_at is None
 
     @property
     def rental_days(self) -> int:

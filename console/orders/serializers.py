@@ -124,7 +124,10 @@ class OrderInputSerializer(serializers.Serializer):
     )
     delivery_address = TextField(max_length=500)
     comment = TextField(max_length=5000)
-    source = serializers.ChoiceField(choices=Order.Source.choices, required=False)
+    # "amocrm" is only ever set by a deal created in amoCRM (a draft), never through the API.
+    source = serializers.ChoiceField(
+        choices=[c for c in Order.Source.choices if c[0] != Order.Source.AMOCRM], required=False
+    )
     sync_to_crm = serializers.BooleanField(required=False)
     paid_amount = serializers.DecimalField(
         max_digits=14, decimal_places=2, min_value=Decimal("0"), max_value=MAX_TOTAL, required=False

@@ -321,7 +321,9 @@ def order_create(
         lines = list(data.get("items") or [])
         errors: dict[str, list[str]] = {}
         _apply_payment(order, data, errors)
-        line_errors = _validate_lines(lines, written={line["product"].pk for line in lines})
+        line_errors = _validate_lines(
+            lines, written={line["product"].pk for line in lines if "unit_price" not in line}
+        )
         if line_errors:
             errors["items"] = line_errors
         customer = _resolve_customer(data, errors, origin=origin, actor=actor)
@@ -332,10 +334,8 @@ def order_create(
             OrderItem(
                 product=line["product"],
                 quantity=line["quantity"],
-                unit_price=line["product"].unit_price,
-                line_total=line_total(
-                    quantity=line["quantity"], unit_price=line["product"].unit_price, days=days
-                ),
+                unit_price=_line_price(line),
+                line_total=line_total(quantity=line["quantity"], unit_price=_line_price(line), days=days),
             )
             for line in lines
         ]
@@ -350,6 +350,84 @@ def order_create(
         _record_status(order, from_status="", origin=origin, actor=actor)
         _notify(order=order, action="created", changed=CREATED_FIELDS, origin=origin, actor=actor)
     return order
+
+
+def _line_price(line: dict[str, Any]) -> Decimal:
+    """A line's price per day: the one it was sold at (a deal made in amoCRM), else the catalog's."""
+    price = line.get("unit_price")
+    return line["product"].unit_price if price is None else Decimal(price).quantize(CENT)
+
+
+# --- Drafts: deals created in amoCRM ---------------------------------------------------------------------
+
+# The product of a draft's one line when the deal lists no catalog element (never offered for sale).
+DEAL_LINE_SKU = "AMOCRM-DEAL"
+
+
+def deal_line_product() -> Product:
+    """The hidden product that carries a deal's price as one line."""
+    product, _created = Product.objects.get_or_create(
+        sku=DEAL_LINE_SKU,
+        defaults={
+            "name": "Сделка из amoCRM",
+            "category": Product.Category.EQUIPMENT,
+            "unit_price": Decimal("0"),
+            "is_active": False,
+        },
+    )
+    return product
+
+
+def order_create_draft(
+    *,
+    customer: Customer,
+    lines: list[dict[str, Any]],
+    price: Decimal,
+    installation_date: datetime.date,
+    dismantle_date: datetime.date,
+    status: str = Order.Status.NEW,
+    comment: str = "",
+    actor: str = "amocrm",
+) -> Order:
+    """A draft order (``source="amocrm"``, not confirmed) for a deal created in amoCRM.
+
+    ``lines``: ``{"product", "quantity", "unit_price"}`` as the deal lists them, taken as sold (an inactive
+    product too); without lines the order gets one line of the deal's ``price`` (spread over the rental
+    days). Raises ``ValidationError`` like :func:`order_create`.
+    """
+    if not lines:
+        days = rental_days(installation_date, dismantle_date)
+        unit_price = (Decimal(price or 0) / days).quantize(CENT)
+        lines = [{"product": deal_line_product(), "quantity": 1, "unit_price": unit_price}]
+    data = {
+        "customer": customer,
+        "items": lines,
+        "installation_date": installation_date,
+        "dismantle_date": dismantle_date,
+        "status": status,
+        "source": Order.Source.AMOCRM,
+        "comment": comment,
+    }
+    return order_create(data=data, origin="amocrm", actor=actor)
+
+
+def order_confirm(*, order: Order, actor: str) -> Order:
+    """A manager confirms a draft: it becomes a normal order (and is synced from now on). A no-op for an
+    order that is no draft."""
+    with transaction.atomic():
+        locked = Order.objects.select_for_update().get(pk=order.pk)
+        if not locked.is_draft:
+            return locked
+        locked.confirmed_at = timezone.now()
+        locked.save(update_fields=["confirmed_at", "updated_at"])
+        _notify(
+            order=locked,
+            action="confirmed",
+            changed=frozenset({"confirmed_at"}),
+            origin="manager",
+            actor=actor,
+        )
+    return locked
 
 
 # --- Update ------------------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from . import control, oauth, ui, webhook_events
 from .api.account import user_doc
 from .api.common import ENTITIES, stamp
 from .api.entities import save_entity, update_items, write_entity
+from .api.links import put_link
 from .api.notes import note_kind
 from .api.routes import COMPILED_ROUTES
 from .hooks import Dispatcher
@@ -375,15 +376,37 @@ class Sandbox:
         return new
 
     def create_by_manager(self, entity: str, item: dict[str, Any]) -> dict[str, Any]:
-        """A manager creates an entity in amoCRM (fires the add webhook)."""
+        """A manager creates an entity in amoCRM (fires the add webhook). A lead may list the products the
+        manager adds in the card at once: ``catalog_elements: [{id, catalog_id, quantity}]``."""
+        item = dict(item)
+        elements = item.pop("catalog_elements", None) if entity == "leads" else None
         with self.store.atomic():
             errors: list[dict[str, str]] = []
             doc = write_entity(self, entity, item, None, MANAGER_ID, errors)
+            picked = self._picked_elements(elements, errors)
             if errors:
                 raise ValidationFailed([{"request_id": "0", "errors": errors}])
             doc = save_entity(self, entity, doc)
+            for element_id, meta in picked:
+                put_link(self, entity, doc["id"], "catalog_elements", element_id, meta)
         webhook_events.emit_changes(self, entity, [(None, doc)])
         return doc
+
+    def _picked_elements(
+        self, elements: Any, errors: list[dict[str, str]]
+    ) -> list[tuple[int, dict[str, Any]]]:
+        """The catalog elements a manager picks for a new lead, as (element id, link metadata)."""
+        picked = []
+        for i, ref in enumerate(elements if isinstance(elements, list) else []):
+            el = self.store.get("element", ref.get("id")) if isinstance(ref, dict) else None
+            if el is None:
+                errors.append(
+                    {"code": "NotFound", "path": f"catalog_elements.{i}.id", "detail": "No element"}
+                )
+                continue
+            quantity = ref.get("quantity", 1)
+            picked.append((el["id"], {"catalog_id": el["catalog_id"], "quantity": quantity}))
+        return picked
 
     def delete_entity(self, entity: str, eid: int, deleted: bool = True) -> bool:
         """A manager deletes a lead, contact or company (``deleted=False``: restores it from the trash),

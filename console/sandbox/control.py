@@ -39,7 +39,8 @@
   pipeline_id?, loss_reason_id?}``, ``POST /_sandbox/{leads|contacts|companies}/<id>/delete`` and
   ``.../<id>/restore`` (404 when there is nothing to delete or restore),
   ``POST /_sandbox/{leads|contacts|companies}/<id>/edit {v4 fields}``,
-  ``POST /_sandbox/{leads|contacts|companies} {v4 fields}`` (create),
+  ``POST /_sandbox/{leads|contacts|companies} {v4 fields}`` (create; a lead may take
+  ``catalog_elements: [{id, quantity}]``, linked before its add webhook fires),
   ``POST /_sandbox/tasks/<id>/complete {result?}`` (the responsible closes it). Invalid input gets
   amoCRM's 400 ``validation-errors`` body.
 """

@@ -76,11 +76,18 @@ def board(sb: Sandbox, req: Request) -> Response:
             f'<div class="col" style="--c:{status["color"]}"><b>{escape(status["name"])}</b>'
             f'<div class="muted">{sum(1 for d in leads if d["status_id"] == status["id"])}</div>{cards}</div>'
         )
+    elements = "".join(
+        f'<option value="{el["id"]}">{escape(el["name"])}</option>' for el in sb.store.all("element")
+    )
     create = (
         '<form method="post" action="/_sandbox/ui/leads">'
         f'<input type="hidden" name="pipeline_id" value="{pipe["id"]}">'
         '<input name="name" placeholder="Название сделки" required> <input name="price" placeholder="Бюджет" '
-        'inputmode="numeric"> <button>Добавить сделку</button></form>'
+        'inputmode="numeric"> <input name="contact_name" placeholder="Контакт"> '
+        '<input name="contact_phone" placeholder="Телефон контакта"> '
+        f'<select name="element_id"><option value="">Без товара</option>{elements}</select> '
+        '<input name="quantity" placeholder="Кол-во" inputmode="numeric" size="4"> '
+        "<button>Добавить сделку</button></form>"
     )
     return page("Сделки", f'<h1>Сделки</h1><p>{tabs}</p>{create}<div class="board">{"".join(cols)}</div>')
 
@@ -138,6 +145,27 @@ def _errors_text(exc: ValidationFailed) -> str:
     return "; ".join(f"{e['path']}: {e['detail']}" for g in exc.groups for e in g["errors"])
 
 
+def _new_lead(sb: Sandbox, form: dict[str, str]) -> dict[str, Any]:
+    """The board's "add a deal" form as a lead to create: its contact (created first, as a manager does in
+    the card) and one product with its quantity, when given."""
+    item: dict[str, Any] = {"name": form.get("name", "")}
+    if form.get("price", "").strip().isdigit():
+        item["price"] = int(form["price"])
+    if form.get("pipeline_id", "").isdigit():
+        item["pipeline_id"] = int(form["pipeline_id"])
+    name, phone = form.get("contact_name", "").strip(), form.get("contact_phone", "").strip()
+    if name or phone:
+        contact: dict[str, Any] = {"name": name or phone}
+        if phone:
+            contact["custom_fields_values"] = [{"field_code": "PHONE", "values": [{"value": phone}]}]
+        made = sb.create_by_manager("contacts", contact)
+        item["_embedded"] = {"contacts": [{"id": made["id"], "is_main": True}]}
+    if form.get("element_id", "").isdigit():
+        quantity = int(form["quantity"]) if form.get("quantity", "").strip().isdigit() else 1
+        item["catalog_elements"] = [{"id": int(form["element_id"]), "quantity": quantity}]
+    return item
+
+
 def handle(sb: Sandbox, req: Request) -> Response:
     """Route the UI pages."""
     path = req.path.rstrip("/") or "/"
@@ -147,13 +175,7 @@ def handle(sb: Sandbox, req: Request) -> Response:
     if detail:  # the address of a deal's card in amoCRM's own web interface
         return lead_page(sb, int(detail.group(1)))
     if path == "/_sandbox/ui/leads" and req.method == "POST":
-        form = req.form()
-        item: dict[str, Any] = {"name": form.get("name", "")}
-        if form.get("price", "").strip().isdigit():
-            item["price"] = int(form["price"])
-        if form.get("pipeline_id", "").isdigit():
-            item["pipeline_id"] = int(form["pipeline_id"])
-        lead = sb.create_by_manager("leads", item)
+        lead = sb.create_by_manager("leads", _new_lead(sb, req.form()))
         return redirect(f"/_sandbox/ui/leads/{lead['id']}", 303)
     match = re.fullmatch(r"/_sandbox/ui/leads/(\d+)(/move|/delete)?", path)
     if match is None:

@@ -120,6 +120,7 @@ class OrderFilter(SearchFilterSet):
     has_error = switch("filter_has_error", _("Has a sync error"))
     drifted = switch("filter_drifted", _("Stage differs in AmoCRM"))
     source = any_of(Order.Source.choices, _("Source"))
+    to_confirm = switch("filter_to_confirm", _("From AmoCRM, to confirm"))
     installation_from = django_filters.DateFilter(
         field_name="installation_date",
         lookup_expr="gte",
@@ -173,6 +174,10 @@ class OrderFilter(SearchFilterSet):
 
     def filter_sync_state(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         return queryset.filter(sync_state.state_q(value, self.sync_context))
+
+    def filter_to_confirm(self, queryset: QuerySet, name: str, value: bool | None) -> QuerySet:
+        """Only the drafts: deals made in amoCRM that no manager confirmed yet."""
+        return queryset.filter(source=Order.Source.AMOCRM, confirmed_at__isnull=True) if value else queryset
 
     def filter_has_error(self, queryset: QuerySet, name: str, value: bool | None) -> QuerySet:
         return queryset.filter(sync_state.has_error_q()) if value else queryset

@@ -7,6 +7,7 @@ from console.web.views import conflicts as conflict_views
 from console.web.views import connection as connection_views
 from console.web.views import customers as customer_views
 from console.web.views import dashboard as dashboard_views
+from console.web.views import drafts as draft_views
 from console.web.views import orders
 from console.web.views import password as password_views
 from console.web.views import stage_map as stage_map_views
@@ -51,6 +52,7 @@ urlpatterns = [
     path("orders/<int:pk>/action/", orders.order_action, name="order_action"),
     path("orders/<int:pk>/apply-contact/", orders.order_apply_contact, name="order_apply_contact"),
     path("orders/<int:pk>/take-stage/", orders.order_take_stage, name="order_take_stage"),
+    path("orders/<int:pk>/confirm/", draft_views.draft_confirm, name="order_confirm"),
     path("customers/", customer_views.customer_list, name="customers"),
     path("customers/new/", customer_views.customer_form, name="customer_create"),
     path("customers/<int:pk>/", customer_views.customer_detail, name="customer_detail"),

@@ -3,8 +3,9 @@
 amoCRM sends leads, contacts and companies (companies under ``contacts`` with ``type=company``) with the
 actions add, update, delete, restore, status (leads only), responsible and note:
 https://www.amocrm.ru/developers/content/crm_platform/webhooks-format
-Only a lead's stage and payment fields change an order (``inbound.rules``, ``inbound.payments``) and a
-deleted or restored deal marks its order's sync state; every other known event is recorded as ``ignored``
+Only a lead's stage and payment fields change an order (``inbound.rules``, ``inbound.payments``), a deal
+created in amoCRM becomes a draft order (``inbound.drafts``) and a deleted or restored deal marks its
+order's sync state; every other known event is recorded as ``ignored``
 with a plain reason, and so is an event we do not know, named in the reason. A linked contact's or
 company's edits come back field by field (``inbound.parties``); a task's tell whether an order's task is
 done (``inbound.tasks``).
@@ -15,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from console.amocrm.inbound.drafts import lead_draft, lead_is_linked
 from console.amocrm.inbound.items import STATE_ACTIONS, WebhookItem
 from console.amocrm.inbound.loss import loss_reason_observe
 from console.amocrm.inbound.parties import party_changed, party_deleted
@@ -80,6 +82,15 @@ def _int(value: object) -> int | None:
         return None
 
 
+def _lead_add(item: WebhookItem, client_factory: ClientFactory) -> ItemResult:
+    """add: a deal an order owns is judged by the lead rules; a deal made in amoCRM becomes a draft order."""
+    if item.id is None:
+        return _no_lead_id()
+    if lead_is_linked(item.id):
+        return _lead_stage(item, client_factory)
+    return lead_draft(item, client_factory)
+
+
 def _lead_delete(item: WebhookItem, client_factory: ClientFactory) -> ItemResult:
     if item.id is None:
         return _no_lead_id()
@@ -102,6 +113,7 @@ def _lead_restore(item: WebhookItem, client_factory: ClientFactory) -> ItemResul
 
 HANDLERS: dict[tuple[str, str], Handler] = {
     **{("leads", action): _lead_stage for action in STATE_ACTIONS},
+    ("leads", "add"): _lead_add,
     ("leads", "delete"): _lead_delete,
     ("leads", "restore"): _lead_restore,
     ("leads", "note"): _ignored(Code.NOTES_NOT_SYNCED),

@@ -226,12 +226,15 @@ class _OneReadPerDeal:
         return self
 
     def get_lead(self, lead_id: int, with_: tuple[str, ...] = ()) -> Any:
-        key = (lead_id, *with_) if with_ else lead_id
-        if key not in self._leads:
-            self._leads[key] = (
-                self._real().get_lead(lead_id, with_=with_) if with_ else self._real().get_lead(lead_id)
-            )
-        return self._leads[key]
+        """A read with ``with_`` (embedded contacts, elements) also serves the plain reads after it."""
+        if with_:
+            key = ("lead", lead_id, *with_)
+            if key not in self._leads:
+                self._leads[key] = self._leads[lead_id] = self._real().get_lead(lead_id, with_=with_)
+            return self._leads[key]
+        if lead_id not in self._leads:
+            self._leads[lead_id] = self._real().get_lead(lead_id)
+        return self._leads[lead_id]
 
     def get_contact(self, contact_id: int) -> Any:
         return self._once(("contact", contact_id), self._real().get_contact)

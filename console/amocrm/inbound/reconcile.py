@@ -6,6 +6,10 @@ every lead linked to an order through :func:`console.amocrm.inbound.rules.lead_o
 observation, and moves the watermark to the newest ``updated_at`` seen (amoCRM's clock, never ours).
 Each run writes one ``SyncLog`` row (trigger ``schedule`` or whoever ran it) and one row per order it changed.
 
+A lead no order owns, created since the watermark (not on the first run, which looks a day back), becomes a
+draft order (``inbound.drafts``): the list is read with each lead's contacts and catalog elements, so only a
+contact not linked to a customer yet costs a read of its own.
+
 A lead whose stored ``OrderSync.last_amo_modified`` lies in the future (written from a forged or clock-skewed
 delivery before the rules checked times) is also re-read by id, changed since the watermark or not: the API
 read is the truth about the deal's stage, and the rules replace that time, so each such lead is read once.
@@ -27,6 +31,7 @@ from console.amocrm.account.access import account_client
 from console.amocrm.api.errors import AmoCRMError, error_kind
 from console.amocrm.api.redaction import redact
 from console.amocrm.api.transport import PAGE_LIMIT
+from console.amocrm.inbound.drafts import LEAD_WITH, lead_draft_from_api
 from console.amocrm.inbound.payments import combine, payment_from_api, payment_observe
 from console.amocrm.inbound.rules import ItemResult, LeadObservation, Outcome, lead_observe, trust_horizon
 from console.amocrm.inbound.tasks import task_observe
@@ -103,13 +108,27 @@ def _apply_one(lead: dict[str, Any], report: ReconcileReport, *, client: Any, fe
 
 
 def _apply_batch(
-    leads: list[dict[str, Any]], report: ReconcileReport, *, client: Any, run_started: float
+    leads: list[dict[str, Any]],
+    report: ReconcileReport,
+    *,
+    client: Any,
+    run_started: float,
+    drafts_since: int | None = None,
 ) -> None:
     ids = [int(lead["id"]) for lead in leads]
     linked = set(OrderSync.objects.filter(lead_id__in=ids).values_list("lead_id", flat=True))
     for lead in leads:
         if int(lead["id"]) in linked:
             _apply_one(lead, report, client=client, fetched_at=run_started)
+        elif drafts_since is not None and int(lead.get("created_at") or 0) >= drafts_since:
+            _draft_one(lead, report, client=client)
+
+
+def _draft_one(lead: dict[str, Any], report: ReconcileReport, *, client: Any) -> None:
+    """A deal created in amoCRM whose ``add_lead`` was lost: its draft (counted only when one is made)."""
+    result = lead_draft_from_api(lead, client)
+    if result is not None and result.outcome == Outcome.APPLIED:
+        report.add(result)
 
 
 def _repair_future_times(report: ReconcileReport, *, client: Any) -> None:
@@ -178,20 +197,22 @@ def leads_reconcile(*, trigger: str = "schedule", client: Any = None) -> Reconci
     started = time.time()
     client = client or account_client()
     calls_before = getattr(client, "calls", 0)
-    report = ReconcileReport(since=_since(watermark_get(), started))
+    watermark = watermark_get()
+    report = ReconcileReport(since=_since(watermark, started))
+    drafts_since = report.since if watermark is not None else None
     newest: int | None = None
     exc: AmoCRMError | None = None
     batch: list[dict[str, Any]] = []
     try:
-        for lead in client.iter_leads(updated_since=report.since):
+        for lead in client.iter_leads(updated_since=report.since, with_=LEAD_WITH):
             report.leads_seen += 1
             if lead.get("updated_at") is not None:
                 newest = max(newest or 0, int(lead["updated_at"]))
             batch.append(lead)
             if len(batch) >= PAGE_LIMIT:
-                _apply_batch(batch, report, client=client, run_started=started)
+                _apply_batch(batch, report, client=client, run_started=started, drafts_since=drafts_since)
                 batch = []
-        _apply_batch(batch, report, client=client, run_started=started)
+        _apply_batch(batch, report, client=client, run_started=started, drafts_since=drafts_since)
         _repair_future_times(report, client=client)
         _tasks_reread(report, client=client)
     except AmoCRMError as error:

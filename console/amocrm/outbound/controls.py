@@ -38,6 +38,7 @@ class PushResult(StrEnum):
     NOTHING = "nothing"  # a cancelled or deleted order that never had a deal: no deal is made for it
     CHOOSE = "choose"  # unlinked from a deal: create a new deal or link the old one again?
     RELINKING = "relinking"  # the old deal is being linked again (checked in amoCRM first)
+    DRAFT = "draft"  # a deal made in amoCRM, not confirmed yet: confirm it first
 
 
 def order_push(*, order_id: int, trigger: str, mode: str = "") -> PushResult:
@@ -47,6 +48,8 @@ def order_push(*, order_id: int, trigger: str, mode: str = "") -> PushResult:
     it the answer is ``CHOOSE`` and nothing happens.
     """
     order = Order.objects.get(pk=order_id)
+    if order.is_draft:
+        return PushResult.DRAFT
     sync = order_sync_state(order=order)
     if sync.state == State.SKIPPED:
         return PushResult.SKIPPED
@@ -266,8 +269,8 @@ def _unlinked_settle(order_ids: Sequence[int], unlinked: str, trigger: str) -> t
 
 
 def orders_push_bulk(*, order_ids: Sequence[int], trigger: str, unlinked: str = Unlinked.ASK) -> int:
-    """Queue a bulk sync of many orders (batch calls), skipped ones left out; returns how many were queued
-    (or are being linked to their old deal).
+    """Queue a bulk sync of many orders (batch calls), skipped ones and drafts left out; returns how many
+    were queued (or are being linked to their old deal).
 
     Orders unlinked from a deal follow ``unlinked`` (:class:`Unlinked`): never a silent second deal.
     """
@@ -275,7 +278,7 @@ def orders_push_bulk(*, order_ids: Sequence[int], trigger: str, unlinked: str = 
     left_out, relinking = _unlinked_settle(order_ids, unlinked, trigger)
     for order in Order.objects.filter(pk__in=list(order_ids)).exclude(pk__in=left_out):
         sync = order_sync_state(order=order)
-        if sync.state == State.SKIPPED:
+        if sync.state == State.SKIPPED or order.is_draft:
             continue
         taken = (
             OrderSync.objects.filter(pk=sync.pk)

@@ -194,6 +194,9 @@ def _prepare(run: Run, jobs: list[Job]) -> None:
         if not sync.lead_id and (not order.is_active or order.status == Order.Status.CANCELLED):
             job.finish(Outcome.SKIPPED, "none")
             continue
+        if order.is_draft:  # a deal made in amoCRM: nothing is pushed before a manager confirms it
+            job.finish(Outcome.SKIPPED, "draft")
+            continue
         if sync.lead_id and sync.lead_deleted_at:
             sync_record_error(sync, None, DELETED_DEAL, kind="deal_deleted")
             job.finish(Outcome.FAILED, "none")

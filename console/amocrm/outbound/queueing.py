@@ -33,11 +33,13 @@ def order_sync_state(*, order: Order) -> OrderSync:
 def order_sync_request(*, order_id: int, trigger: str, event: str = "updated", force: bool = False) -> bool:
     """Ask for a sync of ``order_id``'s latest state; enqueue a task unless one is already pending.
 
-    Skipped and unlinked orders are left alone unless ``force`` (a manager's explicit push). Returns True
-    when a task was enqueued by this call. The task is enqueued when the current transaction commits.
+    Skipped and unlinked orders are left alone unless ``force`` (a manager's explicit push), and a draft (a
+    deal made in amoCRM, not confirmed yet) always: its deal exists and nothing of ours goes to it before a
+    manager confirms it. Returns True when a task was enqueued by this call. The task is enqueued when the
+    current transaction commits.
     """
     order = Order.objects.filter(pk=order_id).first()
-    if order is None:
+    if order is None or order.is_draft:
         return False
     sync = order_sync_state(order=order)
     if sync.state in (State.SKIPPED, State.UNLINKED) and not force:

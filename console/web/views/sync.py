@@ -86,6 +86,10 @@ PUSH_MESSAGES = {
         messages.SUCCESS,
         gettext_lazy("Order %(order)s will be linked to its old deal again once AmoCRM confirms it."),
     ),
+    controls.PushResult.DRAFT: (
+        messages.WARNING,
+        gettext_lazy("Order %(order)s is a draft from AmoCRM: confirm it first."),
+    ),
 }
 
 

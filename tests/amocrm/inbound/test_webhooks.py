@@ -456,7 +456,7 @@ def test_the_shared_real_status_sample_is_applied(
     ("name", "outcome"),
     [
         ("webhook-18-add_company.txt", "ignored"),
-        ("webhook-19-add_lead-custom_fields.txt", "ignored"),
+        ("webhook-19-add_lead-custom_fields.txt", "pending"),  # a draft waits for the account (not connected)
         ("webhook-21-update_lead-custom_fields.txt", "ignored"),
         ("webhook-22-responsible_lead.txt", "ignored"),
         ("webhook-23-add_contact.txt", "ignored"),
