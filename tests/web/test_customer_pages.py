@@ -290,5 +290,6 @@ def test_phones_show_in_one_national_format_whatever_their_spelling() -> None:
     from django.template import Context, Template
 
     rendered = Template("{% load console_format %}{{ a|phone }}|{{ b|phone }}|{{ c|phone }}|{{ d|phone }}")
-    text = rendered.render(Context({"a": "+79161234567", "b": "+7 916 123 45 67", "c": "", "d": "+4930123456"}))
+    phones = {"a": "+79161234567", "b": "+7 916 123 45 67", "c": "", "d": "+4930123456"}
+    text = rendered.render(Context(phones))
     assert text == "8 (916) 123-45-67|8 (916) 123-45-67|—|+49 30 123456"
