@@ -2,8 +2,8 @@
 
 Migrates the SQLite database, creates (or resets) the ``admin`` login and prints it, loads demo data, starts
 the bundled AmoCRM sandbox as the AmoCRM account and connects the console to it (OAuth code exchange + account
-setup), starts a django-q2 cluster, and serves the console until Ctrl+C or SIGTERM, which stop every process it
-started within 10 s.
+setup), starts a django-q2 cluster, and serves the console until Ctrl+C or SIGTERM, which stop every process
+it started within 10 s.
 """
 
 from __future__ import annotations
