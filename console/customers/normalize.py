@@ -79,3 +79,19 @@ def validate_ogrn(value: str) -> None:
     modulus = 11 if len(value) == 13 else 13
     if body % modulus % 10 != check:
         raise ValidationError(_("OGRN checksum is wrong."), code="invalid_ogrn")
+
+
+def display_phone(value: str, region: str = DEFAULT_REGION) -> str:
+    """A stored phone (E.164) in one national form for people: "8 (999) 123-45-67" for a Russian number,
+    the international form for a foreign one; text that is no phone is returned as it is."""
+    if not value:
+        return ""
+    try:
+        number = phonenumbers.parse(value, region)
+    except phonenumbers.NumberParseException:
+        return value
+    if not phonenumbers.is_possible_number(number):
+        return value
+    home = phonenumbers.region_code_for_number(number) == region
+    kind = phonenumbers.PhoneNumberFormat.NATIONAL if home else phonenumbers.PhoneNumberFormat.INTERNATIONAL
+    return phonenumbers.format_number(number, kind)

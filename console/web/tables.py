@@ -9,6 +9,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from console.customers.normalize import display_phone
 from console.orders.models import Order
 from console.web.errors import shown_error
 from console.web.sync_state import SyncContext, SyncDisplay, display_state
@@ -91,8 +92,13 @@ def _csv_header() -> list[str]:
 
 
 def _cell(value: str) -> str:
-    """A typed value that a spreadsheet would read as a formula is kept as text (OWASP "CSV injection")."""
-    return f"'{value}" if value[:1] in FORMULA_STARTS else value
+    """A typed value that a spreadsheet would read as a formula is kept as text (OWASP "CSV injection"):
+    one starting with "=", "@", a tab or a carriage return, or with "+" or "-" followed by anything but a
+    plain number (digits, spaces, "." and ","): "-5" stays as it is, "-2+3" and "+cmd|…" are guarded."""
+    first, rest = value[:1], value[1:]
+    if first in ("+", "-") and rest.strip() and all(c.isdigit() or c in " .," for c in rest):
+        return value
+    return f"'{value}" if first in FORMULA_STARTS else value
 
 
 def _csv_row(order: Order, display: SyncDisplay) -> list[str]:
@@ -103,7 +109,7 @@ def _csv_row(order: Order, display: SyncDisplay) -> list[str]:
         order.number or "",
         timezone.localtime(order.created_at).strftime("%d.%m.%Y %H:%M"),
         _cell(customer.name),
-        _cell(customer.phone),
+        _cell(display_phone(customer.phone)),  # "8 (999) …": a spreadsheet reads it as text, no guard
         _cell(customer.email),
         _cell(customer.company.name if customer.company_id else ""),
         order.get_status_display(),

@@ -284,3 +284,12 @@ def test_the_card_lists_who_changed_what(client, make_customer, django_capture_o
     with translation.override("ru"):
         body = client.get(reverse("web:customer_detail", args=[customer.pk]), HTTP_ACCEPT_LANGUAGE="ru")
     assert "Имя, Эл. почта" in body.content.decode()
+
+
+def test_phones_show_in_one_national_format_whatever_their_spelling() -> None:
+    from django.template import Context, Template
+
+    rendered = Template("{% load console_format %}{{ a|phone }}|{{ b|phone }}|{{ c|phone }}|{{ d|phone }}")
+    phones = {"a": "+79161234567", "b": "+7 916 123 45 67", "c": "", "d": "+4930123456"}
+    text = rendered.render(Context(phones))
+    assert text == "8 (916) 123-45-67|8 (916) 123-45-67|—|+49 30 123456"

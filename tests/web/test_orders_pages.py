@@ -215,7 +215,16 @@ def test_the_csv_export_streams_the_filtered_list(admin_client, make_order, make
     rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff")), delimiter=";"))
     assert rows[0][:3] == ["Number", "Created", "Customer"] and "AmoCRM state" in rows[0]
     assert len(rows) == 2
-    assert rows[1][0] == kept.number and rows[1][3] == "'+7 916 000 00 01" and "synced" in rows[1]
+    assert rows[1][0] == kept.number and rows[1][3] == "8 (916) 000-00-01" and "synced" in rows[1]
+
+
+def test_the_csv_export_guards_formulas_but_not_numbers(admin_client, make_order, make_customer):
+    connect()
+    for name in ("=HYPERLINK(1)", "@SUM(A1)", "-2+3", "+cmd|' /C calc'!A0", "-5", "Вера"):
+        make_order(customer=make_customer(first_name=name, last_name=""))
+    text = b"".join(admin_client.get(reverse("web:orders_export")).streaming_content).decode("utf-8")
+    names = {row[2] for row in csv.reader(io.StringIO(text.lstrip("\ufeff")), delimiter=";")}
+    assert {"'=HYPERLINK(1)", "'@SUM(A1)", "'-2+3", "'+cmd|' /C calc'!A0", "-5", "Вера"} <= names
 
 
 def test_the_export_link_carries_the_lists_filters(admin_client, make_order):
@@ -339,7 +348,7 @@ def test_the_picker_finds_up_to_twenty_customers_and_tells_namesakes_apart(
         url, {"customer_q": "иван петров"}, headers={"HX-Request": "true"}
     ).content.decode()
     assert body.count('name="customer"') == 2 and "<html" not in body
-    assert "+7 916 111 11 11" in body and "ivan2@example.com" in body and "ООО Шатры" in body
+    assert "8 (916) 111-11-11" in body and "ivan2@example.com" in body and "ООО Шатры" in body
     assert admin_client.get(url, {"customer_q": "Сидоров"}).content.decode().count('name="customer"') == 20
     assert admin_client.get(url, {"customer_q": "8 916 222"}).content.decode().count('name="customer"') == 1
 

@@ -229,6 +229,20 @@ def test_retrying_a_group_queues_only_the_orders_of_that_kind(
     assert OrderSync.objects.get(order=failures["validation"][0]).state == "failed"
 
 
+def test_after_retrying_a_group_the_page_counts_and_lists_the_same_orders(
+    manager: Client, failures: dict[str, list[Order]], enqueued: list
+) -> None:
+    response = manager.post(reverse("web:sync_retry"), {"kind": "server"}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 204 and "orders-changed" in response["HX-Trigger"]
+
+    html = manager.get(reverse("web:sync_failed"), HTTP_HX_REQUEST="true").content.decode()
+    assert 'id="failed-server"' not in html  # queued again: waiting for a worker, no failure
+    for order in failures["server"]:
+        assert order.number not in html
+    validation = html[html.index('id="failed-validation"') :]
+    assert '<span class="badge failed">1</span>' in validation and validation.count("<tr>") == 2
+
+
 def test_retrying_needs_a_console_role(client: Client, failures: dict[str, list[Order]]) -> None:
     client.force_login(make_user("nobody"))
     assert client.post(reverse("web:sync_retry"), {"kind": "server"}).status_code == 403

@@ -191,7 +191,10 @@ def _decide_locked(sync: OrderSync, obs: LeadObservation, *, verified: bool) -> 
         result.reasons = [reason(Code.ALREADY_STATUS, status=status)]
         return result
     order_set_status(order=order, status=status, origin="amocrm", actor=ACTOR)
-    # Recorded as pushed: the sync engine then sees nothing to send back for this stage.
+    # Recorded as pushed: the sync engine then sees nothing to send back for this stage, and the deal's
+    # notes (which tell a cancellation) do not tell amoCRM's own move back to it.
+    if "status" in (sync.pushed_summary or {}):
+        stage_fields["pushed_summary"] = {**sync.pushed_summary, "status": status}
     _bump_modified(sync, obs.modified, **stage_fields)
     result.outcome = Outcome.APPLIED
     result.reasons = [

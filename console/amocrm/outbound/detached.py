@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 
+from django.contrib.auth import get_user_model
 from django.db.models import Q
 from django.utils import timezone
 
@@ -55,11 +56,22 @@ def detached_leads_due() -> bool:
     return bool(_due())
 
 
+def person_name(actor: str) -> str:
+    """Who ``actor`` (a sync trigger: "manager:anna") is, as people call them: the console user's full name,
+    else the user name; "" for an actor that is no person (the system, a webhook)."""
+    kind, _, username = actor.partition(":")
+    if kind != "manager" or not username:
+        return ""
+    user = get_user_model().objects.filter(username=username).first()
+    return (user.get_full_name().strip() or username) if user is not None else username
+
+
 def _note(row: DetachedLead) -> str:
     number = row.order_number or "—"
     if row.reason == Reason.DELETED:
         return f"Заказ {number} удалён в консоли: сделка закрыта."
-    who = f" ({row.actor})" if row.actor else ""
+    name = person_name(row.actor)
+    who = f" ({name})" if name else ""
     return f"Сделка отвязана от заказа {number} в консоли{who}; заказ больше не обновляет эту сделку."
 
 

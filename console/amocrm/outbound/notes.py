@@ -1,7 +1,8 @@
 """The note step: the deal's feed tells the order's story.
 
 A new deal gets the creation note (lines, dates, delivery, comment, total); later, a change of lines, total,
-dates, delivery or comment adds one short note saying what changed (``OrderSync.pushed_summary`` is the
+dates, delivery, comment or status, a cancellation and a (soft) deletion add one short note saying what
+changed, riding in the run's one notes call per 50 deals (``OrderSync.pushed_summary`` is the
 order as the notes last described it).
 
 No note is lost or doubled: before a note is sent it is marked as sent (``outbound.unconfirmed``, kind
@@ -30,14 +31,20 @@ def _digest(text: str) -> str:
 
 
 def _wanted(job: Job) -> dict[str, Any] | None:
-    """The note ``job``'s deal needs now, as the record of its create (kind, text hash, summary) plus text."""
+    """The note ``job``'s deal needs now, as the record of its create (kind, text hash, summary) plus text.
+
+    A summary that differs only in what the notes do not tell (one stored before the status was told)
+    is taken as the new baseline without a note."""
     sync, summary = job.sync, job.target.summary
     if not sync.note_added:
         text = payloads.note_text(job.order, job.target.lines)
         return {"kind": "create", "hash": _digest(text), "summary": summary, "text": text}
     if sync.pushed_summary and sync.pushed_summary != summary:
         text = payloads.note_change_text(job.order, sync.pushed_summary, summary)
-        return {"kind": "change", "hash": _digest(text), "summary": summary, "text": text}
+        if text:
+            return {"kind": "change", "hash": _digest(text), "summary": summary, "text": text}
+        sync.pushed_summary = summary
+        sync_save(sync, "pushed_summary")
     return None
 
 

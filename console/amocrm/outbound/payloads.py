@@ -303,7 +303,7 @@ def note_text(order: Any, lines: Sequence[Any] | None = None) -> str:
     for n, item in enumerate(lines, start=1):
         out.append(
             f"{n}. {item.product.name} ({item.product.sku}) — {item.quantity} шт. × "
-            f"{format_money(item.unit_price)} ₽/сут. = {format_money(item.line_total)} ₽"
+            f"{format_money(item.unit_price)} ₽/сут. × {days} сут. = {format_money(item.line_total)} ₽"
         )
     if not lines:
         out.append("—")
@@ -334,6 +334,8 @@ def order_summary(order: Any, lines: Sequence[Any]) -> dict[str, Any]:
         "delivery": order.delivery_method,
         "address": (order.delivery_address or "") if delivering else "",
         "comment": order.comment or "",
+        "status": order.status,
+        "active": bool(order.is_active),
     }
 
 
@@ -354,10 +356,33 @@ def _when(value: str) -> str:
     return format_date(dt.date.fromisoformat(value)) if value else "—"
 
 
+def status_label(status: str) -> str:
+    """The order status as the console names it, in Russian ("Отменён")."""
+    return amo_label(Order.Status, status)
+
+
+def _status_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
+    """The status and deletion lines; a summary written before they were told ("status" missing) tells
+    none, so older deals get no note for a change that did not happen."""
+    out = []
+    if "status" in before and before["status"] != after.get("status"):
+        out.append(f"Статус: {status_label(before['status'])} → {status_label(after['status'])}")
+    if "active" in before and before["active"] != after.get("active"):
+        out.append("Заказ удалён в консоли." if not after.get("active") else "Заказ восстановлен в консоли.")
+    return out
+
+
 def note_change_text(order: Any, before: Mapping[str, Any], after: Mapping[str, Any]) -> str:
     """A short note saying what changed between two :func:`order_summary` values (the deal's feed tells the
-    story; its fields show the present)."""
-    out = [f"Заказ {order.number or '#' + str(order.pk)} изменён:"]
+    story; its fields show the present); an empty string when nothing the notes tell changed.
+
+    A move to another status alone gets no note of its own: amoCRM's feed already shows the deal's stage
+    change (event ``lead_status_changed``,
+    https://www.amocrm.ru/developers/content/crm_platform/events-and-notes), and a status change stays one
+    request. A cancellation, a deletion, or a status move together with another change is told."""
+    status = _status_changes(before, after)
+    plain_move = before.get("active") == after.get("active") and after.get("status") != "cancelled"
+    out = [f"Заказ {order.number or '#' + str(order.pk)} изменён:", *status]
     lines = _line_changes(before.get("lines") or {}, after.get("lines") or {})
     if lines:
         out += ["Позиции:", *lines]
@@ -374,6 +399,8 @@ def note_change_text(order: Any, before: Mapping[str, Any], after: Mapping[str, 
         out.append(f"Адрес: {before.get('address') or '—'} → {after['address'] or '—'}")
     if before.get("comment") != after.get("comment"):
         out.append(f"Комментарий: «{before.get('comment') or '—'}» → «{after['comment'] or '—'}»")
+    if len(out) == 1 + len(status) and (not status or plain_move):
+        return ""  # nothing told, or a plain status move alone
     return "\n".join(out)
 
 

@@ -23,8 +23,9 @@ from console.customers.signals import company_changed, customer_changed
 from console.orders.models import Order
 from console.orders.signals import order_changed
 
-# Changes amoCRM itself made that need no push back (the webhook processor records them as pushed).
-AMOCRM_ECHO_FIELDS = frozenset({"status", "paid_amount", "payment_status"})
+# Changes amoCRM itself made that need no push back (the webhook processor records them as pushed; the
+# deal already has the responsible amoCRM set).
+AMOCRM_ECHO_FIELDS = frozenset({"status", "paid_amount", "payment_status", "responsible"})
 
 
 def _trigger(origin: str, actor: str) -> str:

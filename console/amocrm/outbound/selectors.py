@@ -15,6 +15,7 @@ from django_q.brokers import get_broker
 from django_q.conf import Conf
 from django_q.models import OrmQ
 
+from console.amocrm.api.errors import CIRCUIT_KINDS
 from console.amocrm.models import AmoUser, OrderSync, OrderTask, SyncLog
 
 
@@ -36,8 +37,14 @@ def sync_log_list(*, order_id: int | None = None, outcome: str = "", trigger: st
 
 
 def sync_failed_list() -> QuerySet[OrderSync]:
-    """Orders whose sync failed for good or waits for a retry, oldest problem first."""
-    waiting = OrderSync.objects.filter(state=OrderSync.State.QUEUED).exclude(error_kind="")
+    """Orders whose sync failed for good or waits for a retry, oldest problem first: the rows the pages show
+    as failed (``web.sync_state``); one queued again by a manager (no retry time) waits for a worker and is
+    no failure any more, so the page's counts and rows tell the same after a retry."""
+    waiting = (
+        OrderSync.objects.filter(state=OrderSync.State.QUEUED, next_retry_at__isnull=False)
+        .exclude(error_kind="")
+        .exclude(error_kind__in=CIRCUIT_KINDS)
+    )
     failed = OrderSync.objects.filter(state=OrderSync.State.FAILED)
     return (failed | waiting).select_related("order", "order__customer").order_by("updated_at")
 

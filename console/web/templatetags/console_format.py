@@ -8,6 +8,7 @@
   "HH:MM" only, ``|when:"today"`` "HH:MM" for a moment of today and the full form otherwise,
   ``|when:"seconds"`` with seconds, ``|when:"day"`` "dd.mm" (a chart's day). None and "" give "—"; a
   number that is no representable moment is shown as it is (rendering never raises).
+- ``{{ customer.phone|phone }}``: "8 (999) 123-45-67" (``customers.normalize.display_phone``), "—" if none.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from django import template
 from django.conf import settings
 from django.utils import timezone
 from django.utils.formats import number_format
+
+from console.customers.normalize import display_phone
 
 register = template.Library()
 
@@ -83,3 +86,9 @@ def money(value: Any) -> str:
 @register.filter
 def when(value: Any, part: str = "") -> str:
     return format_when(value, part)
+
+
+@register.filter
+def phone(value: Any) -> str:
+    """A phone in the one national form ("8 (999) 123-45-67"); an empty one as "—"."""
+    return display_phone(str(value)) if value else EMPTY

@@ -32,6 +32,8 @@ def test_a_responsible_changed_in_amocrm_reaches_the_order(post: Callable[..., A
     order.refresh_from_db()
     assert order.responsible == boris
     assert "responsible_set" in codes(last_row().results[0]["reasons"])
+    sync = OrderSync.objects.get(order=order)  # amoCRM's own change is not pushed back (an echo)
+    assert (sync.state, sync.task_pending) == (OrderSync.State.SYNCED, False)
     post(_hook(5001, 7002, T0 + 60))  # the same again (our push of it coming back): nothing changes
     assert "responsible_set" not in codes(last_row().results[0]["reasons"])
 

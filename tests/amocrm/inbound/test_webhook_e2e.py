@@ -198,6 +198,8 @@ def test_a_move_to_lost_cancels_the_order_and_calls_nothing_back(synced_order: O
     pause(0.5)
     assert sandbox.requests()["total"] == 0, sandbox.requests()["counts"]
     assert Order.objects.get(pk=synced_order.pk).is_active
+    # the deal's notes will not tell amoCRM's own move back to it as a cancellation made in the console
+    assert OrderSync.objects.get(order=synced_order).pushed_summary["status"] == "cancelled"
 
 
 def destination(sandbox: Any) -> str:

@@ -11,6 +11,7 @@ import pytest
 
 from console.amocrm.models import AmoConnection, OrderSync
 from console.amocrm.outbound import controls, retries
+from console.amocrm.outbound.job import sync_save
 from console.orders.models import Order
 from console.orders.services import order_update
 from tests.fixtures.sync import committed, lead_of, notes_of, retries_due, sent_at, state
@@ -104,3 +105,53 @@ def test_a_change_of_lines_and_dates_is_told_in_one_note(
     assert f"+ {products[1].name} ({products[1].sku}) — 1 шт." in note
     assert "Итого:" in note and "Монтаж:" in note
     assert len(notes_of(amo, state(order).lead_id)) == 2
+
+
+@pytest.mark.django_db
+def test_a_cancellation_and_a_soft_deletion_each_add_one_short_note_a_status_move_tells_amocrm_s_feed(
+    amo: Any, make_order: Callable[..., Order]
+) -> None:
+    from console.orders.services import order_cancel, order_set_status, order_soft_delete
+
+    with committed():
+        order = make_order()
+    with committed():  # a status move alone: amoCRM's feed shows the stage change, no note (one request)
+        order_set_status(order=order, status=Order.Status.RESERVED, origin="manager", actor="m")
+    assert len(notes_of(amo, state(order).lead_id)) == 1
+    with committed():  # with another change, the note tells the status too
+        order_update(
+            order=Order.objects.get(pk=order.pk),
+            data={"status": Order.Status.IN_RENT, "comment": "Ключи у охраны"},
+            origin="manager",
+            actor="m",
+        )
+    with committed():
+        order_cancel(order=Order.objects.get(pk=order.pk), origin="manager", actor="m")
+    with committed():
+        order_soft_delete(order=Order.objects.get(pk=order.pk), origin="manager", actor="m")
+
+    notes = notes_of(amo, state(order).lead_id)
+    assert notes[1] == (
+        f"Заказ {order.number} изменён:\nСтатус: Забронирован → В аренде\n"
+        f"Комментарий: «{order.comment or '—'}» → «Ключи у охраны»"
+    )
+    assert notes[2:] == [
+        f"Заказ {order.number} изменён:\nСтатус: В аренде → Отменён",
+        f"Заказ {order.number} изменён:\nЗаказ удалён в консоли.",
+    ]
+
+
+@pytest.mark.django_db
+def test_a_deal_noted_before_the_status_was_told_gets_no_note_for_it(
+    amo: Any, make_order: Callable[..., Order]
+) -> None:
+    with committed():
+        order = make_order()
+    sync = state(order)
+    older = {k: v for k, v in sync.pushed_summary.items() if k not in ("status", "active")}
+    sync.pushed_summary, sync.payload_hash = older, ""
+    sync_save(sync, "pushed_summary", "payload_hash")
+    with committed():
+        controls.order_push(order_id=order.pk, trigger="manager:m")
+    assert len(notes_of(amo, state(order).lead_id)) == 1
+    assert "status" in state(order).pushed_summary

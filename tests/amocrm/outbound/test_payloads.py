@@ -154,7 +154,7 @@ def test_no_payload_ever_carries_an_empty_custom_fields_list():
 def test_the_creation_note_lists_lines_dates_delivery_comment_and_source():
     text = payloads.note_text(make_order(), make_lines())
     assert "Стул Кьявари (CH-1) — 40 шт." in text
-    assert "Стол круглый (TB-2) — 4 шт. × 990,50" in text
+    assert "Стол круглый (TB-2) — 4 шт. × 990,50 ₽/сут. × 3 сут. = " in text
     assert "Монтаж: 01.06.2026" in text
     assert "Демонтаж: 04.06.2026 (суток аренды: 3)" in text
     assert "Доставка: Доставка" in text and "Адрес: Москва, Тверская 1" in text

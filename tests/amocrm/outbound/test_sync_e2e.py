@@ -327,15 +327,16 @@ def test_link_to_a_lead_that_does_not_exist_is_refused(amo: Any, make_order: Cal
 
 @pytest.mark.django_db
 def test_unlinking_notes_the_old_deal_and_the_next_push_asks_new_or_relink(
-    amo: Any, make_order: Callable[..., Order]
+    amo: Any, make_order: Callable[..., Order], django_user_model: Any
 ) -> None:
+    django_user_model.objects.create_user("anna", first_name="Анна", last_name="Петрова")
     with committed():
         order = make_order()
     first = state(order).lead_id
     with committed():
         controls.order_unlink(order_id=order.pk, trigger="manager:anna")
     assert notes_of(amo, first)[-1].startswith(
-        f"Сделка отвязана от заказа {order.number} в консоли (manager:anna)"
+        f"Сделка отвязана от заказа {order.number} в консоли (Анна Петрова);"
     )
     assert state(order).previous_lead_id == first
 

@@ -2,11 +2,13 @@
 
 Migrates the SQLite database, creates (or resets) the ``admin`` login and prints it, loads demo data, starts
 the bundled AmoCRM sandbox as the AmoCRM account and connects the console to it (OAuth code exchange + account
-setup), starts a django-q2 cluster, and serves the console until Ctrl+C.
+setup), starts a django-q2 cluster, and serves the console until Ctrl+C or SIGTERM, which stop every process
+it started within 10 s.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import secrets
@@ -28,6 +30,30 @@ from console.amocrm.outbound.controls import orders_push_bulk
 from console.orders.models import Order
 
 ROOT = Path(settings.BASE_DIR)
+STOP_SECONDS = 8  # every child is gone within 10 s of Ctrl+C or SIGTERM: asked first, then killed
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _signal_group(process: subprocess.Popen, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signum)
+
+
+def processes_stop(processes: list[subprocess.Popen], seconds: float = STOP_SECONDS) -> None:
+    """Ask every child's process group to stop (SIGTERM), wait for them together up to ``seconds``, then
+    kill what is left (a django-q2 cluster finishing a long task would otherwise keep running)."""
+    for process in reversed(processes):
+        _signal_group(process, signal.SIGTERM)
+    deadline = time.monotonic() + seconds
+    for process in processes:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=max(0.0, deadline - time.monotonic()))
+    for process in processes:
+        _signal_group(process, signal.SIGKILL)  # the group's stragglers too, once its leader is gone
+        process.wait()
 
 
 def server_command(host: str, port: int) -> list[str]:
@@ -59,9 +85,8 @@ class Command(BaseCommand):
         parser.add_argument("--no-serve", action="store_true", help="set everything up, then exit")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        host, port, sandbox_port = options["host"], options["port"], options["sandbox_port"]
-        console_url = f"http://{host}:{port}"
-        sandbox_url = f"http://127.0.0.1:{sandbox_port}"
+        console_url = f"http://{options['host']}:{options['port']}"
+        sandbox_url = f"http://127.0.0.1:{options['sandbox_port']}"
         os.environ.setdefault("AMOCRM_WEBHOOK_BASE_URL", console_url)
         settings.AMOCRM_WEBHOOK_BASE_URL = settings.AMOCRM_WEBHOOK_BASE_URL or console_url
 
@@ -69,42 +94,41 @@ class Command(BaseCommand):
         call_command("collectstatic", interactive=False, verbosity=0)
         password = self._admin_password()
         processes: list[subprocess.Popen] = []
+        previous = signal.signal(signal.SIGTERM, _interrupt)  # SIGTERM stops the demo as Ctrl+C does
         try:
-            processes.append(self._start_sandbox(sandbox_port, console_url))
-            loaded_before = Order.objects.count()
-            logging.getLogger("django-q").setLevel(logging.WARNING)  # one "Enqueued" line per order is noise
-            call_command("demo_data", orders=options["orders"], verbosity=1)
-            call_command(
-                "amocrm_connect_sandbox",
-                url=sandbox_url,
-                redirect_uri=f"{console_url}/amocrm/oauth/callback/",
-            )
-            if Order.objects.count() > loaded_before:
-                self._push_demo_orders_in_bulk()
-            processes.append(self._spawn([sys.executable, "manage.py", "qcluster"]))
-            self.stdout.write(
-                self.style.SUCCESS(
-                    f"\n  Console:        {console_url}/\n"
-                    f"  Login:          admin / {password}\n"
-                    f"  AmoCRM sandbox: {sandbox_url}/  (its leads board plays a manager working in AmoCRM)\n"
-                )
-            )
-            if options["no_serve"]:
-                return
-            server = self._spawn(server_command(host, port))
-            processes.append(server)
-            server.wait()
+            self._run(options, processes, password, sandbox_url=sandbox_url, console_url=console_url)
         except KeyboardInterrupt:
             pass
         finally:
-            for process in reversed(processes):
-                if process.poll() is None:
-                    process.send_signal(signal.SIGTERM)
-            for process in processes:
-                try:
-                    process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+            processes_stop(processes)
+            signal.signal(signal.SIGTERM, previous)
+
+    def _run(
+        self, options: dict[str, Any], processes: list[subprocess.Popen], password: str, **urls: str
+    ) -> None:
+        console_url, sandbox_url = urls["console_url"], urls["sandbox_url"]
+        processes.append(self._start_sandbox(options["sandbox_port"], console_url))
+        loaded_before = Order.objects.count()
+        logging.getLogger("django-q").setLevel(logging.WARNING)  # one "Enqueued" line per order is noise
+        call_command("demo_data", orders=options["orders"], verbosity=1)
+        call_command(
+            "amocrm_connect_sandbox", url=sandbox_url, redirect_uri=f"{console_url}/amocrm/oauth/callback/"
+        )
+        if Order.objects.count() > loaded_before:
+            self._push_demo_orders_in_bulk()
+        processes.append(self._spawn([sys.executable, "manage.py", "qcluster"]))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"\n  Console:        {console_url}/\n"
+                f"  Login:          admin / {password}\n"
+                f"  AmoCRM sandbox: {sandbox_url}/  (its leads board plays a manager working in AmoCRM)\n"
+            )
+        )
+        if options["no_serve"]:
+            return
+        server = self._spawn(server_command(options["host"], options["port"]))
+        processes.append(server)
+        server.wait()
 
     def _push_demo_orders_in_bulk(self) -> None:
         """The demo data was loaded before the cluster runs: swap the one-task-per-order queue for batched
@@ -126,7 +150,9 @@ class Command(BaseCommand):
         return password
 
     def _spawn(self, command: list[str]) -> subprocess.Popen:
-        return subprocess.Popen(command, cwd=ROOT, env=os.environ.copy())
+        # Each child leads its own process group, so stopping it reaches its workers too (gunicorn's,
+        # django-q2's); Ctrl+C reaches the demo alone, which stops them (``processes_stop``).
+        return subprocess.Popen(command, cwd=ROOT, env=os.environ.copy(), start_new_session=True)
 
     def _start_sandbox(self, port: int, console_url: str) -> subprocess.Popen:
         process = self._spawn(
