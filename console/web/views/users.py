@@ -199,18 +199,30 @@ def _access_changed(name: str, data: dict[str, Any]) -> str:
     return text % {"user": name}
 
 
-@require_POST
-@admin_required
-def user_role(request: HttpRequest, pk: int) -> HttpResponse:
-    """POST role: the user's new console role."""
-    return _change(request, pk, RoleForm, user_set_role, _role_changed)
+def _change_view(
+    form_class: type[forms.Form],
+    service: Callable[..., object],
+    success: Callable[[str, dict[str, Any]], str],
+    doc: str,
+) -> Callable[[HttpRequest, int], HttpResponse]:
+    """An admin's POST changing one thing of user ``pk`` (see :func:`_change`)."""
+
+    @require_POST
+    @admin_required
+    def view(request: HttpRequest, pk: int) -> HttpResponse:
+        return _change(request, pk, form_class, service, success)
+
+    view.__doc__ = doc
+    return view
 
 
-@require_POST
-@admin_required
-def user_active(request: HttpRequest, pk: int) -> HttpResponse:
-    """POST active=0 deactivates the user (no more logins), active=1 lets it log in again."""
-    return _change(request, pk, ActiveForm, user_set_active, _access_changed)
+user_role = _change_view(RoleForm, user_set_role, _role_changed, "POST role: the user's new console role.")
+user_active = _change_view(
+    ActiveForm,
+    user_set_active,
+    _access_changed,
+    "POST active=0 deactivates the user (no more logins), active=1 lets it log in again.",
+)
 
 
 def _amo_linked(name: str, data: dict[str, Any]) -> str:
@@ -228,18 +240,18 @@ def _storefront_changed(name: str, data: dict[str, Any]) -> str:
     return _("%(user)s takes no storefront orders.") % {"user": name}
 
 
-@require_POST
-@admin_required
-def user_amo_link(request: HttpRequest, pk: int) -> HttpResponse:
-    """POST amo_user: the amoCRM user (``AmoUser`` id) the console user acts as; empty unlinks."""
-    return _change(request, pk, AmoLinkForm, user_link_amo, _amo_linked)
-
-
-@require_POST
-@admin_required
-def user_storefront(request: HttpRequest, pk: int) -> HttpResponse:
-    """POST takes_orders=1 makes the user take storefront orders in turn with the others; 0 stops it."""
-    return _change(request, pk, StorefrontForm, user_set_storefront, _storefront_changed)
+user_amo_link = _change_view(
+    AmoLinkForm,
+    user_link_amo,
+    _amo_linked,
+    "POST amo_user: the amoCRM user (``AmoUser`` id) the console user acts as; empty unlinks.",
+)
+user_storefront = _change_view(
+    StorefrontForm,
+    user_set_storefront,
+    _storefront_changed,
+    "POST takes_orders=1 makes the user take storefront orders in turn with the others; 0 stops it.",
+)
 
 
 @require_http_methods(["GET", "POST"])
