@@ -12,6 +12,7 @@ import pytest
 from console.amocrm.account.loss_reasons import loss_reasons_refresh
 from console.amocrm.inbound.events import item_process
 from console.amocrm.inbound.items import WebhookItem
+from console.amocrm.inbound.reconcile import leads_reconcile
 from console.amocrm.loss import lead_loss_reason, loss_reason_to_send, order_loss_reason_set
 from console.amocrm.models import LossReason, OrderLossReason, StageMapping
 from console.amocrm.outbound import payloads
@@ -117,3 +118,21 @@ def test_without_any_reason_in_the_account_a_lost_deal_costs_no_read(
     assert sum(calls(amo).values()) == 1
     order.refresh_from_db()
     assert order.status == "cancelled"
+
+
+def test_the_reconciliation_brings_a_lost_deals_reason_with_no_read_of_its_own(
+    amo: Any, make_order: Callable[..., Order]
+) -> None:
+    loss_reasons_refresh()
+    with committed():
+        order = make_order()
+    lead_id = state(order).lead_id
+    lost = StageMapping.objects.get(order_status="cancelled")
+    reason_id = LossReason.objects.get(name="Дорого").pk
+    amo.control("POST", f"leads/{lead_id}/move", {"status_id": lost.status_id, "loss_reason_id": reason_id})
+    amo.control("POST", "requests/clear")
+    leads_reconcile(trigger="schedule")
+    order.refresh_from_db()
+    assert order.status == "cancelled"
+    assert OrderLossReason.objects.get(order=order).name == "Дорого"
+    assert not [k for k in calls(amo) if k.startswith(f"GET /api/v4/leads/{lead_id}")]

@@ -32,6 +32,7 @@ from console.amocrm.api.errors import AmoCRMError, error_kind
 from console.amocrm.api.redaction import redact
 from console.amocrm.api.transport import PAGE_LIMIT
 from console.amocrm.inbound.drafts import LEAD_WITH, lead_draft_from_api
+from console.amocrm.inbound.loss import loss_reason_record
 from console.amocrm.inbound.payments import combine, payment_from_api, payment_observe
 from console.amocrm.inbound.rules import ItemResult, LeadObservation, Outcome, lead_observe, trust_horizon
 from console.amocrm.inbound.tasks import task_observe
@@ -95,6 +96,7 @@ def _observation(lead: dict[str, Any], fetched_at: float) -> LeadObservation:
 def _apply_one(lead: dict[str, Any], report: ReconcileReport, *, client: Any, fetched_at: float) -> None:
     result = lead_observe(_observation(lead, fetched_at), client_factory=lambda: client)
     result = combine(result, payment_observe(lead_id=int(lead["id"]), seen=payment_from_api(lead)))
+    result = combine(result, loss_reason_record(lead=lead))  # the list carries loss_reason_id
     report.add(result)
     if result.outcome == Outcome.APPLIED and result.order_id:
         SyncLog.objects.create(
