@@ -15,6 +15,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
+from console.amocrm.models import LossReason
 from console.customers.models import Customer
 from console.orders.models import Order
 from console.web import sync_state
@@ -140,6 +141,12 @@ class OrderFilter(SearchFilterSet):
         empty_label=_("Any"),
     )
     mine = switch("filter_mine", _("My orders"))
+    loss_reason = django_filters.ModelChoiceFilter(
+        field_name="amo_loss_reason__reason",
+        queryset=LossReason.objects.all(),
+        label=_("Loss reason"),
+        empty_label=_("Any"),
+    )
     shown = django_filters.ChoiceFilter(
         choices=[("all", _("Active and deleted")), ("deleted", _("Deleted only"))],
         method="filter_shown",

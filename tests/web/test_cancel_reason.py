@@ -81,3 +81,12 @@ def test_without_a_reason_when_the_manager_says_so(admin_client: Any, make_order
     _cancel(admin_client, order, confirm="1", loss_reason="none")
     order.refresh_from_db()
     assert order.status == "cancelled" and not OrderLossReason.objects.exists()
+
+
+def test_the_orders_list_filters_by_loss_reason(admin_client: Any, make_order: Any, reasons: list) -> None:
+    lost, other = make_order(), make_order()
+    _cancel(admin_client, lost, confirm="1", loss_reason="9000001")
+    listed = admin_client.get(reverse("web:orders"), {"loss_reason": "9000001"}).content.decode()
+    assert f'data-order-id="{lost.pk}"' in listed and f'data-order-id="{other.pk}"' not in listed
+    unknown = admin_client.get(reverse("web:orders"), {"loss_reason": "777"})
+    assert unknown.status_code == 200  # an unknown reason is a form error on the list, never a 500
