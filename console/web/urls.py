@@ -65,7 +65,6 @@ urlpatterns = [
     path("webhooks/", webhook_views.webhook_list, name="webhooks"),
     path("webhooks/stages/", webhook_views.webhook_stages, name="webhook_stages"),
     path("webhooks/rotate-secret/", webhook_views.webhook_secret_rotate, name="webhook_secret_rotate"),
-    path("webhooks/reveal-secret/", webhook_views.webhook_secret_reveal, name="webhook_secret_reveal"),
     path("webhooks/<int:pk>/", webhook_views.webhook_detail, name="webhook_detail"),
     path("webhooks/<int:pk>/replay/", webhook_views.webhook_replay, name="webhook_replay"),
     # AmoCRM sync controls and support pages

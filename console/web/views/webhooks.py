@@ -12,17 +12,13 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_noop
-from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
 from console.amocrm.account.connection import (
-    connection_audited,
     connection_rotate_webhook_secret,
     setup_enqueue,
 )
-from console.amocrm.account.setup import webhook_destination
 from console.amocrm.api.redaction import redact
 from console.amocrm.inbound.inbox import INBOX_RETENTION, inbox_replay_request
 from console.amocrm.models import AmoConnection, PipelineStatus, WebhookCounter, WebhookInbox
@@ -35,7 +31,6 @@ from console.web.templatetags.console_format import format_when
 
 PER_PAGE = 50
 # The audit's summary when an admin has the secret shown (stored in English, translated when listed).
-AUDIT_WEBHOOK_SECRET_SHOWN = gettext_noop("Webhook secret shown")
 REPLAYED_EVENT = "webhook-replayed"
 
 
@@ -184,24 +179,3 @@ def webhook_secret_rotate(request: HttpRequest) -> HttpResponse:
             request, _("Webhook secret rotated. Connect the account to subscribe the new address.")
         )
     return redirect("web:webhooks")
-
-
-@require_POST
-@admin_required
-@never_cache
-def webhook_secret_reveal(request: HttpRequest) -> HttpResponse:
-    """POST: show the admin the webhook secret and our webhook URL (htmx: the fragment in place of the
-    button; without htmx: a page of its own). Recorded in the connection's history of changes; the secret is
-    in this answer only, never in a page before the click nor in a log line."""
-    connection = AmoConnection.get_solo()
-    with connection_audited(
-        connection_id=connection.pk, actor=request.user.get_username(), summary=AUDIT_WEBHOOK_SECRET_SHOWN
-    ):
-        pass
-    context = {
-        "secret": connection.webhook_secret,
-        "destination": webhook_destination(connection=connection),
-        "path": reverse("amocrm:webhook", args=[connection.webhook_secret]),
-    }
-    template = "webhooks/_secret.html#secret" if request.htmx else "webhooks/_secret.html"
-    return render(request, template, context)
