@@ -251,3 +251,5 @@ def test_it_counts_the_customers_with_changes_to_settle_and_links_to_them(admin_
     listed = admin_client.get(reverse("web:customers"), {"conflicts": "on"}).content.decode()
     assert f'data-customer-id="{order.customer_id}"' in listed
     assert f'data-customer-id="{other.customer_id}"' not in listed
+    # the list's own form keeps the filter (a checkbox, ticked) when the manager filters further
+    assert re.search(r'<input type="checkbox" name="conflicts"[^>]*checked', listed)
