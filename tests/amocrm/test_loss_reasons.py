@@ -68,16 +68,25 @@ def test_cancelling_with_a_reason_closes_the_deal_lost_with_it_in_the_same_patch
     assert sum(patches.values()) == 1, patches
 
 
-def test_a_deal_closed_lost_in_amocrm_brings_its_reason_to_the_order(
-    amo: Any, make_order: Callable[..., Order]
-) -> None:
-    loss_reasons_refresh()
+def _closed_lost(amo: Any, make_order: Callable[..., Order], reason: str | None) -> tuple[Order, int, Any]:
+    """A synced order whose deal a manager then closed lost in the sandbox (with the reason named, if any):
+    the order, its deal's id and the cancelled stage's mapping."""
     with committed():
         order = make_order()
     lead_id = state(order).lead_id
     lost = StageMapping.objects.get(order_status="cancelled")
-    reason_id = LossReason.objects.get(name="Мероприятие отменено").pk
-    amo.control("POST", f"leads/{lead_id}/move", {"status_id": lost.status_id, "loss_reason_id": reason_id})
+    move: dict[str, Any] = {"status_id": lost.status_id}
+    if reason is not None:
+        move["loss_reason_id"] = LossReason.objects.get(name=reason).pk
+    amo.control("POST", f"leads/{lead_id}/move", move)
+    return order, lead_id, lost
+
+
+def test_a_deal_closed_lost_in_amocrm_brings_its_reason_to_the_order(
+    amo: Any, make_order: Callable[..., Order]
+) -> None:
+    loss_reasons_refresh()
+    order, lead_id, lost = _closed_lost(amo, make_order, "Мероприятие отменено")
     hook = WebhookItem("leads", "status", lead_id, status_id=lost.status_id, pipeline_id=lost.pipeline_id)
     result = item_process(hook)
     order.refresh_from_db()
@@ -106,11 +115,7 @@ def test_a_lead_without_a_reason_has_none() -> None:
 def test_without_any_reason_in_the_account_a_lost_deal_costs_no_read(
     amo: Any, make_order: Callable[..., Order]
 ) -> None:
-    with committed():
-        order = make_order()
-    lead_id = state(order).lead_id
-    lost = StageMapping.objects.get(order_status="cancelled")
-    amo.control("POST", f"leads/{lead_id}/move", {"status_id": lost.status_id})
+    order, lead_id, lost = _closed_lost(amo, make_order, None)
     amo.control("POST", "requests/clear")
     hook = WebhookItem("leads", "status", lead_id, status_id=lost.status_id, pipeline_id=lost.pipeline_id)
     # A hook without a time is checked by re-reading the deal once: that read alone, no loss-reason read.
@@ -124,12 +129,7 @@ def test_the_reconciliation_brings_a_lost_deals_reason_with_no_read_of_its_own(
     amo: Any, make_order: Callable[..., Order]
 ) -> None:
     loss_reasons_refresh()
-    with committed():
-        order = make_order()
-    lead_id = state(order).lead_id
-    lost = StageMapping.objects.get(order_status="cancelled")
-    reason_id = LossReason.objects.get(name="Дорого").pk
-    amo.control("POST", f"leads/{lead_id}/move", {"status_id": lost.status_id, "loss_reason_id": reason_id})
+    order, lead_id, _lost = _closed_lost(amo, make_order, "Дорого")
     amo.control("POST", "requests/clear")
     leads_reconcile(trigger="schedule")
     order.refresh_from_db()
