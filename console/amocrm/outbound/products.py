@@ -129,7 +129,7 @@ def elements_ensure(run: Run, jobs: list[Job]) -> None:
                 "payload_hash": payloads.stable_hash(payload),
             },
         )
-    creates_forget(ELEMENT, stale_pks)
+    creates_forget(ELEMENT, stale_pks, holder=run.holder)
 
 
 def pushed_products_reread(run: Run, jobs: list[Job]) -> None:

@@ -17,7 +17,6 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
 from django.utils import timezone
 
 from console.amocrm.api.errors import AmoCRMError, UnknownOutcome
@@ -46,22 +45,28 @@ def creates_sending(
         if holder:
             row_data["holder"] = holder
         rows.append(UnconfirmedCreate(kind=kind, key=key, sent_at=now, data=row_data))
-    with transaction.atomic():
-        UnconfirmedCreate.objects.filter(kind=kind, key__in=keys).delete()
-        UnconfirmedCreate.objects.bulk_create(rows)
+    # One statement, so two runs marking the same key at once (two orders of one product) both succeed: the
+    # later mark takes the key over.
+    UnconfirmedCreate.objects.bulk_create(
+        rows, update_conflicts=True, unique_fields=["kind", "key"], update_fields=["sent_at", "data"]
+    )
     try:
         yield
     except AmoCRMError as exc:
         if not isinstance(exc, UnknownOutcome):
-            creates_forget(kind, keys)
+            creates_forget(kind, keys, holder=holder)
         raise
 
 
-def creates_forget(kind: str, keys: Iterable[int]) -> None:
-    """The creates of ``keys`` are settled: their ids are stored (or nothing was created)."""
+def creates_forget(kind: str, keys: Iterable[int], *, holder: str = "") -> None:
+    """The creates of ``keys`` are settled: their ids are stored (or nothing was created). With ``holder``,
+    only that run's marks: a mark another run took over since is that run's to confirm."""
     keys = list(keys)
     if keys:
-        UnconfirmedCreate.objects.filter(kind=kind, key__in=keys).delete()
+        marks = UnconfirmedCreate.objects.filter(kind=kind, key__in=keys)
+        if holder:
+            marks = marks.filter(data__holder=holder)
+        marks.delete()
 
 
 def order_creates_forget(order_id: int) -> None:

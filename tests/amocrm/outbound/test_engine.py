@@ -14,6 +14,7 @@ from console.amocrm import leases
 from console.amocrm.models import AmoConnection, CustomerAmoLink, Lease, OrderSync, SyncLog, UnconfirmedCreate
 from console.amocrm.outbound import controls, customers, engine, outcomes, queueing, retries
 from console.amocrm.outbound.job import Run
+from console.amocrm.outbound.unconfirmed import ELEMENT, creates_forget, creates_sending
 from console.amocrm.stagemap import StageMap
 from console.orders.models import Order
 from console.orders.signals import order_changed
@@ -240,3 +241,21 @@ def test_an_order_waits_for_a_catalog_element_create_only_once_its_sender_is_gon
     settling = engine._settling(jobs)
 
     assert (order.pk in settling) is not sender_alive
+
+
+def test_two_runs_sending_one_catalog_element_keep_the_later_mark(order: Order) -> None:
+    """Two orders of one product synced at once both mark its element create (no duplicate-key crash: the
+    later mark takes the key over), and the first run to finish forgets only its own mark, so the other's
+    create stays marked until that run confirms it."""
+    product_id = order.items.first().product_id
+    with (
+        creates_sending(ELEMENT, [product_id], holder="first"),
+        creates_sending(ELEMENT, [product_id], holder="second"),
+    ):
+        pass
+    creates_forget(ELEMENT, [product_id], holder="first")
+
+    marks = UnconfirmedCreate.objects.filter(kind=ELEMENT, key=product_id)
+    assert list(marks.values_list("data", flat=True)) == [{"holder": "second"}]
+    creates_forget(ELEMENT, [product_id], holder="second")
+    assert not UnconfirmedCreate.objects.filter(kind=ELEMENT).exists()
