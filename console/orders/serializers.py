@@ -22,7 +22,7 @@ from console.customers.serializers import (
     TextField,
 )
 from console.orders.models import MAX_QUANTITY, Order, OrderItem, Product
-from console.orders.services import MAX_TOTAL
+from console.orders.validation import MAX_TOTAL
 
 MAX_LINES = 200
 

@@ -21,7 +21,7 @@ unchanged line keeps the price it was sold at, even when the catalog price moved
 from __future__ import annotations
 
 import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -37,7 +37,6 @@ from console.customers.models import Customer
 from console.customers.selectors import contact_from_data
 from console.customers.services import customer_find_or_create
 from console.orders.models import (
-    MAX_QUANTITY,
     Order,
     OrderItem,
     OrderResponsibleChange,
@@ -47,13 +46,16 @@ from console.orders.models import (
     rental_days,
 )
 from console.orders.signals import order_changed
+from console.orders.validation import (
+    CENT,
+    apply_payment,
+    check_origin,
+    check_total,
+    line_total,
+    validate_lines,
+    validate_order,
+)
 
-ORIGINS = frozenset({"storefront", "manager", "amocrm", "system"})
-MIN_DATE = datetime.date(2000, 1, 1)
-MAX_DATE = datetime.date(2100, 12, 31)
-MAX_RENTAL_DAYS = 366
-MAX_TOTAL = Decimal("999999999999.99")  # Order.total_amount and paid_amount: max_digits=14, decimal_places=2
-CENT = Decimal("0.01")
 # Model attributes ``order_update`` compares, by the name ``changed`` gives them.
 RENAMED = {"customer_id": "customer", "responsible_id": "responsible"}
 
@@ -72,127 +74,9 @@ CREATED_FIELDS = frozenset(
 )
 
 
-def line_total(*, quantity: int, unit_price: Decimal, days: int) -> Decimal:
-    """quantity x unit price x rental days, rounded to kopecks."""
-    return (Decimal(quantity) * unit_price * days).quantize(CENT)
-
-
 def order_number_for(pk: int) -> str:
     """The human-readable number of the order with this primary key: "R-000123"."""
     return f"R-{pk:06d}"
-
-
-# --- Validation -----------------------------------------------------------------------------------------
-
-
-def _validate_dates(order: Order, *, origin: str, errors: dict[str, list[str]]) -> None:
-    start, end = order.installation_date, order.dismantle_date
-    for field, value in (("installation_date", start), ("dismantle_date", end)):
-        if value is None:
-            errors.setdefault(field, []).append(_("This field is required."))
-        elif not MIN_DATE <= value <= MAX_DATE:
-            errors.setdefault(field, []).append(
-                _("Date must be between %(min)s and %(max)s.") % {"min": MIN_DATE, "max": MAX_DATE}
-            )
-    if errors or start is None or end is None:
-        return
-    if end < start:
-        errors.setdefault("dismantle_date", []).append(
-            _("Dismantle date cannot be before installation date.")
-        )
-    elif (end - start).days > MAX_RENTAL_DAYS:
-        errors.setdefault("dismantle_date", []).append(
-            _("A rental lasts at most %(days)s days.") % {"days": MAX_RENTAL_DAYS}
-        )
-    if origin == "storefront" and start < timezone.localdate():
-        errors.setdefault("installation_date", []).append(_("Installation date cannot be in the past."))
-
-
-def _validate_delivery(order: Order, errors: dict[str, list[str]]) -> None:
-    if order.delivery_method in Order.DELIVERING_METHODS and not order.delivery_address.strip():
-        errors.setdefault("delivery_address", []).append(_("Delivery address is required for delivery."))
-
-
-def _validate_lines(lines: list[dict[str, Any]], *, written: set[int]) -> list[str]:
-    """Errors of the requested lines; ``written`` holds product ids whose line is added or changed."""
-    if not lines:
-        return [_("An order needs at least one item.")]
-    errors: list[str] = []
-    seen: set[int] = set()
-    for line in lines:
-        product: Product = line["product"]
-        quantity = line["quantity"]
-        if product.pk in seen:
-            errors.append(
-                _("Product %(sku)s appears twice; send one line per product.") % {"sku": product.sku}
-            )
-        seen.add(product.pk)
-        if isinstance(quantity, bool) or not isinstance(quantity, int) or not 1 <= quantity <= MAX_QUANTITY:
-            errors.append(
-                _("Quantity of %(sku)s must be between 1 and %(max)s.")
-                % {"sku": product.sku, "max": MAX_QUANTITY}
-            )
-        if product.pk in written and not product.is_active:
-            errors.append(_("Product %(sku)s is not available.") % {"sku": product.sku})
-    return errors
-
-
-def _validate_order(order: Order, *, origin: str, errors: dict[str, list[str]]) -> None:
-    _validate_dates(order, origin=origin, errors=errors)
-    _validate_delivery(order, errors)
-    try:
-        order.full_clean(exclude=["customer", "created_by", "number", "total_amount"], validate_unique=False)
-    except ValidationError as exc:
-        for field, messages in exc.message_dict.items():
-            if field not in errors:
-                errors[field] = messages
-    if errors:
-        raise ValidationError(errors)
-
-
-def _money(value: Any) -> Decimal | None:
-    """``value`` (Decimal, int, float or text) as an amount in 0..MAX_TOTAL with at most two decimal places,
-    or None when it is none (bool, NaN, infinity, out of range, fractions of a kopeck, not a number)."""
-    if isinstance(value, bool) or not isinstance(value, Decimal | int | float | str):
-        return None
-    try:
-        amount = Decimal(str(value).strip())
-    except InvalidOperation:
-        return None
-    if not amount.is_finite() or not 0 <= amount <= MAX_TOTAL or amount != amount.quantize(CENT):
-        return None
-    return abs(amount.quantize(CENT))  # abs: "-0" is 0.00
-
-
-def _apply_payment(order: Order, data: dict[str, Any], errors: dict[str, list[str]]) -> None:
-    """Set ``paid_amount`` and ``payment_status`` from ``data`` where present and valid, else note errors."""
-    if "paid_amount" in data:
-        amount = _money(data["paid_amount"])
-        if amount is None:
-            errors["paid_amount"] = [
-                _("Enter an amount from 0 to %(max)s with at most two decimal places.") % {"max": MAX_TOTAL}
-            ]
-        else:
-            order.paid_amount = amount
-    if "payment_status" in data:
-        status = data["payment_status"]
-        if isinstance(status, str) and status in Order.PaymentStatus.values:
-            order.payment_status = status
-        else:
-            errors["payment_status"] = [_("Unknown payment status %(s)r.") % {"s": status}]
-
-
-def _check_total(total: Decimal) -> None:
-    if total > MAX_TOTAL:
-        raise ValidationError({"items": [_("The order total is too large.")]})
-
-
-# --- Shared helpers ---------------------------------------------------------------------------------------
-
-
-def _check_origin(origin: str) -> None:
-    if origin not in ORIGINS:
-        raise ValueError(f"unknown origin {origin!r}")
 
 
 def _resolve_customer(
@@ -304,7 +188,7 @@ def order_create(
     ``sync_disabled``, ``paid_amount``, ``payment_status``. The storefront origin always gives
     ``source="storefront"`` and keeps the inline customer's details in ``checkout_contact``.
     """
-    _check_origin(origin)
+    check_origin(origin)
     with transaction.atomic():
         order = Order(status=data.get("status") or Order.Status.NEW, created_by=created_by)
         for field in SIMPLE_FIELDS:
@@ -320,14 +204,14 @@ def order_create(
         )
         lines = list(data.get("items") or [])
         errors: dict[str, list[str]] = {}
-        _apply_payment(order, data, errors)
-        line_errors = _validate_lines(
+        apply_payment(order, data, errors)
+        line_errors = validate_lines(
             lines, written={line["product"].pk for line in lines if "unit_price" not in line}
         )
         if line_errors:
             errors["items"] = line_errors
         customer = _resolve_customer(data, errors, origin=origin, actor=actor)
-        _validate_order(order, origin=origin, errors=errors)
+        validate_order(order, origin=origin, errors=errors)
         order.customer = customer
         days = rental_days(order.installation_date, order.dismantle_date)
         items = [
@@ -340,7 +224,7 @@ def order_create(
             for line in lines
         ]
         order.total_amount = sum((item.line_total for item in items), Decimal("0.00"))
-        _check_total(order.total_amount)
+        check_total(order.total_amount)
         order.save()
         order.number = order_number_for(order.pk)
         Order.objects.filter(pk=order.pk).update(number=order.number)
@@ -487,7 +371,7 @@ def order_update(*, order: Order, data: dict[str, Any], origin: str, actor: str)
     Sends ``order_changed`` with ``action="cancelled"`` when the status becomes cancelled, else ``"updated"``;
     nothing is written or sent when nothing changes. A soft-deleted order cannot be changed.
     """
-    _check_origin(origin)
+    check_origin(origin)
     with transaction.atomic():
         order = Order.objects.select_for_update().select_related("customer").get(pk=order.pk)
         if not order.is_active:
@@ -501,17 +385,17 @@ def order_update(*, order: Order, data: dict[str, Any], origin: str, actor: str)
         if "responsible" in data:
             order.responsible = data["responsible"]
         errors: dict[str, list[str]] = {}
-        _apply_payment(order, data, errors)
+        apply_payment(order, data, errors)
         lines = list(data["items"]) if "items" in data else None
         if lines is not None:
-            line_errors = _validate_lines(lines, written=_written_products(order, lines))
+            line_errors = validate_lines(lines, written=_written_products(order, lines))
             if line_errors:
                 errors["items"] = line_errors
         if "customer" in data or "customer_data" in data:
             customer = _resolve_customer(data, errors, origin=origin, actor=actor)
             if customer is not None:
                 order.customer = customer
-        _validate_order(order, origin=origin, errors=errors)
+        validate_order(order, origin=origin, errors=errors)
 
         changed = {field for field, value in before.items() if getattr(order, field) != value}
         changed = {RENAMED.get(f, f) for f in changed}
@@ -519,7 +403,7 @@ def order_update(*, order: Order, data: dict[str, Any], origin: str, actor: str)
         if lines is not None and _sync_items(order, lines, days=days):
             changed.add("items")
         total = _reprice_lines(order, days=days)
-        _check_total(total)
+        check_total(total)
         if total != order.total_amount:
             order.total_amount = total
             changed.add("total_amount")
@@ -586,7 +470,7 @@ def order_cancel(*, order: Order, origin: str, actor: str) -> Order:
 
 def order_soft_delete(*, order: Order, origin: str, actor: str) -> Order:
     """Mark the order inactive (``action="deleted"``, ``changed={"is_active"}``); twice is a no-op."""
-    _check_origin(origin)
+    check_origin(origin)
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order.pk)
         if not order.is_active:

@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from console.customers.models import Customer
 from console.customers.serializers import MAX_ID
 from console.orders.models import MAX_QUANTITY, Order, Product
-from console.orders.services import MAX_TOTAL
+from console.orders.validation import MAX_TOTAL
 
 DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 # Every id the console reads from a request is bounded by ``MAX_ID``, the API's bound (the largest BIGINT): no
