@@ -20,7 +20,10 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 class OrderTable(tables.Table):
     """The orders list: its columns, sorting and pages. A row's cells are written in ``orders/_table.html``
     (django-tables2 renders each cell through an introspected ``render_*`` call, several times slower on
-    a page of 50 orders); each record carries its ``sync_display``, set by the view."""
+    a page of 50 orders); each record carries its ``sync_display``, set by the view, and the table the
+    account's address for the deal links (``amo_base_url``, "" when none is set)."""
+
+    amo_base_url = ""
 
     select = tables.CheckBoxColumn(
         accessor="pk",

@@ -56,6 +56,15 @@ def test_it_lists_orders_with_their_sync_state(admin_client):
     assert 'class="badge sync-synced"' in body and 'class="badge sync-skipped"' in body
 
 
+def test_each_rows_deal_links_to_its_card_in_amocrm(admin_client):
+    """Issue 22: the list named a deal by its bare number ("deal 424242"); it links to the deal's card."""
+    connect(base_url="https://rent.amocrm.ru/")
+    synced = create_order(phone="+79990000001", first_name="Anna")
+    OrderSync.objects.update_or_create(order=synced, defaults={"state": "synced", "lead_id": 424242})
+    body = admin_client.get(reverse("web:orders")).content.decode()
+    assert '<a href="https://rent.amocrm.ru/leads/detail/424242" target="_blank" rel="noopener">' in body
+
+
 def test_it_filters_by_status_and_search(admin_client):
     create_order(phone="+79990000011", first_name="Alpha", status="reserved")
     create_order(phone="+79990000012", first_name="Beta", status="new")

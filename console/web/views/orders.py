@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_tables2 import RequestConfig
 
 from console.amocrm.loss import loss_reason_choices, order_loss_reason_set
-from console.amocrm.models import LossReason
+from console.amocrm.models import AmoConnection, LossReason
 from console.amocrm.outbound import retries
 from console.amocrm.outbound.selectors import order_tasks_shown
 from console.amocrm.stagemap import stage_labels
@@ -59,11 +59,16 @@ def htmx_fragment(request: HttpRequest) -> bool:
 def order_list(request: HttpRequest) -> HttpResponse:
     """All orders with their AmoCRM display state; htmx requests get only the table fragment, which polls
     itself while an order on the page is queued or running."""
-    ctx = sync_state.sync_context()
+    state, base_url = AmoConnection.objects.filter(pk=1).values_list("state", "base_url").first() or (
+        None,
+        "",
+    )
+    ctx = sync_state.sync_context(connection_state=state)
     order_filter = OrderFilter(
         request.GET or None, queryset=_orders_queryset(), sync_context=ctx, request=request
     )
     table = OrderTable(order_filter.qs)
+    table.amo_base_url = (base_url or "").rstrip("/")  # each row's deal links to its card in amoCRM
     RequestConfig(request, paginate={"per_page": PER_PAGE}).configure(table)
     records = [row.record for row in table.page.object_list]
     for record in records:
