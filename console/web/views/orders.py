@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_tables2 import RequestConfig
 
 from console.amocrm.loss import loss_reason_choices, order_loss_reason_set
-from console.amocrm.models import AmoConnection, LossReason
+from console.amocrm.models import LossReason
 from console.amocrm.outbound import retries
 from console.amocrm.outbound.selectors import order_tasks_shown
 from console.amocrm.stagemap import stage_labels
@@ -36,6 +36,7 @@ from console.web.decorators import staff_required
 from console.web.exchanges import timeline_with_exchanges
 from console.web.filters import OrderFilter, customer_search
 from console.web.forms import OrderForm, OrderLineFormSet, OrderPaymentForm, OrderStatusForm, formset_lines
+from console.web.labels import amo_base_url
 from console.web.live import live_condition, order_list_version, order_page_version
 from console.web.permissions import requires
 from console.web.tables import OrderTable, order_csv_rows
@@ -59,16 +60,12 @@ def htmx_fragment(request: HttpRequest) -> bool:
 def order_list(request: HttpRequest) -> HttpResponse:
     """All orders with their AmoCRM display state; htmx requests get only the table fragment, which polls
     itself while an order on the page is queued or running."""
-    state, base_url = AmoConnection.objects.filter(pk=1).values_list("state", "base_url").first() or (
-        None,
-        "",
-    )
-    ctx = sync_state.sync_context(connection_state=state)
+    ctx = sync_state.sync_context()
     order_filter = OrderFilter(
         request.GET or None, queryset=_orders_queryset(), sync_context=ctx, request=request
     )
     table = OrderTable(order_filter.qs)
-    table.amo_base_url = (base_url or "").rstrip("/")  # each row's deal links to its card in amoCRM
+    table.amo_base_url = amo_base_url()  # each row's deal links to its card in amoCRM
     RequestConfig(request, paginate={"per_page": PER_PAGE}).configure(table)
     records = [row.record for row in table.page.object_list]
     for record in records:
