@@ -9,24 +9,54 @@ https://www.amocrm.ru/developers/content/api/recommendations
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from django.conf import settings
 from django.db import transaction
 
-from console.amocrm.api.ratelimit import MAX_SLEEP, SAFETY_MARGIN, RateLimiter, RedisRateLimiter
+from console.amocrm.api.ratelimit import (
+    IN_FLIGHT_HOLD,
+    SAFETY_MARGIN,
+    RateLimiter,
+    RedisRateLimiter,
+    SlidingLog,
+    wait_loop,
+)
 from console.amocrm.models import RateLimitWindow
 
 
-class DatabaseRateLimiter:
-    """Sliding-log limiter in a database row, locked for each turn (every process sharing the database)."""
+class DatabaseRateLimiter(SlidingLog):
+    """Sliding log in a database row, locked for each turn (every process sharing the database). The row's
+    ``starts`` hold the unix time of each answer in the window, and "now + hold" for each request out."""
 
     def __init__(self, name: str, rate: float, window: float) -> None:
         self.name = name
         self.rate = max(1, int(rate))
         self.window = window
 
-    def _try(self) -> float:
-        """Record a start and return 0, or return how long to wait before trying again."""
+    def _grant(self) -> tuple[str, float]:
+        return wait_loop(self._try)
+
+    def _try(self) -> tuple[str, float]:
+        """Record a request in flight and return its place, or return how long to wait before trying again."""
+        with self._locked() as (row, now, starts):
+            if len(starts) >= self.rate:
+                return "", max(0.001, starts[-self.rate] + self.window - now)
+            place = now + IN_FLIGHT_HOLD
+            RateLimitWindow.objects.filter(pk=row.pk).update(starts=[*starts, place][-self.rate :])
+            return repr(place), 0.0
+
+    def _answered(self, place: str) -> None:
+        with self._locked() as (row, now, starts):
+            if float(place) in starts:
+                starts = sorted([s for s in starts if s != float(place)] + [now])
+                RateLimitWindow.objects.filter(pk=row.pk).update(starts=starts[-self.rate :])
+
+    @contextmanager
+    def _locked(self) -> Iterator[tuple[RateLimitWindow, float, list[float]]]:
+        """The locked row, the time, and its stamps still in the window (sorted; a stamp further ahead than a
+        request may be held is dropped: a clock set back must not hold every request back)."""
         locked = RateLimitWindow.objects.select_for_update().filter(name=self.name)
         with transaction.atomic():
             row = locked.first()
@@ -36,23 +66,8 @@ class DatabaseRateLimiter:
                 RateLimitWindow.objects.get_or_create(name=self.name)
                 row = locked.get()
             now = time.time()
-            # Keep the window's starts; drop stamps from the future (clock set back), or all would wait.
-            starts = [s for s in row.starts if now - self.window < s <= now + 0.001]
-            if len(starts) >= self.rate:
-                return max(0.001, starts[-self.rate] + self.window - now)
-            RateLimitWindow.objects.filter(pk=row.pk).update(starts=[*starts, now][-self.rate :])
-            return 0.0
-
-    def acquire(self) -> float:
-        waited = 0.0
-        while True:
-            delay = self._try()
-            if not delay:
-                return waited
-            # amoCRM asks clients to wait for their turn rather than send and be refused.
-            delay = min(delay, MAX_SLEEP)
-            time.sleep(delay)
-            waited += delay
+            limit = now + IN_FLIGHT_HOLD + 0.001
+            yield row, now, sorted(s for s in row.starts if now - self.window < s <= limit)
 
 
 def get_rate_limiter(*, name: str = "amocrm", rate: float | None = None) -> RateLimiter:
@@ -60,7 +75,7 @@ def get_rate_limiter(*, name: str = "amocrm", rate: float | None = None) -> Rate
     rate = float(rate if rate is not None else settings.AMOCRM_RATE_LIMIT)
     if rate <= 0:
         raise ValueError("AMOCRM_RATE_LIMIT must be positive")
-    # ``count`` starts per ``window``: 7/s -> 7 per 1.1 s; 0.5/s -> 1 per 2.1 s; 7.5/s -> 7 per ~1.03 s.
+    # ``count`` answers per ``window``: 7/s -> 7 per 1.02 s; 0.5/s -> 1 per 2.02 s; 7.5/s -> 7 per ~0.95 s.
     count = max(1, int(rate))
     window = count / rate + SAFETY_MARGIN
     if settings.REDIS_URL:

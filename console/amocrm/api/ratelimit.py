@@ -1,12 +1,20 @@
 """One rate limiter shared by every process of the installation.
 
-A sliding log: a request may start only when fewer than ``rate`` requests started in the last ``window``
-seconds. The window is one second plus a small safety margin, so that network and scheduling jitter between
-our grant and amoCRM's arrival time never puts ``rate + 1`` requests into any one-second window the server
-sees.
+A sliding log over *answers*: a request may start only when fewer than ``rate`` requests are in flight or
+were answered in the last ``window`` seconds. amoCRM counts a request when it arrives, which is somewhere
+between our grant and its answer; counting each request from its answer (and as "now" while it is in
+flight) therefore keeps any ``window`` of arrivals at ``rate`` or fewer, whatever the delays between our
+grant, the wire and amoCRM's clock. Counting from the grant (as this limiter did) left that to a safety
+margin, and a worker paused 100 ms between its grant and its send on a loaded machine made the server see
+``rate + 1`` (a 429).
 
-Backends: Redis (:class:`RedisRateLimiter`, a Lua script over a sorted set, clock from the Redis server)
-here; the database one (a row locked for each turn) lives with the models it needs, in
+Use :meth:`RateLimiter.turn` around exactly one request::
+
+    with limiter.turn():
+        response = session.request(...)
+
+Backends: Redis (:class:`RedisRateLimiter`, Lua scripts over a sorted set, clock from the Redis server) here;
+the database one (a row locked for each turn) lives with the models it needs, in
 ``console.amocrm.account.ratelimit``, which also picks the installation's limiter and hands it to the
 transport (this package imports no models).
 
@@ -18,35 +26,71 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from typing import Protocol
 
-# Extra seconds added to the 1 s window; the achieved rate is rate / (1 + margin) (about 91 % of the limit).
-# 0.05 s was not enough on a loaded 2-core machine: a request delayed 50 ms more than a later one on its way
-# to the server made the server count limit + 1 requests in one second (a 429 in CI). Repeated 429s get the
-# account blocked, so we give up a few per cent of throughput for the margin.
-SAFETY_MARGIN = 0.1
+# Extra seconds added to the 1 s window, for a server that counts its window's edge inclusively and for clock
+# rounding; delays on the way are covered by counting from the answer (see above).
+SAFETY_MARGIN = 0.02
 # Never sleep longer than this in one step, so a stuck state cannot freeze a worker.
 MAX_SLEEP = 2.0
+# A request in flight holds its place for at most this long: a worker killed mid-request never reports its
+# answer, and its place must come back (one place of ``rate`` lost for a minute, at worst).
+IN_FLIGHT_HOLD = 60.0
 
 
 class RateLimiter(Protocol):
-    def acquire(self) -> float:
-        """Block until one request may start; return the seconds waited."""
+    def turn(self) -> AbstractContextManager[float]:
+        """Wait for one request's place and hold it while the request is in flight (yields seconds waited)."""
         ...
 
 
-_LUA = """
+class SlidingLog:
+    """:meth:`turn` on top of a backend's ``_grant() -> (place, seconds waited)`` and ``_answered(place)``."""
+
+    def _grant(self) -> tuple[str, float]:
+        raise NotImplementedError
+
+    def _answered(self, place: str) -> None:
+        raise NotImplementedError
+
+    @contextmanager
+    def turn(self) -> Iterator[float]:
+        place, waited = self._grant()
+        try:
+            yield waited
+        finally:
+            self._answered(place)
+
+
+def wait_loop(try_once: Callable[[], tuple[str, float]]) -> tuple[str, float]:
+    """Call ``try_once() -> (place or "", seconds to wait)`` until it grants a place; return it, the wait."""
+    waited = 0.0
+    while True:
+        place, delay = try_once()
+        if place:
+            return place, waited
+        # amoCRM asks clients to wait for their turn rather than send and be refused.
+        delay = min(delay, MAX_SLEEP)
+        time.sleep(delay)
+        waited += delay
+
+
+# KEYS[1] the log; ARGV: rate, window (µs), hold (µs), place. A place in flight is scored "now + hold" (it
+# counts as long as it is out); its answer rescores it to the answer's time (_ANSWERED).
+_GRANT = """
 local key = KEYS[1]
 local rate = tonumber(ARGV[1])
 local window_us = tonumber(ARGV[2])
-local member = ARGV[3]
+local hold_us = tonumber(ARGV[3])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window_us)
 local count = redis.call('ZCARD', key)
 if count < rate then
-  redis.call('ZADD', key, now, member)
-  redis.call('PEXPIRE', key, math.ceil(window_us / 1000) + 1000)
+  redis.call('ZADD', key, now + hold_us, ARGV[4])
+  redis.call('PEXPIRE', key, math.ceil((hold_us + window_us) / 1000) + 1000)
   return 0
 end
 local oldest = redis.call('ZRANGE', key, count - rate, count - rate, 'WITHSCORES')
@@ -54,10 +98,15 @@ local wait = tonumber(oldest[2]) + window_us - now
 if wait < 1000 then wait = 1000 end
 return wait
 """
+_ANSWERED = """
+local t = redis.call('TIME')
+redis.call('ZADD', KEYS[1], 'XX', tonumber(t[1]) * 1000000 + tonumber(t[2]), ARGV[1])
+return 0
+"""
 
 
-class RedisRateLimiter:
-    """Sliding-log limiter in a Redis sorted set, atomic through one Lua script (every host)."""
+class RedisRateLimiter(SlidingLog):
+    """Sliding log in a Redis sorted set, atomic through Lua scripts (every host)."""
 
     def __init__(self, url: str, key: str, rate: float, window: float) -> None:
         import redis
@@ -66,14 +115,17 @@ class RedisRateLimiter:
         self.key = key
         self.rate = max(1, int(rate))
         self.window_us = int(window * 1_000_000)
-        self.script = self.client.register_script(_LUA)
+        self.grant_script = self.client.register_script(_GRANT)
+        self.answered_script = self.client.register_script(_ANSWERED)
 
-    def acquire(self) -> float:
-        waited = 0.0
-        while True:
-            wait_us = int(self.script(keys=[self.key], args=[self.rate, self.window_us, uuid.uuid4().hex]))
-            if not wait_us:
-                return waited
-            delay = min(wait_us / 1_000_000, MAX_SLEEP)
-            time.sleep(delay)
-            waited += delay
+    def _grant(self) -> tuple[str, float]:
+        return wait_loop(self._try)
+
+    def _try(self) -> tuple[str, float]:
+        place = uuid.uuid4().hex
+        args = [self.rate, self.window_us, int(IN_FLIGHT_HOLD * 1_000_000), place]
+        wait_us = int(self.grant_script(keys=[self.key], args=args))
+        return ("", wait_us / 1_000_000) if wait_us else (place, 0.0)
+
+    def _answered(self, place: str) -> None:
+        self.answered_script(keys=[self.key], args=[place])

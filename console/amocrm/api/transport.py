@@ -144,17 +144,17 @@ def send(
     (see :func:`no_answer`), redacted of ``hidden``. API calls (:class:`Transport`) and the OAuth endpoints
     (``api.oauth``) both send through here."""
     path = urlsplit(url).path
-    limiter.acquire()
-    started = time.monotonic()
     sent_headers = {**DEFAULT_HEADERS, **(headers or {})}
     if token:
         sent_headers["Authorization"] = f"Bearer {token}"
     own = session is None  # a request on its own (the OAuth endpoints): its session is closed after it
     session = session or requests.Session()
     try:
-        response = session.request(
-            method, url, params=params, json=json, headers=sent_headers, timeout=timeout or timeouts()
-        )
+        with limiter.turn():  # the request's place in the rate limit, held until its answer
+            started = time.monotonic()
+            response = session.request(
+                method, url, params=params, json=json, headers=sent_headers, timeout=timeout or timeouts()
+            )
     except requests.RequestException as exc:
         raise no_answer(exc, method=method, path=path, create=create, hidden=hidden) from None
     finally:

@@ -25,10 +25,10 @@ def _worker(make_limiter, url: str, token: str, barrier, results) -> None:
     barrier.wait()
     statuses = []
     for _ in range(CALLS_EACH):
-        limiter.acquire()
-        answer = session.get(
-            f"{url}/api/v4/account", headers={"Authorization": f"Bearer {token}"}, timeout=10
-        )
+        with limiter.turn():
+            answer = session.get(
+                f"{url}/api/v4/account", headers={"Authorization": f"Bearer {token}"}, timeout=10
+            )
         statuses.append(answer.status_code)
     results.put(statuses)
 
@@ -63,7 +63,7 @@ def test_processes_sharing_the_database_limiter_stay_under_the_limit(sandbox):
     report = sandbox.requests()
     assert statuses == [200] * WORKERS * CALLS_EACH, "the sandbox answered 429"
     assert report["peak_rps"] <= LIMIT
-    # 32 calls at 7 per 1.1 s: the first 7 go at once, the rest need about 3.9 s more
+    # 32 calls at 7 per 1.02 s (counted from each answer): the first 7 at once, the rest in about 4 s more
     assert elapsed < 8
     assert 1 <= len(RateLimitWindow.objects.get(name="test").starts) <= LIMIT  # the window, nothing older
 
@@ -87,13 +87,20 @@ def test_processes_sharing_the_redis_limiter_stay_under_the_limit(sandbox):
     assert sandbox.requests()["peak_rps"] <= LIMIT
 
 
+def _turns(limiter, count: int) -> list[float]:
+    waits = []
+    for _ in range(count):
+        with limiter.turn() as waited:
+            waits.append(waited)
+    return waits
+
+
 @pytest.mark.django_db
 def test_the_limiter_lets_a_burst_of_the_limit_through_at_once():
     limiter = DatabaseRateLimiter("burst", 5, 1.0)
     started = time.monotonic()
-    waits = [limiter.acquire() for _ in range(5)]
-    assert waits == [0.0] * 5 and time.monotonic() - started < 0.5
-    limiter.acquire()
+    assert _turns(limiter, 5) == [0.0] * 5 and time.monotonic() - started < 0.5
+    _turns(limiter, 1)
     assert time.monotonic() - started >= 0.95
 
 
@@ -102,7 +109,47 @@ def test_starts_from_the_future_do_not_hold_requests_back():
     """A clock set back must not make every request wait for stamps that lie ahead of it."""
     RateLimitWindow.objects.create(name="skewed", starts=[time.time() + 3600] * 5)
     limiter = DatabaseRateLimiter("skewed", 5, 1.0)
-    assert [limiter.acquire() for _ in range(5)] == [0.0] * 5
+    assert _turns(limiter, 5) == [0.0] * 5
+
+
+def _slow_answer_then_next(sandbox, limiter) -> float:
+    """One request the sandbox answers 0.6 s late, then the next turn: seconds from answer to grant."""
+    sandbox.configure(rate_limit=0)
+    sandbox.fault(kind="slow", seconds=0.6, path="/api/v4/account", times=1)
+    headers = {"Authorization": f"Bearer {sandbox.token()}"}
+    with limiter.turn():
+        requests.get(f"{sandbox.url}/api/v4/account", headers=headers, timeout=10)
+    answered = time.monotonic()
+    with limiter.turn():
+        return time.monotonic() - answered
+
+
+@pytest.mark.django_db
+def test_a_request_counts_from_its_answer_not_from_its_start(sandbox):
+    """amoCRM counts a request when it arrives, which may be any time until its answer: a slow request holds
+    its place until answered (counted from its start, the next went at once and could share its second)."""
+    limiter = DatabaseRateLimiter("slow", 1, 0.4)
+    assert _slow_answer_then_next(sandbox, limiter) >= 0.38
+
+
+@pytest.mark.django_db
+def test_a_request_in_flight_holds_its_place_and_its_answer_frees_it_a_window_later():
+    limiter = DatabaseRateLimiter("held", 2, 0.3)
+    with limiter.turn():
+        (in_flight,) = RateLimitWindow.objects.get(name="held").starts
+        assert in_flight > time.time() + 30  # counted as long as it is out
+    (answered,) = RateLimitWindow.objects.get(name="held").starts
+    assert answered <= time.time()
+
+
+def test_the_redis_limiter_counts_from_the_answer_too(sandbox):
+    redis = pytest.importorskip("redis")
+    try:
+        redis.Redis.from_url(_redis_url()).ping()
+    except redis.RedisError:
+        pytest.skip("no Redis server on 127.0.0.1:6379")
+    limiter = RedisRateLimiter(_redis_url(), f"test:ratelimit:{uuid.uuid4().hex}", 1, 0.4)
+    assert _slow_answer_then_next(sandbox, limiter) >= 0.38
 
 
 def test_the_installation_limiter_follows_the_settings(settings):
