@@ -52,7 +52,8 @@ def test_a_storefront_order_reaches_synced_on_screen_without_a_reload(
     live_cluster.start()
     expect(row_state(page, order)).to_have_attribute("data-sync-state", "synced", timeout=CLUSTER_MS)
     lead_id = OrderSync.objects.get(order=order).lead_id
-    expect(row).to_contain_text(f"deal {lead_id}")
+    deal = row.locator(f"a[href$='/leads/detail/{lead_id}']")
+    expect(deal).to_have_text(f"Deal {lead_id}")
     assert page.evaluate("window.__marker") == "same page", "the list was reloaded"
     expect(page.locator("#orders-table")).not_to_have_attribute("data-polling", "1")
 
