@@ -1,6 +1,6 @@
-"""Live screens: the order page, the orders list and the customer card show changes made in amoCRM (a deal
-moved, paid, reassigned, a contact edited: whatever lands on the order, its customer or its sync state)
-without a reload.
+"""Live screens: the order page, the orders list, the customers and companies lists, the customer card, the
+sync log and the failed syncs page show changes made in amoCRM (a deal moved, paid, reassigned, a contact
+edited, a deal created there: whatever lands on the order, its customer or its sync state) without a reload.
 
 The page carries a version of what it shows (``orders_version``: a hash of the shown columns of its orders,
 read in one query by primary key) in ``<meta name="console-live">``; ``static/console/live.js`` asks for the
@@ -19,13 +19,15 @@ from collections.abc import Callable, Iterable
 from functools import wraps
 from typing import Any
 
-from django.db.models import Func, OuterRef, Q, Subquery
+from django.db.models import Func, OuterRef, Q, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
 from django.utils.cache import add_never_cache_headers
 
-from console.amocrm.models import PartyConflict
+from console.amocrm.models import PartyConflict, SyncLog
+from console.amocrm.outbound.selectors import sync_failed_list
 from console.customers.models import Customer
 from console.orders.models import Order
+from console.web.customer_lists import companies_queryset, customers_queryset
 
 LIVE_HEADER = "X-Console-Live"
 # The list's script names the orders it shows (their ids, "1,2,3"): the list's filters are not re-run.
@@ -75,11 +77,11 @@ def orders_version(ids: Iterable[int], *, newest: bool = False) -> str:
     ids = sorted(set(ids))
     if not ids:
         top = Order.objects.order_by("-pk").values_list("pk", flat=True).first() if newest else None
-        return _digest([top])
+        return digest([top])
     rows = Order.objects.filter(pk__in=ids).order_by("pk")
     if newest:
         rows = rows.annotate(newest=Order.objects.order_by("-pk").values("pk")[:1])
-    return _digest(list(rows.values_list(*ORDER_FIELDS, *SYNC_FIELDS, *(["newest"] if newest else []))))
+    return digest(list(rows.values_list(*ORDER_FIELDS, *SYNC_FIELDS, *(["newest"] if newest else []))))
 
 
 # What the customer card shows of the customer, its company, its amoCRM link and open conflicts.
@@ -105,7 +107,7 @@ def customer_version(pk: int, *, orders: int) -> str:
     counted = open_conflicts.order_by().annotate(n=Func("pk", function="COUNT")).values("n")
     customer = Customer.objects.filter(pk=pk).annotate(conflicts=Subquery(counted))
     shown = Order.objects.filter(customer_id=pk).order_by("-created_at", "-id")[:orders]
-    return _digest(
+    return digest(
         [
             list(customer.values_list(*CUSTOMER_FIELDS, "conflicts")),
             list(shown.values_list(*ORDER_FIELDS, *SYNC_FIELDS)),
@@ -113,7 +115,54 @@ def customer_version(pk: int, *, orders: int) -> str:
     )
 
 
-def _digest(rows: list[Any]) -> str:
+# What the customers and companies lists show of each row (a contact edited in amoCRM moves ``updated_at``,
+# a deal created there adds an order), and how their rows are read for it.
+LIST_ROWS: dict[str, tuple[Callable[[], QuerySet], tuple[str, ...]]] = {
+    "customers": (
+        customers_queryset,
+        ("pk", "updated_at", "is_active", "company__updated_at", "order_count"),
+    ),
+    "companies": (companies_queryset, ("pk", "updated_at", "customer_count")),
+}
+
+
+def list_version(kind: str, ids: Iterable[int]) -> str:
+    """A short hash of what the ``kind`` list (``LIST_ROWS``) shows of its rows ``ids`` and of its newest
+    row's id (so the list learns that one was added), in one query by primary key."""
+    rows, fields = LIST_ROWS[kind]
+    ids = sorted(set(ids))
+    newest = rows().model.objects.order_by("-pk").values("pk")[:1]
+    if not ids:
+        return digest([newest.values_list("pk", flat=True).first()])
+    shown = rows().filter(pk__in=ids).annotate(newest=Subquery(newest)).order_by("pk")
+    return digest(list(shown.values_list(*fields, "newest")))
+
+
+def list_page_version(kind: str) -> Callable[[HttpRequest], str]:
+    """The ``kind`` list page's version (``live_condition``'s ``version_of``): the rows its script names."""
+    return lambda request: list_version(kind, requested_ids(request))
+
+
+def sync_log_version(rows: QuerySet[SyncLog], ids: Iterable[int]) -> str:
+    """A short hash of what the sync log shows: its rows ``ids`` (a row is written once; only "resolved" is
+    set later) and the newest of ``rows`` (the log as filtered), in one query by primary key."""
+    newest = rows.order_by("-pk").values("pk")[:1]
+    shown = SyncLog.objects.filter(pk__in=sorted(set(ids))).annotate(newest=Subquery(newest)).order_by("pk")
+    values = list(shown.values_list("pk", "resolved", "newest"))
+    return digest(values or [rows.order_by("-pk").values_list("pk", flat=True).first()])
+
+
+def failed_version() -> str:
+    """A short hash of what the failed syncs page shows of its orders (one query over the failed rows)."""
+    rows = sync_failed_list().order_by("order_id")
+    return digest(list(rows.values_list(*FAILED_FIELDS)))
+
+
+FAILED_FIELDS = ("order_id", "state", "attempts", "next_retry_at", "error_kind", "error", "last_synced_at")
+
+
+def digest(rows: list[Any]) -> str:
+    """A short hash of ``rows`` (their ``repr``): a page's live version."""
     return hashlib.blake2b(repr(rows).encode(), digest_size=10).hexdigest()
 
 

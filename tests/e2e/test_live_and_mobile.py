@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -97,6 +98,46 @@ def test_a_contact_renamed_in_amocrm_shows_on_the_open_customer_card_without_a_r
     expect(page.locator("#customer-head")).to_have_class("page-head live-changed")
     assert page.evaluate("window.__notReloaded") is True, "the page was reloaded"
     print(f"contact rename on the open card after {shown:.1f} s")
+
+
+def test_a_contact_renamed_in_amocrm_shows_on_the_open_customers_list_without_a_reload(
+    synced_orders: list[Any], sign_in: Any, live_server: Any, sandbox: Any
+) -> None:
+    order = synced_orders[1]
+    contact_id = CustomerAmoLink.objects.get(customer_id=order.customer_id).contact_id
+    page = sign_in("manager", language="ru", width=1280)
+    page.goto(f"{live_server.url}/customers/")
+    row = page.locator(f"#customers tbody tr[data-customer-id='{order.customer_id}']")
+    expect(row).to_contain_text("Борис")
+    page.evaluate("window.__notReloaded = true")
+    answer = sandbox.api("PATCH", f"/api/v4/contacts/{contact_id}", json={"first_name": "Глеб"})
+    assert answer.status_code == 200, answer.text
+    expect(row).to_contain_text("Глеб", timeout=8000)
+    expect(row).to_have_class(re.compile(r"\blive-changed\b"))
+    assert page.evaluate("window.__notReloaded") is True, "the page was reloaded"
+
+
+def test_a_deal_moved_in_amocrm_adds_its_line_to_the_open_sync_log_and_dashboard_without_a_reload(
+    synced_orders: list[Any], sign_in: Any, live_server: Any, sandbox: Any
+) -> None:
+    order = synced_orders[2]
+    page = sign_in("support", language="ru", width=1280)
+    page.goto(f"{live_server.url}/sync/log/")
+    rows = page.locator("#sync-log tbody tr[data-log-id]")
+    before = rows.count()
+    page.evaluate("window.__notReloaded = true")
+    dashboard = page.context.new_page()
+    dashboard.goto(f"{live_server.url}/")
+    dashboard.evaluate("window.__notReloaded = true")
+    in_rent = StageMapping.objects.get(order_status="in_rent")
+    sandbox.move_lead(OrderSync.objects.get(order=order).lead_id, in_rent.status_id, in_rent.pipeline_id)
+    expect(rows).to_have_count(before + 1, timeout=8000)
+    expect(rows.first).to_contain_text(order.number)
+    expect(rows.first).to_have_class(re.compile(r"\blive-changed\b"))
+    assert page.evaluate("window.__notReloaded") is True, "the log was reloaded"
+    # The webhook's line counts in the week's chart once the kept figures are counted again (10 s at most).
+    expect(dashboard.locator("#sync-chart")).to_have_class(re.compile(r"\blive-changed\b"), timeout=15000)
+    assert dashboard.evaluate("window.__notReloaded") is True, "the dashboard was reloaded"
 
 
 def _width(page: Any) -> int:

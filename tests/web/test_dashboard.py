@@ -253,3 +253,34 @@ def test_it_counts_the_customers_with_changes_to_settle_and_links_to_them(admin_
     assert f'data-customer-id="{other.customer_id}"' not in listed
     # the list's own form keeps the filter (a checkbox, ticked) when the manager filters further
     assert re.search(r'<input type="checkbox" name="conflicts"[^>]*checked', listed)
+
+
+def _live_version(body: str) -> str:
+    start = body.index('<meta name="console-live" content="') + len('<meta name="console-live" content="')
+    return body[start : body.index('"', start)]
+
+
+def _poll(client, version: str):  # noqa: ANN001, ANN202
+    return client.get(DASHBOARD, HTTP_X_CONSOLE_LIVE="1", HTTP_IF_NONE_MATCH=f'"{version}"')
+
+
+def test_the_dashboard_is_live_and_shows_kept_figures_again_once_counted_afresh(admin_client):
+    """Issue 22: the dashboard did not change until reloaded. A poll costs one query (304 while nothing
+    changed); a new log row gets the page at once, and again when its figures are counted afresh."""
+    map_stages()
+    connect()
+    many_orders(3)
+    version = _live_version(admin_client.get(DASHBOARD).content.decode())
+    with CaptureQueriesContext(connection) as captured:
+        assert _poll(admin_client, version).status_code == 304
+    ours = [q["sql"] for q in captured.captured_queries if "amocrm_" in q["sql"]]
+    assert len(ours) == 1, ours
+    log(0, "failed", "server")
+    changed = _poll(admin_client, version)
+    assert changed.status_code == 200  # the connection and the queue as of now; the figures kept
+    version = changed["ETag"].strip('"')
+    assert _poll(admin_client, version).status_code == 304
+    dashboard.SUMMARIES.clear()  # the figures' time is up: counted afresh, the new failure among them
+    fresh = _poll(admin_client, version)
+    assert fresh.status_code == 200 and 'id="failures"' in fresh.content.decode()
+    assert _poll(admin_client, fresh["ETag"].strip('"')).status_code == 304  # and quiet again

@@ -1,5 +1,6 @@
-"""Live screens (console/web/live.py): the order page and the orders list answer the live script's poll with
-304 after one query when nothing changed, and with the page and a new version when something did."""
+"""Live screens (console/web/live.py): the order page, the customer card and the orders, customers and
+companies lists answer the live script's poll with 304 after one query when nothing changed, and with the page
+and a new version when something did."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from console.amocrm.models import OrderSync, PartyConflict
+from console.amocrm.models import OrderSync, PartyConflict, SyncLog
+from console.customers.models import Company, Customer
 from console.customers.services import customer_update
 from console.orders.services import order_set_payment, order_set_status
 from console.web.live import customer_version, orders_version
@@ -168,3 +170,80 @@ def test_the_card_version_follows_its_orders_sync_rows_and_open_conflicts():
     assert customer_version(order.customer_id, orders=50) != moved
     PartyConflict.objects.filter(pk=conflict.pk).update(resolved_at=timezone.now())
     assert customer_version(order.customer_id, orders=50) == moved
+
+
+def test_an_unchanged_customers_list_answers_304_after_one_query(admin_client):
+    customers = [create_order(phone=f"+7999000010{n}").customer for n in range(3)]
+    url = reverse("web:customers")
+    body = admin_client.get(url).content.decode()
+    assert 'data-list="#customers-table" data-row-key="data-customer-id"' in body
+    ids = ",".join(str(customer.pk) for customer in customers)
+    with CaptureQueriesContext(connection) as captured:
+        response = _poll(admin_client, url, _version_on_page(body), HTTP_X_CONSOLE_LIVE_IDS=ids)
+    ours = [q["sql"] for q in captured.captured_queries if "customers_customer" in q["sql"]]
+    assert (response.status_code, len(ours)) == (304, 1), ours
+
+
+def test_a_contact_edited_in_amocrm_and_a_new_customer_change_the_customers_list(admin_client):
+    customer = create_order().customer
+    url = reverse("web:customers")
+    version = _version_on_page(admin_client.get(url).content.decode())
+    ids = str(customer.pk)
+    customer_update(customer=customer, data={"first_name": "Зинаида"}, origin="amocrm", actor="amocrm")
+    response = _poll(admin_client, url, version, HTTP_X_CONSOLE_LIVE_IDS=ids)
+    assert response.status_code == 200 and "Зинаида" in response.content.decode()
+    version = response["ETag"].strip('"')
+    assert _poll(admin_client, url, version, HTTP_X_CONSOLE_LIVE_IDS=ids).status_code == 304
+    create_order(phone="+79990000222")  # a new customer: the list learns of it
+    assert _poll(admin_client, url, version, HTTP_X_CONSOLE_LIVE_IDS=ids).status_code == 200
+
+
+def test_an_order_added_to_a_company_changes_the_companies_list(admin_client):
+    company = Company.objects.create(name="ООО Мебель", inn="7707083893")
+    url = reverse("web:companies")
+    body = admin_client.get(url).content.decode()
+    assert 'data-list="#companies-table" data-row-key="data-company-id"' in body
+    version, ids = _version_on_page(body), str(company.pk)
+    assert _poll(admin_client, url, version, HTTP_X_CONSOLE_LIVE_IDS=ids).status_code == 304
+    customer = create_order(phone="+79990000333").customer
+    Customer.objects.filter(pk=customer.pk).update(company=company)  # no updated_at: the count still moves
+    assert _poll(admin_client, url, version, HTTP_X_CONSOLE_LIVE_IDS=ids).status_code == 200
+
+
+def test_the_sync_log_answers_304_until_a_new_entry_of_its_filter_is_written(admin_client):
+    order = create_order()
+    first = SyncLog.objects.create(order=order, outcome=SyncLog.Outcome.OK, event="create")
+    body = admin_client.get(reverse("web:sync_log")).content.decode()
+    assert f'data-log-id="{first.pk}"' in body and 'data-row-key="data-log-id"' in body
+    url = reverse("web:sync_log")
+    version, ids = _version_on_page(body), str(first.pk)
+    with CaptureQueriesContext(connection) as captured:
+        assert _poll(admin_client, url, version, HTTP_X_CONSOLE_LIVE_IDS=ids).status_code == 304
+    ours = [q["sql"] for q in captured.captured_queries if "sync_log" in q["sql"] or "synclog" in q["sql"]]
+    assert len(ours) == 1, ours
+    failed_only = reverse("web:sync_log") + "?outcome=failed"
+    filtered = _version_on_page(admin_client.get(failed_only).content.decode())
+    SyncLog.objects.create(order=order, outcome=SyncLog.Outcome.OK, event="update")
+    assert _poll(admin_client, failed_only, filtered).status_code == 304  # not an entry it shows
+    response = _poll(admin_client, url, version, HTTP_X_CONSOLE_LIVE_IDS=ids)
+    assert response.status_code == 200 and response.content.decode().count("data-log-id=") == 2
+    SyncLog.objects.filter(pk=first.pk).update(resolved=True)
+    assert (
+        _poll(admin_client, url, response["ETag"].strip('"'), HTTP_X_CONSOLE_LIVE_IDS=ids).status_code == 200
+    )
+
+
+def test_the_failed_syncs_page_answers_304_until_a_failure_changes(admin_client):
+    order = create_order()
+    sync = deal_at(order)
+    OrderSync.objects.filter(pk=sync.pk).update(state="failed", error_kind="validation", attempts=1)
+    url = reverse("web:sync_failed")
+    body = admin_client.get(url).content.decode()
+    assert 'data-regions="#sync-failed"' in body
+    version = _version_on_page(body)
+    assert _poll(admin_client, url, version).status_code == 304
+    OrderSync.objects.filter(pk=sync.pk).update(attempts=2)  # a retry failed again
+    response = _poll(admin_client, url, version)
+    assert response.status_code == 200 and order.number in response.content.decode()
+    OrderSync.objects.filter(pk=sync.pk).update(state="synced", error_kind="")
+    assert _poll(admin_client, url, response["ETag"].strip('"')).status_code == 200

@@ -1,7 +1,9 @@
 """The live screens' version of a page (``console.web.live``): ``{% load console_live %}``.
 
 ``{% order_version order %}`` for one order's page, ``{% table_version table %}`` for the orders list's rows
-on the current page (and the newest order), ``{% customer_card_version customer %}`` for a customer's card.
+on the current page (and the newest order), ``{% list_rows_version table "customers" %}`` for the customers
+(or companies) list's page, ``{% customer_card_version customer %}`` for a customer's card,
+``{% sync_log_page_version page %}`` and ``{% failed_page_version %}`` for the sync log and failed syncs.
 The page puts it in ``<meta name="console-live">``.
 """
 
@@ -11,7 +13,14 @@ from typing import Any
 
 from django import template
 
-from console.web.live import CARD_ORDERS, customer_version, orders_version
+from console.web.live import (
+    CARD_ORDERS,
+    customer_version,
+    failed_version,
+    list_version,
+    orders_version,
+    sync_log_version,
+)
 
 register = template.Library()
 
@@ -32,3 +41,21 @@ def table_version(table: Any) -> str:
 def customer_card_version(customer: Any) -> str:
     """The version of one customer's card."""
     return customer_version(customer.pk, orders=CARD_ORDERS)
+
+
+@register.simple_tag
+def list_rows_version(table: Any, kind: str) -> str:
+    """The version of the ``kind`` list (``live.LIST_ROWS``): the rows of the table's current page."""
+    return list_version(kind, [row.record.pk for row in table.page.object_list])
+
+
+@register.simple_tag
+def sync_log_page_version(page: Any) -> str:
+    """The version of the sync log's page ``page`` (of the log as filtered)."""
+    return sync_log_version(page.paginator.object_list, [row.pk for row in page])
+
+
+@register.simple_tag
+def failed_page_version() -> str:
+    """The version of the failed syncs page."""
+    return failed_version()

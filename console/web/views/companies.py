@@ -28,6 +28,7 @@ company_list = list_view(
     CompanyTable,
     "companies/list.html",
     "All companies, searched; htmx gets the table only.",
+    "companies",
 )
 
 

@@ -34,7 +34,7 @@ from console.web.customer_forms import CompanyForm, CustomerForm, show_errors
 from console.web.customer_lists import CustomerFilter, CustomerTable, customers_queryset
 from console.web.decorators import staff_required
 from console.web.labels import amo_base_url, party_names
-from console.web.live import CARD_ORDERS, customer_page_version, live_condition
+from console.web.live import CARD_ORDERS, customer_page_version, list_page_version, live_condition
 from console.web.permissions import requires
 from console.web.views.orders import htmx_fragment
 
@@ -48,11 +48,14 @@ def list_view(
     table_class: type[tables.Table],
     template: str,
     doc: str,
+    live_kind: str,
 ) -> Callable[[HttpRequest], HttpResponse]:
-    """A list page of the customers pages: ``rows()`` through ``filter_class`` in ``list_page``."""
+    """A list page of the customers pages: ``rows()`` through ``filter_class`` in ``list_page``, live
+    (``console.web.live``) over its ``live_kind`` rows."""
 
     @require_GET
     @staff_required
+    @live_condition(list_page_version(live_kind))
     def view(request: HttpRequest) -> HttpResponse:
         return list_page(request, filter_class(request.GET or None, queryset=rows()), table_class, template)
 
@@ -66,6 +69,7 @@ customer_list = list_view(
     CustomerTable,
     "customers/list.html",
     "All active customers (inactive ones on request), searched and filtered; htmx gets the table only.",
+    "customers",
 )
 
 

@@ -4,14 +4,20 @@ connection's health with what to do, orders whose deal moved elsewhere, and a we
 The figures over all orders and the sync log (the :class:`Summary`) cost about a hundred milliseconds of
 database work at 100,000 orders on SQLite, so each process keeps them for ``SUMMARY_SECONDS`` and the page
 says how old they are; the queue and the connection are read on every request. A constant number of queries
-either way (at most 13, whatever the data's size)."""
+either way (at most 14, whatever the data's size).
+
+The page is live (``console.web.live``): its script's poll costs one query (``connection_with_marks``), and
+the page is sent again when a sync attempt or a webhook was logged, an order was added, the connection, its
+webhook or the incidents changed, or kept figures older than the newest log row were counted afresh."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from django.core.cache.backends.locmem import LocMemCache
+from django.db.models import Func, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -21,10 +27,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from console.amocrm.alerts import incidents_open
-from console.amocrm.models import AmoConnection, WebhookHealth
+from console.amocrm.models import AmoConnection, Incident, SyncLog, WebhookHealth
 from console.amocrm.outbound.selectors import sync_failures_by_kind, sync_outcomes_per_hour, sync_queue_health
 from console.orders.models import Order
-from console.web import sync_state
+from console.web import live, sync_state
 from console.web.customer_lists import open_conflict_count
 from console.web.decorators import staff_required
 from console.web.errors import error_message
@@ -55,18 +61,71 @@ def _loaded_health(connection: AmoConnection | None) -> WebhookHealth | None:
         return None
 
 
-@require_GET
-@staff_required
-def dashboard(request: HttpRequest) -> HttpResponse:
-    """The dashboard (see the module docstring)."""
-    connection = (
+class LiveMarks(NamedTuple):
+    """What says the dashboard may show something new (``marks_of``)."""
+
+    state: str  # the connection's
+    log: int | None  # the newest sync log row
+    row: tuple  # everything read
+
+
+def connection_with_marks() -> AmoConnection | None:
+    """The connection with its webhook health and what ``marks_of`` reads, in one query."""
+    marks = {
+        "newest_log": Subquery(SyncLog.objects.order_by("-pk").values("pk")[:1]),
+        "newest_order": Subquery(Order.objects.order_by("-pk").values("pk")[:1]),
+        "open_incidents": Subquery(
+            Incident.objects.filter(cleared_at__isnull=True)
+            .order_by()
+            .annotate(ids=Func("pk", function="SUM"))
+            .values("ids")
+        ),
+    }
+    return (
         AmoConnection.objects.filter(pk=1)
         .select_related("webhook_health")
         .only("state", "state_changed_at", "last_success_at", *_HEALTH_FIELDS)
+        .annotate(**marks)
         .first()
     )
+
+
+def marks_of(connection: AmoConnection | None) -> LiveMarks:
+    """What says the dashboard may show something new: the connection's state and webhook health, the
+    newest sync log row (every sync attempt and every webhook applied writes one), the newest order, and the
+    open incidents. The queue's depth is left out: it moves all the time under load."""
+    if connection is None:  # never connected: only orders and the log can change what the page shows
+        log = SyncLog.objects.order_by("-pk").values_list("pk", flat=True).first()
+        newest = Order.objects.order_by("-pk").values_list("pk", flat=True).first()
+        return LiveMarks(AmoConnection.State.NOT_CONNECTED, log, (log, newest))
+    health = _loaded_health(connection)
+    shown = [getattr(health, name.split("__")[1], None) for name in _HEALTH_FIELDS]
+    row = (connection.state, connection.state_changed_at, connection.last_success_at, *shown)
+    extra = (connection.newest_log, connection.newest_order, connection.open_incidents)
+    return LiveMarks(connection.state, connection.newest_log, row + extra)
+
+
+def dashboard_version(marks: LiveMarks, figures_mark: int | None) -> str:
+    """The dashboard's live version: ``marks_of`` the connection, and the newest log row its figures counted
+    (kept figures older than the newest row count as a change once they are counted afresh)."""
+    return live.digest([marks.row, figures_mark])
+
+
+def _poll_version(request: HttpRequest) -> str:
+    marks = marks_of(connection_with_marks())
+    kept = SUMMARIES.get(f"summary:{marks.state}")
+    return dashboard_version(marks, kept.mark if kept else marks.log)
+
+
+@require_GET
+@staff_required
+@live.live_condition(_poll_version)
+def dashboard(request: HttpRequest) -> HttpResponse:
+    """The dashboard (see the module docstring)."""
+    connection = connection_with_marks()
+    marks = marks_of(connection)
     state = connection.state if connection else AmoConnection.State.NOT_CONNECTED
-    figures = summary(connection_state=state)
+    figures = summary(connection_state=state, mark=marks.log)
     queue = sync_queue_health()
     now = timezone.now()
     context = {
@@ -82,6 +141,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "webhook_health": webhook_health_shown(_loaded_health(connection)),
         "chart": build_chart(figures.hours, figures.at),
         "incidents": incidents_open(),
+        "live_version": dashboard_version(marks, figures.mark),
     }
     return render(request, "dashboard/index.html", context)
 
@@ -107,21 +167,22 @@ class Summary:
     failures: list[tuple[str, int]]
     hours: dict[datetime, tuple[int, int]]
     conflicts: int = 0
+    mark: int | None = None  # the newest sync log row when counted (``marks_of``)
 
 
-def summary(*, connection_state: str) -> Summary:
+def summary(*, connection_state: str, mark: int | None = None) -> Summary:
     """The summary, computed at most once per ``SUMMARY_SECONDS`` in this process. The display states depend
     on the connection's state (a queued order is "paused" while it is down), so each state has its own copy
-    and a change of state shows at once."""
+    and a change of state shows at once. ``mark`` is kept with figures counted afresh."""
     key = f"summary:{connection_state}"
     figures = SUMMARIES.get(key)
     if figures is None:
-        figures = compute_summary(connection_state=connection_state, now=timezone.now())
+        figures = compute_summary(connection_state=connection_state, now=timezone.now(), mark=mark)
         SUMMARIES.set(key, figures)
     return figures
 
 
-def compute_summary(*, connection_state: str, now: datetime) -> Summary:
+def compute_summary(*, connection_state: str, now: datetime, mark: int | None = None) -> Summary:
     """The summary from the database: six queries (the stage map, two for the counts, the drifted orders
     when there are any, the failures, the week's attempts and the open conflicts' contacts and companies)."""
     ctx = sync_state.sync_context(connection_state=connection_state)
@@ -140,6 +201,7 @@ def compute_summary(*, connection_state: str, now: datetime) -> Summary:
         failures=sync_failures_by_kind(since=now - timedelta(hours=24)),
         hours=sync_outcomes_per_hour(since=chart_hours(now)[0]),
         conflicts=open_conflict_count(),
+        mark=mark,
     )
 
 

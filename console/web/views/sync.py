@@ -15,6 +15,7 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -30,6 +31,7 @@ from console.amocrm.outbound import controls, selectors
 from console.amocrm.outbound.queueing import order_sync_state
 from console.amocrm.outbound.retries import max_attempts
 from console.orders.models import Order
+from console.web import live
 from console.web.decorators import staff_required
 from console.web.errors import failure_groups
 from console.web.exchanges import failed_with_exchanges
@@ -261,11 +263,8 @@ def order_pk_from_text(text: str) -> int | None:
     return int(match.group(1)) if match and int(match.group(1)) else None
 
 
-@require_GET
-@staff_required
-def sync_log(request: HttpRequest) -> HttpResponse:
-    """The sync log, newest first, filtered by ``order`` (its number or id), ``outcome`` or ``trigger``; htmx
-    gets the table."""
+def _log_rows(request: HttpRequest) -> QuerySet[SyncLog]:
+    """The sync log filtered by the request's ``order`` (its number or id), ``outcome`` and ``trigger``."""
     order = request.GET.get("order", "").strip()
     order_id = order_pk_from_text(order)
     rows = selectors.sync_log_list(
@@ -273,8 +272,21 @@ def sync_log(request: HttpRequest) -> HttpResponse:
         outcome=request.GET.get("outcome", ""),
         trigger=request.GET.get("trigger", "").replace("\x00", "").strip(),  # PostgreSQL refuses NUL
     )
-    if order and order_id is None:
-        rows = rows.none()
+    return rows.none() if order and order_id is None else rows
+
+
+def _log_version(request: HttpRequest) -> str:
+    return live.sync_log_version(_log_rows(request), live.requested_ids(request))
+
+
+@require_GET
+@staff_required
+@live.live_condition(_log_version)
+def sync_log(request: HttpRequest) -> HttpResponse:
+    """The sync log, newest first, filtered by ``order`` (its number or id), ``outcome`` or ``trigger``; htmx
+    gets the table."""
+    order = request.GET.get("order", "").strip()
+    rows = _log_rows(request)
     page = Paginator(rows, PER_PAGE).get_page(request.GET.get("page"))
     context = {
         "page": page,
@@ -300,6 +312,7 @@ def _failed_of_kind(kind: str) -> list[int]:
 
 @require_GET
 @staff_required
+@live.live_condition(lambda request: live.failed_version())
 def sync_failed(request: HttpRequest) -> HttpResponse:
     """Orders whose sync failed or waits for a retry, grouped by the kind of error: what happened, what to
     do, a retry button per group and the orders (attempt n of ``AMOCRM_MAX_ATTEMPTS``, when the next retry
