@@ -1,6 +1,7 @@
 """Live screens: the order page, the orders list, the customers and companies lists, the customer card, the
-sync log and the failed syncs page show changes made in amoCRM (a deal moved, paid, reassigned, a contact
-edited, a deal created there: whatever lands on the order, its customer or its sync state) without a reload.
+sync log, the webhook inbox, the failed syncs page and the dashboard show changes made in amoCRM (a deal
+moved, paid, reassigned, a contact edited, a deal created there: whatever lands on the order, its customer or
+its sync state) without a reload.
 
 The page carries a version of what it shows (``orders_version``: a hash of the shown columns of its orders,
 read in one query by primary key) in ``<meta name="console-live">``; ``static/console/live.js`` asks for the
@@ -23,7 +24,7 @@ from django.db.models import Func, OuterRef, Q, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
 from django.utils.cache import add_never_cache_headers
 
-from console.amocrm.models import PartyConflict, SyncLog
+from console.amocrm.models import PartyConflict
 from console.amocrm.outbound.selectors import sync_failed_list
 from console.customers.models import Customer
 from console.orders.models import Order
@@ -143,12 +144,20 @@ def list_page_version(kind: str) -> Callable[[HttpRequest], str]:
     return lambda request: list_version(kind, requested_ids(request))
 
 
-def sync_log_version(rows: QuerySet[SyncLog], ids: Iterable[int]) -> str:
-    """A short hash of what the sync log shows: its rows ``ids`` (a row is written once; only "resolved" is
-    set later) and the newest of ``rows`` (the log as filtered), in one query by primary key."""
+# What the log pages show of a row that may change after it is written: the sync log's (written once, only
+# "resolved" set later) and the webhook inbox's (a delivery is processed, retried, replayed).
+LOG_FIELDS = {
+    "sync": ("pk", "resolved"),
+    "webhooks": ("pk", "outcome", "attempts", "processed_at", "order_id"),
+}
+
+
+def log_version(kind: str, rows: QuerySet, ids: Iterable[int]) -> str:
+    """A short hash of what a ``kind`` log page (``LOG_FIELDS``) shows: its rows ``ids`` and the newest of
+    ``rows`` (the log as filtered), in one query by primary key."""
     newest = rows.order_by("-pk").values("pk")[:1]
-    shown = SyncLog.objects.filter(pk__in=sorted(set(ids))).annotate(newest=Subquery(newest)).order_by("pk")
-    values = list(shown.values_list("pk", "resolved", "newest"))
+    shown = rows.model.objects.filter(pk__in=sorted(set(ids))).annotate(newest=Subquery(newest))
+    values = list(shown.order_by("pk").values_list(*LOG_FIELDS[kind], "newest"))
     return digest(values or [rows.order_by("-pk").values_list("pk", flat=True).first()])
 
 

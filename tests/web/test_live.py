@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from console.amocrm.models import OrderSync, PartyConflict, SyncLog
+from console.amocrm.models import OrderSync, PartyConflict, SyncLog, WebhookInbox
 from console.customers.models import Company, Customer
 from console.customers.services import customer_update
 from console.orders.services import order_set_payment, order_set_status
@@ -247,3 +247,23 @@ def test_the_failed_syncs_page_answers_304_until_a_failure_changes(admin_client)
     assert response.status_code == 200 and order.number in response.content.decode()
     OrderSync.objects.filter(pk=sync.pk).update(state="synced", error_kind="")
     assert _poll(admin_client, url, response["ETag"].strip('"')).status_code == 200
+
+
+def test_the_webhook_inbox_answers_304_until_a_delivery_arrives_or_is_processed(admin_client):
+    first = WebhookInbox.objects.create(body=b"x=1", events="leads[status]", entity_ids="5001")
+    url = reverse("web:webhooks")
+    body = admin_client.get(url).content.decode()
+    assert f'data-webhook-id="{first.pk}"' in body and 'data-row-key="data-webhook-id"' in body
+    version, ids = _version_on_page(body), str(first.pk)
+    with CaptureQueriesContext(connection) as captured:
+        assert _poll(admin_client, url, version, HTTP_X_CONSOLE_LIVE_IDS=ids).status_code == 304
+    ours = [q["sql"] for q in captured.captured_queries if "webhookinbox" in q["sql"]]
+    assert len(ours) == 1, ours
+    WebhookInbox.objects.filter(pk=first.pk).update(outcome="applied", attempts=1)  # processed
+    response = _poll(admin_client, url, version, HTTP_X_CONSOLE_LIVE_IDS=ids)
+    assert response.status_code == 200
+    version = response["ETag"].strip('"')
+    assert _poll(admin_client, url, version, HTTP_X_CONSOLE_LIVE_IDS=ids).status_code == 304
+    WebhookInbox.objects.create(body=b"x=2", events="leads[update]", entity_ids="5002")  # a new delivery
+    response = _poll(admin_client, url, version, HTTP_X_CONSOLE_LIVE_IDS=ids)
+    assert response.status_code == 200 and response.content.decode().count("data-webhook-id=") == 2

@@ -132,7 +132,7 @@ def test_replay_over_htmx_answers_the_row(
     with django_capture_on_commit_callbacks(execute=True):
         response = staff.post(reverse("web:webhook_replay", args=[row.pk]), HTTP_HX_REQUEST="true")
     html = response.content.decode()
-    assert html.lstrip().startswith(f'<tr id="webhook-{row.pk}">')
+    assert html.lstrip().startswith(f'<tr id="webhook-{row.pk}" data-webhook-id="{row.pk}">')
     assert "Replay queued at" in html  # the task runs when the test's transaction "commits", after the answer
     assert (
         "is queued for processing again"

@@ -3,7 +3,8 @@
 ``{% order_version order %}`` for one order's page, ``{% table_version table %}`` for the orders list's rows
 on the current page (and the newest order), ``{% list_rows_version table "customers" %}`` for the customers
 (or companies) list's page, ``{% customer_card_version customer %}`` for a customer's card,
-``{% sync_log_page_version page %}`` and ``{% failed_page_version %}`` for the sync log and failed syncs.
+``{% log_page_version page "sync" %}`` (or ``"webhooks"``) for the sync log (or the webhook inbox) and
+``{% failed_page_version %}`` for the failed syncs.
 The page puts it in ``<meta name="console-live">``.
 """
 
@@ -18,8 +19,8 @@ from console.web.live import (
     customer_version,
     failed_version,
     list_version,
+    log_version,
     orders_version,
-    sync_log_version,
 )
 
 register = template.Library()
@@ -50,9 +51,9 @@ def list_rows_version(table: Any, kind: str) -> str:
 
 
 @register.simple_tag
-def sync_log_page_version(page: Any) -> str:
-    """The version of the sync log's page ``page`` (of the log as filtered)."""
-    return sync_log_version(page.paginator.object_list, [row.pk for row in page])
+def log_page_version(page: Any, kind: str) -> str:
+    """The version of a ``kind`` log's page ``page`` (of the log as filtered; ``live.LOG_FIELDS``)."""
+    return log_version(kind, page.paginator.object_list, [row.pk for row in page])
 
 
 @register.simple_tag

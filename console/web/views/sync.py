@@ -276,7 +276,7 @@ def _log_rows(request: HttpRequest) -> QuerySet[SyncLog]:
 
 
 def _log_version(request: HttpRequest) -> str:
-    return live.sync_log_version(_log_rows(request), live.requested_ids(request))
+    return live.log_version("sync", _log_rows(request), live.requested_ids(request))
 
 
 @require_GET

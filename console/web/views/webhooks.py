@@ -24,6 +24,7 @@ from console.amocrm.inbound.inbox import INBOX_RETENTION, inbox_replay_request
 from console.amocrm.models import AmoConnection, PipelineStatus, WebhookCounter, WebhookInbox
 from console.amocrm.stagemap import reverse_stage_map, stage_labels
 from console.orders.models import Order
+from console.web import live
 from console.web.decorators import admin_required, staff_required
 from console.web.labels import WEBHOOK_COUNTERS, amo_base_url, party_names, webhook_outcome_label
 from console.web.permissions import requires
@@ -45,8 +46,13 @@ def _inbox_queryset(request: HttpRequest):  # noqa: ANN202
     return rows
 
 
+def _live_version(request: HttpRequest) -> str:
+    return live.log_version("webhooks", _inbox_queryset(request), live.requested_ids(request))
+
+
 @require_GET
 @staff_required
+@live.live_condition(_live_version)
 def webhook_list(request: HttpRequest) -> HttpResponse:
     """The webhook inbox, newest first, filtered by outcome or lead id; htmx gets only the table."""
     page = Paginator(_inbox_queryset(request), PER_PAGE).get_page(request.GET.get("page"))
