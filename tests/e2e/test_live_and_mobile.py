@@ -49,6 +49,13 @@ def synced_orders(checkout: Any, products: list) -> list[Any]:
     ]
 
 
+def _rename_in_amocrm(sandbox: Any, order: Any, first_name: str) -> None:
+    """A manager renames the order's contact in amoCRM (the sandbox sends update_contact)."""
+    contact_id = CustomerAmoLink.objects.get(customer_id=order.customer_id).contact_id
+    answer = sandbox.api("PATCH", f"/api/v4/contacts/{contact_id}", json={"first_name": first_name})
+    assert answer.status_code == 200, answer.text
+
+
 def test_a_deal_moved_in_amocrm_shows_on_the_open_order_page_within_3_s_without_a_reload(
     synced_orders: list[Any], sign_in: Any, live_server: Any, sandbox: Any
 ) -> None:
@@ -84,14 +91,12 @@ def test_a_contact_renamed_in_amocrm_shows_on_the_open_customer_card_without_a_r
     synced_orders: list[Any], sign_in: Any, live_server: Any, sandbox: Any
 ) -> None:
     order = synced_orders[0]
-    contact_id = CustomerAmoLink.objects.get(customer_id=order.customer_id).contact_id
     page = sign_in("manager", language="ru", width=1280)
     page.goto(f"{live_server.url}/customers/{order.customer_id}/")
     expect(page.locator("#customer-name")).to_contain_text("Анна")
     page.evaluate("window.__notReloaded = true")
     renamed = time.monotonic()
-    answer = sandbox.api("PATCH", f"/api/v4/contacts/{contact_id}", json={"first_name": "Зинаида"})
-    assert answer.status_code == 200, answer.text
+    _rename_in_amocrm(sandbox, order, "Зинаида")
     # The sandbox's update_contact webhook, our inbox, the contact read, then the card's next poll.
     expect(page.locator("#customer-name")).to_contain_text("Зинаида", timeout=8000)
     shown = time.monotonic() - renamed
@@ -104,14 +109,12 @@ def test_a_contact_renamed_in_amocrm_shows_on_the_open_customers_list_without_a_
     synced_orders: list[Any], sign_in: Any, live_server: Any, sandbox: Any
 ) -> None:
     order = synced_orders[1]
-    contact_id = CustomerAmoLink.objects.get(customer_id=order.customer_id).contact_id
     page = sign_in("manager", language="ru", width=1280)
     page.goto(f"{live_server.url}/customers/")
     row = page.locator(f"#customers tbody tr[data-customer-id='{order.customer_id}']")
     expect(row).to_contain_text("Борис")
     page.evaluate("window.__notReloaded = true")
-    answer = sandbox.api("PATCH", f"/api/v4/contacts/{contact_id}", json={"first_name": "Глеб"})
-    assert answer.status_code == 200, answer.text
+    _rename_in_amocrm(sandbox, order, "Глеб")
     expect(row).to_contain_text("Глеб", timeout=8000)
     expect(row).to_have_class(re.compile(r"\blive-changed\b"))
     assert page.evaluate("window.__notReloaded") is True, "the page was reloaded"

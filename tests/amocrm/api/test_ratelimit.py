@@ -76,12 +76,18 @@ def _make_redis_limiter(key):
     return lambda: RedisRateLimiter(_redis_url(), key, LIMIT, 1.0 + SAFETY_MARGIN)
 
 
-def test_processes_sharing_the_redis_limiter_stay_under_the_limit(sandbox):
+@pytest.fixture
+def redis_server() -> None:
+    """Skips the test where no Redis server answers on 127.0.0.1:6379."""
     redis = pytest.importorskip("redis")
     try:
         redis.Redis.from_url(_redis_url()).ping()
     except redis.RedisError:
         pytest.skip("no Redis server on 127.0.0.1:6379")
+
+
+@pytest.mark.usefixtures("redis_server")
+def test_processes_sharing_the_redis_limiter_stay_under_the_limit(sandbox):
     statuses, _elapsed = _run(sandbox, _make_redis_limiter(f"test:ratelimit:{uuid.uuid4().hex}"))
     assert statuses == [200] * WORKERS * CALLS_EACH
     assert sandbox.requests()["peak_rps"] <= LIMIT
@@ -142,12 +148,8 @@ def test_a_request_in_flight_holds_its_place_and_its_answer_frees_it_a_window_la
     assert answered <= time.time()
 
 
+@pytest.mark.usefixtures("redis_server")
 def test_the_redis_limiter_counts_from_the_answer_too(sandbox):
-    redis = pytest.importorskip("redis")
-    try:
-        redis.Redis.from_url(_redis_url()).ping()
-    except redis.RedisError:
-        pytest.skip("no Redis server on 127.0.0.1:6379")
     limiter = RedisRateLimiter(_redis_url(), f"test:ratelimit:{uuid.uuid4().hex}", 1, 0.4)
     assert _slow_answer_then_next(sandbox, limiter) >= 0.38
 
