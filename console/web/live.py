@@ -72,17 +72,24 @@ SYNC_FIELDS = tuple(
 )
 
 
+def rows_version(shown: QuerySet, ids: Iterable[int], fields: Iterable[str], newest: QuerySet | None) -> str:
+    """A short hash of the ``fields`` of the rows ``ids`` of ``shown`` and, with ``newest``, of the newest
+    row's id there (so a list learns that a row was added), in one query by primary key. The newest id alone
+    when none of ``ids`` is found."""
+    ids, fields = sorted(set(ids)), list(fields)
+    rows = shown.filter(pk__in=ids).order_by("pk")
+    top = None
+    if newest is not None:
+        top = newest.order_by("-pk").values("pk")[:1]
+        rows, fields = rows.annotate(newest=Subquery(top)), [*fields, "newest"]
+    values = list(rows.values_list(*fields)) if ids else []
+    return digest(values or [top.values_list("pk", flat=True).first() if top is not None else None])
+
+
 def orders_version(ids: Iterable[int], *, newest: bool = False) -> str:
     """A short hash of what the pages show of the orders ``ids``, in one query by primary key. With
     ``newest`` it also covers the newest order's id, so a list learns that an order was added."""
-    ids = sorted(set(ids))
-    if not ids:
-        top = Order.objects.order_by("-pk").values_list("pk", flat=True).first() if newest else None
-        return digest([top])
-    rows = Order.objects.filter(pk__in=ids).order_by("pk")
-    if newest:
-        rows = rows.annotate(newest=Order.objects.order_by("-pk").values("pk")[:1])
-    return digest(list(rows.values_list(*ORDER_FIELDS, *SYNC_FIELDS, *(["newest"] if newest else []))))
+    return rows_version(Order.objects, ids, (*ORDER_FIELDS, *SYNC_FIELDS), Order.objects if newest else None)
 
 
 # What the customer card shows of the customer, its company, its amoCRM link and open conflicts.
@@ -131,12 +138,7 @@ def list_version(kind: str, ids: Iterable[int]) -> str:
     """A short hash of what the ``kind`` list (``LIST_ROWS``) shows of its rows ``ids`` and of its newest
     row's id (so the list learns that one was added), in one query by primary key."""
     rows, fields = LIST_ROWS[kind]
-    ids = sorted(set(ids))
-    newest = rows().model.objects.order_by("-pk").values("pk")[:1]
-    if not ids:
-        return digest([newest.values_list("pk", flat=True).first()])
-    shown = rows().filter(pk__in=ids).annotate(newest=Subquery(newest)).order_by("pk")
-    return digest(list(shown.values_list(*fields, "newest")))
+    return rows_version(rows(), ids, fields, rows().model.objects)
 
 
 def list_page_version(kind: str) -> Callable[[HttpRequest], str]:
@@ -155,10 +157,13 @@ LOG_FIELDS = {
 def log_version(kind: str, rows: QuerySet, ids: Iterable[int]) -> str:
     """A short hash of what a ``kind`` log page (``LOG_FIELDS``) shows: its rows ``ids`` and the newest of
     ``rows`` (the log as filtered), in one query by primary key."""
-    newest = rows.order_by("-pk").values("pk")[:1]
-    shown = rows.model.objects.filter(pk__in=sorted(set(ids))).annotate(newest=Subquery(newest))
-    values = list(shown.order_by("pk").values_list(*LOG_FIELDS[kind], "newest"))
-    return digest(values or [rows.order_by("-pk").values_list("pk", flat=True).first()])
+    return rows_version(rows.model.objects, ids, LOG_FIELDS[kind], rows)
+
+
+def log_page_version(kind: str, rows_of: Callable[[HttpRequest], QuerySet]) -> Callable[[HttpRequest], str]:
+    """The ``kind`` log page's version (``live_condition``'s ``version_of``): the rows its script names, and
+    the newest of ``rows_of(request)`` (the log as the request filters it)."""
+    return lambda request: log_version(kind, rows_of(request), requested_ids(request))
 
 
 def failed_version() -> str:

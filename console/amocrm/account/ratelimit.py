@@ -21,7 +21,6 @@ from console.amocrm.api.ratelimit import (
     RateLimiter,
     RedisRateLimiter,
     SlidingLog,
-    wait_loop,
 )
 from console.amocrm.models import RateLimitWindow
 
@@ -34,9 +33,6 @@ class DatabaseRateLimiter(SlidingLog):
         self.name = name
         self.rate = max(1, int(rate))
         self.window = window
-
-    def _grant(self) -> tuple[str, float]:
-        return wait_loop(self._try)
 
     def _try(self) -> tuple[str, float]:
         """Record a request in flight and return its place, or return how long to wait before trying again."""

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Protocol
 
@@ -47,9 +47,10 @@ class RateLimiter(Protocol):
 
 
 class SlidingLog:
-    """:meth:`turn` on top of a backend's ``_grant() -> (place, seconds waited)`` and ``_answered(place)``."""
+    """:meth:`turn` on top of a backend's ``_try() -> (place or "", seconds to wait)`` and
+    ``_answered(place)``."""
 
-    def _grant(self) -> tuple[str, float]:
+    def _try(self) -> tuple[str, float]:
         raise NotImplementedError
 
     def _answered(self, place: str) -> None:
@@ -57,24 +58,19 @@ class SlidingLog:
 
     @contextmanager
     def turn(self) -> Iterator[float]:
-        place, waited = self._grant()
+        waited = 0.0
+        while True:
+            place, delay = self._try()
+            if place:
+                break
+            # amoCRM asks clients to wait for their turn rather than send and be refused.
+            delay = min(delay, MAX_SLEEP)
+            time.sleep(delay)
+            waited += delay
         try:
             yield waited
         finally:
             self._answered(place)
-
-
-def wait_loop(try_once: Callable[[], tuple[str, float]]) -> tuple[str, float]:
-    """Call ``try_once() -> (place or "", seconds to wait)`` until it grants a place; return it, the wait."""
-    waited = 0.0
-    while True:
-        place, delay = try_once()
-        if place:
-            return place, waited
-        # amoCRM asks clients to wait for their turn rather than send and be refused.
-        delay = min(delay, MAX_SLEEP)
-        time.sleep(delay)
-        waited += delay
 
 
 # KEYS[1] the log; ARGV: rate, window (µs), hold (µs), place. A place in flight is scored "now + hold" (it
@@ -117,9 +113,6 @@ class RedisRateLimiter(SlidingLog):
         self.window_us = int(window * 1_000_000)
         self.grant_script = self.client.register_script(_GRANT)
         self.answered_script = self.client.register_script(_ANSWERED)
-
-    def _grant(self) -> tuple[str, float]:
-        return wait_loop(self._try)
 
     def _try(self) -> tuple[str, float]:
         place = uuid.uuid4().hex

@@ -124,7 +124,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     """The dashboard (see the module docstring)."""
     connection = connection_with_marks()
     marks = marks_of(connection)
-    state = connection.state if connection else AmoConnection.State.NOT_CONNECTED
+    state = marks.state
     figures = summary(connection_state=state, mark=marks.log)
     queue = sync_queue_health()
     now = timezone.now()

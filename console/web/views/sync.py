@@ -275,13 +275,9 @@ def _log_rows(request: HttpRequest) -> QuerySet[SyncLog]:
     return rows.none() if order and order_id is None else rows
 
 
-def _log_version(request: HttpRequest) -> str:
-    return live.log_version("sync", _log_rows(request), live.requested_ids(request))
-
-
 @require_GET
 @staff_required
-@live.live_condition(_log_version)
+@live.live_condition(live.log_page_version("sync", _log_rows))
 def sync_log(request: HttpRequest) -> HttpResponse:
     """The sync log, newest first, filtered by ``order`` (its number or id), ``outcome`` or ``trigger``; htmx
     gets the table."""

@@ -46,13 +46,9 @@ def _inbox_queryset(request: HttpRequest):  # noqa: ANN202
     return rows
 
 
-def _live_version(request: HttpRequest) -> str:
-    return live.log_version("webhooks", _inbox_queryset(request), live.requested_ids(request))
-
-
 @require_GET
 @staff_required
-@live.live_condition(_live_version)
+@live.live_condition(live.log_page_version("webhooks", _inbox_queryset))
 def webhook_list(request: HttpRequest) -> HttpResponse:
     """The webhook inbox, newest first, filtered by outcome or lead id; htmx gets only the table."""
     page = Paginator(_inbox_queryset(request), PER_PAGE).get_page(request.GET.get("page"))
