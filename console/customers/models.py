@@ -3,10 +3,29 @@
 from __future__ import annotations
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import Q, Value
+from django.db.models.functions import Concat, Lower
 from django.utils.translation import gettext_lazy as _
 
 from console.customers.normalize import validate_inn, validate_kpp, validate_ogrn
+
+
+def search_text(*fields: str) -> models.GeneratedField:
+    """The row's searchable words in one column the database keeps itself on every write (whatever the
+    writer: ``save``, ``update``, ``bulk_create``): ``fields`` joined by spaces and lower-cased (PostgreSQL
+    lower-cases every script; SQLite only ASCII, which ``console.web.filters`` makes up for with case
+    variants). One narrow column for the search box to read, with a trigram index on PostgreSQL (migration
+    ``customers.0003``), instead of a ``LIKE`` on every name column joined across tables."""
+    parts: list[object] = []
+    for field in fields:
+        parts += [field, Value(" ")]
+    return models.GeneratedField(
+        expression=Lower(Concat(*parts[:-1], output_field=models.TextField())),
+        output_field=models.TextField(),
+        db_persist=True,
+        editable=False,
+    )
+
 
 # The fields of a company that services write (and listeners hear about), in display order.
 COMPANY_FIELDS = ("name", "legal_name", "inn", "kpp", "ogrn", "legal_address", "email", "phone")
@@ -23,6 +42,7 @@ class Company(models.Model):
     phone = models.CharField(_("phone"), max_length=40, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    search = search_text("name", "legal_name", "inn", "email")
 
     class Meta:
         verbose_name = _("company")
@@ -60,6 +80,7 @@ class Customer(models.Model):
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    search = search_text("first_name", "last_name", "display_name", "email", "phone_normalized")
 
     class Meta:
         verbose_name = _("customer")

@@ -14,29 +14,17 @@ from console.amocrm.models import Party, PartyConflict
 from console.customers.models import Company, Customer
 from console.web.filters import (
     SearchFilterSet,
-    _case_variants,
     _phone_digits,
     any_of,
+    contains_all,
     customer_condition,
     switch,
 )
 
 
-def customer_list_condition(value: str) -> Q:
-    """Customers matching the list's search box (see the module docstring)."""
-    condition = customer_condition(value)
-    if value.isdigit():
-        condition |= Q(company__inn__startswith=value)
-    return condition
-
-
 def company_list_condition(value: str) -> Q:
     """Companies matching the companies list's search box."""
-    condition = Q(email__icontains=value.lower())
-    for variant in _case_variants(value):
-        condition |= Q(name__icontains=variant) | Q(legal_name__icontains=variant)
-    if value.isdigit():
-        condition |= Q(inn__startswith=value)
+    condition = contains_all(value.split())
     for digits in _phone_digits(value):
         condition |= Q(phone__contains=digits)
     return condition
@@ -45,7 +33,7 @@ def company_list_condition(value: str) -> Q:
 class CustomerFilter(SearchFilterSet):
     """The customers list's search, type filter and the inactive customers switch."""
 
-    condition = staticmethod(customer_list_condition)
+    condition = staticmethod(customer_condition)
     distinct = True
     customer_type = any_of(Customer.Type.choices, _("Type"))
     inactive = switch("filter_inactive", _("Show inactive too"))

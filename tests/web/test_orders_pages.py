@@ -18,10 +18,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from console.amocrm.models import OrderSync
+from console.customers.models import Company, Customer
 from console.orders.models import Order
 from console.orders.services import order_soft_delete
 from console.web import sync_state
 from console.web.errors import error_message
+from console.web.filters import OrderFilter
 from tests.web.orders_world import (
     SCENARIOS,
     TODAY,
@@ -124,9 +126,14 @@ def test_the_display_state_and_its_query_agree_for_every_case(make_order, connec
     for name, order in orders.items():
         assert sync_state.display_state(loaded[order.pk], ctx).state == SCENARIOS[name][expected_at], name
     for state in sync_state.DisplayState:
-        matched = set(Order.objects.filter(sync_state.state_q(state, ctx)).values_list("pk", flat=True))
         expected = {o.pk for n, o in orders.items() if SCENARIOS[n][expected_at] == state}
-        assert matched == expected, state
+        for per_order in (True, False):  # the page's and the count's spelling of the rule
+            condition = sync_state.state_q(state, ctx, per_order=per_order)
+            assert set(Order.objects.filter(condition).values_list("pk", flat=True)) == expected, state
+        listed = OrderFilter(
+            {"sync_state": state, "shown": "all"}, queryset=Order.objects.all(), sync_context=ctx
+        )
+        assert listed.count() == len(listed.qs) == len(expected), state
     counts = sync_state.state_counts(ctx)
     assert counts == {state: sum(1 for n in orders if SCENARIOS[n][expected_at] == state) for state in counts}
     drifted = {o.pk for n, o in orders.items() if SCENARIOS[n][expected_at] == "drifted"}
@@ -192,6 +199,7 @@ def test_filters_by_display_state_error_and_drift(admin_client, make_order):
         "{pk:06d}",
         "смирн",
         "Анна Смирнова",
+        "смирнова АННА",
         "8 (916) 555-12-34",
         "916 555",
         "ANNA@EXAMPLE",
@@ -205,6 +213,27 @@ def test_one_search_box_finds_by_number_name_phone_and_email(admin_client, make_
     other = make_order(customer=make_customer(first_name="Борис", last_name="Иванов"))
     body = admin_client.get(reverse("web:orders"), {"q": query.format(pk=wanted.pk)}).content.decode()
     assert wanted.number in body and other.number not in body
+
+
+def test_the_search_follows_every_write_of_a_customer_and_a_company(
+    admin_client, make_order, make_customer, make_company
+):
+    """Issue 21: the search reads one column the database keeps itself (``Customer.search``), so a write that
+    bypasses ``save`` (``update``, as amoCRM's contact edits and bulk changes do) is found at once too."""
+    company = make_company(name="ООО Ромашка", inn="7707083893")
+    customer = make_customer(first_name="Анна", last_name="Смирнова", company=company)
+    order = make_order(customer=customer)
+
+    def found(query: str) -> bool:
+        return order.number in admin_client.get(reverse("web:orders"), {"q": query}).content.decode()
+
+    assert found("ромашка") and found("770708") and not found("Кузнецова")
+    Customer.objects.filter(pk=customer.pk).update(last_name="Кузнецова", email="anna@new.ru")
+    Company.objects.filter(pk=company.pk).update(name="ООО Лютик")
+    assert found("Кузнецова") and found("ANNA@NEW") and found("лютик")
+    assert not found("Смирнова") and not found("ромашка")
+    lead = OrderSync.objects.create(order=order, state="synced", lead_id=31337001)
+    assert found(str(lead.lead_id))
 
 
 # --- CSV export -----------------------------------------------------------------------------------------

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
+from functools import cached_property
+from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -49,6 +53,19 @@ def _orders_queryset():  # noqa: ANN202
     return Order.objects.select_related("customer", "customer__company", "amo_sync")
 
 
+class CountedPaginator(Paginator):
+    """A paginator told how to count its rows (``count``): the orders list counts through another spelling
+    of its filters than the one that reads the page (``OrderFilter.count``)."""
+
+    def __init__(self, object_list: Any, per_page: int, *, count: Callable[[], int], **options: Any) -> None:
+        super().__init__(object_list, per_page, **options)
+        self._count = count
+
+    @cached_property
+    def count(self) -> int:
+        return self._count()
+
+
 def htmx_fragment(request: HttpRequest) -> bool:
     """True for an htmx request that wants only the list's fragment (not a boosted page load)."""
     return bool(request.htmx) and not request.htmx.boosted
@@ -66,7 +83,8 @@ def order_list(request: HttpRequest) -> HttpResponse:
     )
     table = OrderTable(order_filter.qs)
     table.amo_base_url = amo_base_url()  # each row's deal links to its card in amoCRM
-    RequestConfig(request, paginate={"per_page": PER_PAGE}).configure(table)
+    paginate = {"per_page": PER_PAGE, "paginator_class": CountedPaginator, "count": order_filter.count}
+    RequestConfig(request, paginate=paginate).configure(table)
     records = [row.record for row in table.page.object_list]
     for record in records:
         record.sync_display = sync_state.display_state(record, ctx)
