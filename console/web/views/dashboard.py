@@ -2,13 +2,15 @@
 connection's health with what to do, orders whose deal moved elsewhere, and a week of sync attempts per hour.
 
 The figures over all orders and the sync log (the :class:`Summary`) cost about a hundred milliseconds of
-database work at 100,000 orders on SQLite, so each process keeps them for ``SUMMARY_SECONDS`` and the page
-says how old they are; the queue and the connection are read on every request. A constant number of queries
+database work at 100,000 orders on SQLite, so each process keeps them while nothing they count has moved
+(the connection's state, the newest sync log row, the newest order: what amoCRM changes comes as a logged
+webhook, and a sync attempt logs its end), at most ``SUMMARY_SECONDS``; the page says how old they are. The
+queue and the connection are read on every request. A constant number of queries
 either way (at most 14, whatever the data's size).
 
 The page is live (``console.web.live``): its script's poll costs one query (``connection_with_marks``), and
-the page is sent again when a sync attempt or a webhook was logged, an order was added, the connection, its
-webhook or the incidents changed, or kept figures older than the newest log row were counted afresh."""
+the page is sent again, its figures counted afresh, when a sync attempt or a webhook was logged, an order was
+added, or the connection, its webhook or the incidents changed."""
 
 from __future__ import annotations
 
@@ -66,6 +68,7 @@ class LiveMarks(NamedTuple):
 
     state: str  # the connection's
     log: int | None  # the newest sync log row
+    order: int | None  # the newest order
     row: tuple  # everything read
 
 
@@ -97,24 +100,16 @@ def marks_of(connection: AmoConnection | None) -> LiveMarks:
     if connection is None:  # never connected: only orders and the log can change what the page shows
         log = SyncLog.objects.order_by("-pk").values_list("pk", flat=True).first()
         newest = Order.objects.order_by("-pk").values_list("pk", flat=True).first()
-        return LiveMarks(AmoConnection.State.NOT_CONNECTED, log, (log, newest))
+        return LiveMarks(AmoConnection.State.NOT_CONNECTED, log, newest, (log, newest))
     health = _loaded_health(connection)
     shown = [getattr(health, name.split("__")[1], None) for name in _HEALTH_FIELDS]
     row = (connection.state, connection.state_changed_at, connection.last_success_at, *shown)
     extra = (connection.newest_log, connection.newest_order, connection.open_incidents)
-    return LiveMarks(connection.state, connection.newest_log, row + extra)
-
-
-def dashboard_version(marks: LiveMarks, figures_mark: int | None) -> str:
-    """The dashboard's live version: ``marks_of`` the connection, and the newest log row its figures counted
-    (kept figures older than the newest row count as a change once they are counted afresh)."""
-    return live.digest([marks.row, figures_mark])
+    return LiveMarks(connection.state, connection.newest_log, connection.newest_order, row + extra)
 
 
 def _poll_version(request: HttpRequest) -> str:
-    marks = marks_of(connection_with_marks())
-    kept = SUMMARIES.get(f"summary:{marks.state}")
-    return dashboard_version(marks, kept.mark if kept else marks.log)
+    return live.digest([marks_of(connection_with_marks()).row])
 
 
 @require_GET
@@ -125,7 +120,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     connection = connection_with_marks()
     marks = marks_of(connection)
     state = marks.state
-    figures = summary(connection_state=state, mark=marks.log)
+    figures = summary(marks)
     queue = sync_queue_health()
     now = timezone.now()
     context = {
@@ -141,7 +136,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "webhook_health": webhook_health_shown(_loaded_health(connection)),
         "chart": build_chart(figures.hours, figures.at),
         "incidents": incidents_open(),
-        "live_version": dashboard_version(marks, figures.mark),
+        "live_version": live.digest([marks.row]),
     }
     return render(request, "dashboard/index.html", context)
 
@@ -167,22 +162,21 @@ class Summary:
     failures: list[tuple[str, int]]
     hours: dict[datetime, tuple[int, int]]
     conflicts: int = 0
-    mark: int | None = None  # the newest sync log row when counted (``marks_of``)
 
 
-def summary(*, connection_state: str, mark: int | None = None) -> Summary:
-    """The summary, computed at most once per ``SUMMARY_SECONDS`` in this process. The display states depend
-    on the connection's state (a queued order is "paused" while it is down), so each state has its own copy
-    and a change of state shows at once. ``mark`` is kept with figures counted afresh."""
-    key = f"summary:{connection_state}"
+def summary(marks: LiveMarks) -> Summary:
+    """The summary as of ``marks``: counted afresh once the connection's state (a queued order is "paused"
+    while it is down), the newest log row or the newest order moved, else kept in this process at most
+    ``SUMMARY_SECONDS``."""
+    key = f"summary:{marks.state}:{marks.log}:{marks.order}"
     figures = SUMMARIES.get(key)
     if figures is None:
-        figures = compute_summary(connection_state=connection_state, now=timezone.now(), mark=mark)
+        figures = compute_summary(connection_state=marks.state, now=timezone.now())
         SUMMARIES.set(key, figures)
     return figures
 
 
-def compute_summary(*, connection_state: str, now: datetime, mark: int | None = None) -> Summary:
+def compute_summary(*, connection_state: str, now: datetime) -> Summary:
     """The summary from the database: six queries (the stage map, two for the counts, the drifted orders
     when there are any, the failures, the week's attempts and the open conflicts' contacts and companies)."""
     ctx = sync_state.sync_context(connection_state=connection_state)
@@ -201,7 +195,6 @@ def compute_summary(*, connection_state: str, now: datetime, mark: int | None = 
         failures=sync_failures_by_kind(since=now - timedelta(hours=24)),
         hours=sync_outcomes_per_hour(since=chart_hours(now)[0]),
         conflicts=open_conflict_count(),
-        mark=mark,
     )
 
 
