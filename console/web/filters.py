@@ -56,18 +56,32 @@ def contains_all(words: list[str]) -> Q:
     )
 
 
-def customer_condition(value: str, prefix: str = "") -> Q:
-    """Customers (``prefix`` "customer__" from orders) whose name, e-mail, phone, or company's name, legal
-    name, INN or e-mail holds every word of ``value``, or whose phone holds the digits typed in any spelling.
-    Read from the narrow ``search`` columns: a subquery of customers (and of companies) rather than a join."""
+def union(*parts: QuerySet) -> QuerySet:
+    """The ids ``parts`` select (each the ``values`` of one column) as one subquery: the database answers
+    each part from its own index and merges them, where an OR of subqueries has it test every row of the
+    outer table against each (PostgreSQL then scans all orders for a name that two customers have)."""
+    first, *rest = [part.order_by() for part in parts]
+    return first.union(*rest) if rest else first
+
+
+def customer_ids(value: str) -> QuerySet:
+    """The ids of the customers whose name, e-mail, phone, or company's name, legal name, INN or e-mail
+    holds every word of ``value``, or whose phone holds the digits typed in any spelling. Read from the
+    narrow ``search`` columns (a trigram index on PostgreSQL)."""
     words = value.split()
-    found = contains_all(words)
-    found |= Q(company__in=Company.objects.filter(contains_all(words)).values("pk"))
-    for digits in _phone_digits(value):
-        found |= Q(phone_normalized__contains=digits)
-    if not prefix:
-        return found
-    return Q(**{f"{prefix.removesuffix('__')}__in": Customer.objects.filter(found).values("pk")})
+    companies = Company.objects.filter(contains_all(words)).values("pk")
+    parts = [
+        Customer.objects.filter(contains_all(words)).values("pk"),
+        Customer.objects.filter(company__in=companies).values("pk"),
+    ]
+    phones = _phone_digits(value)  # phone_normalized is in ``search`` too
+    parts += [Customer.objects.filter(search__contains=digits).values("pk") for digits in phones]
+    return union(*parts)
+
+
+def customer_condition(value: str) -> Q:
+    """Customers matching ``value`` (see :func:`customer_ids`)."""
+    return Q(pk__in=customer_ids(value))
 
 
 def customer_search(value: str) -> list[Customer]:
@@ -88,15 +102,13 @@ def order_search_condition(value: str) -> Q:
     if number and value[:1] in "Rr":
         exact = Q(number=f"R-{int(number.group(1)):06d}")
         return exact if len(number.group(0)) >= len("R-000000") else exact | Q(number__icontains=value)
-    # Each term a subquery of ids, so the database can answer each from an index (or one narrow column)
-    # and merge them, rather than test every order against every term.
-    condition = customer_condition(value, prefix="customer__")
+    parts = [Order.objects.filter(customer__in=customer_ids(value)).values("pk")]
     if PART_OF_NUMBER.match(value):  # a name or a whole phone number is no part of "R-000297"
-        condition |= Q(pk__in=Order.objects.filter(number__icontains=value).values("pk"))
+        parts.append(Order.objects.filter(number__contains=value).values("pk"))
     lead_id = id_or_none(value) if value.isdigit() else None
     if lead_id is not None:
-        condition |= Q(pk__in=OrderSync.objects.filter(lead_id=lead_id).values("order_id"))
-    return condition
+        parts.append(OrderSync.objects.filter(lead_id=lead_id).values("order_id"))
+    return Q(pk__in=union(*parts))
 
 
 def any_of(choices: Any, label: str, **options: Any) -> django_filters.ChoiceFilter:

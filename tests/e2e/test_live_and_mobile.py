@@ -138,7 +138,7 @@ def test_a_deal_moved_in_amocrm_adds_its_line_to_the_open_sync_log_and_dashboard
     expect(rows.first).to_contain_text(order.number)
     expect(rows.first).to_have_class(re.compile(r"\blive-changed\b"))
     assert page.evaluate("window.__notReloaded") is True, "the log was reloaded"
-    # The webhook's line counts in the week's chart at the next poll: its log row has the figures counted again.
+    # The webhook's line counts in the week's chart at the next poll: its log row has the figures recounted.
     expect(dashboard.locator("#sync-chart")).to_have_class(re.compile(r"\blive-changed\b"), timeout=8000)
     assert dashboard.evaluate("window.__notReloaded") is True, "the dashboard was reloaded"
 
