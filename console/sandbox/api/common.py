@@ -139,6 +139,19 @@ def check_groups(groups: list[dict[str, Any]]) -> None:
         raise ValidationFailed(bad)
 
 
+def authored(actor: int, responsible: Any = None) -> dict[str, Any]:
+    """The authorship fields every new note, task and entity carries: who made it, whose it is, when."""
+    t = now()
+    return {
+        "created_by": actor,
+        "updated_by": actor,
+        "created_at": t,
+        "updated_at": t,
+        "responsible_user_id": responsible or actor,
+        "group_id": 0,
+    }
+
+
 def stamp(previous: int | None) -> int:
     """A new ``updated_at``: wall-clock seconds, never below the previous value."""
     return max(now(), previous or 0)

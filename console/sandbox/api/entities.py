@@ -15,6 +15,7 @@ from .. import webhook_events
 from ..http import MSG_INT, Request, Response, as_list, json_response, no_content, verror
 from .account import rights_check
 from .common import (
+    authored,
     batch_body,
     check_groups,
     check_int,
@@ -167,16 +168,10 @@ def entity_get(sb: Sandbox, req: Request, entity: str, eid: str) -> Response:
 
 
 def new_doc(sb: Sandbox, entity: str, actor: int) -> dict[str, Any]:
-    t = now()
     doc = {k: None for k in FIELDS[entity]}
     doc.update(
+        authored(actor),
         name="",
-        responsible_user_id=actor,
-        group_id=0,
-        created_by=actor,
-        updated_by=actor,
-        created_at=t,
-        updated_at=t,
         is_deleted=False,
         account_id=sb.config["account_id"],
         _tags=[],

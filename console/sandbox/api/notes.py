@@ -9,7 +9,17 @@ from typing import TYPE_CHECKING, Any
 
 from .. import webhook_events
 from ..http import MSG_INT, MSG_STR, Request, Response, as_list, json_response, no_content, verror
-from .common import batch_body, check_groups, int_set, is_int, links, matches_range, now, paginate, rid_of
+from .common import (
+    authored,
+    batch_body,
+    check_groups,
+    int_set,
+    is_int,
+    links,
+    matches_range,
+    paginate,
+    rid_of,
+)
 
 if TYPE_CHECKING:
     from ..app import Sandbox
@@ -81,17 +91,11 @@ def notes_create(sb: Sandbox, req: Request, entity: str, eid: str | None = None)
                     errors.append(verror("params", "InvalidType", "This value should be of type object."))
                 elif item.get("note_type") == "common" and not isinstance(params.get("text"), str):
                     errors.append(verror("params.text", "InvalidType", MSG_STR))
-                t = now()
                 docs.append(
                     {
                         "id": None,
                         "entity_id": target,
-                        "created_by": actor,
-                        "updated_by": actor,
-                        "created_at": t,
-                        "updated_at": t,
-                        "responsible_user_id": item.get("responsible_user_id") or actor,
-                        "group_id": 0,
+                        **authored(actor, item.get("responsible_user_id")),
                         "note_type": item.get("note_type"),
                         "params": params,
                         "account_id": sb.config["account_id"],

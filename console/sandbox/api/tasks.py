@@ -12,6 +12,7 @@ from .. import webhook_events
 from ..http import MSG_INT, MSG_STR, Request, Response, as_list, json_response, no_content, verror
 from .common import (
     ENTITIES,
+    authored,
     batch_body,
     check_groups,
     fail_one,
@@ -19,7 +20,6 @@ from .common import (
     is_int,
     links,
     matches_range,
-    now,
     paginate,
     rid_of,
     stamp,
@@ -117,16 +117,10 @@ def _check_owner(sb: Sandbox, item: dict[str, Any]) -> list[dict[str, str]]:
 
 
 def _new_doc(sb: Sandbox, item: dict[str, Any], actor: int) -> dict[str, Any]:
-    t = now()
     result = item.get("result") or {}
     return {
         "id": None,
-        "created_by": actor,
-        "updated_by": actor,
-        "created_at": t,
-        "updated_at": t,
-        "responsible_user_id": item.get("responsible_user_id") or actor,
-        "group_id": 0,
+        **authored(actor, item.get("responsible_user_id")),
         "entity_id": item.get("entity_id"),
         "entity_type": item.get("entity_type"),
         "duration": item.get("duration") or 0,
