@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable
-from functools import cached_property
-from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -42,6 +38,7 @@ from console.web.filters import OrderFilter, customer_search
 from console.web.forms import OrderForm, OrderLineFormSet, OrderPaymentForm, OrderStatusForm, formset_lines
 from console.web.labels import amo_base_url
 from console.web.live import live_condition, order_list_version, order_page_version
+from console.web.paging import CountedPaginator, DeferredJoinQuerySet
 from console.web.permissions import requires
 from console.web.tables import OrderTable, order_csv_rows
 from console.web.timeline import amo_links, order_timeline, stage_name, timeline_roles
@@ -53,17 +50,9 @@ def _orders_queryset():  # noqa: ANN202
     return Order.objects.select_related("customer", "customer__company", "amo_sync")
 
 
-class CountedPaginator(Paginator):
-    """A paginator told how to count its rows (``count``): the orders list counts through another spelling
-    of its filters than the one that reads the page (``OrderFilter.count``)."""
-
-    def __init__(self, object_list: Any, per_page: int, *, count: Callable[[], int], **options: Any) -> None:
-        super().__init__(object_list, per_page, **options)
-        self._count = count
-
-    @cached_property
-    def count(self) -> int:
-        return self._count()
+def _orders_pages() -> DeferredJoinQuerySet:
+    """The orders list's rows: read a page at a time, its ids first (``DeferredJoinQuerySet``)."""
+    return DeferredJoinQuerySet(Order).select_related("customer", "customer__company", "amo_sync")
 
 
 def htmx_fragment(request: HttpRequest) -> bool:
@@ -79,7 +68,7 @@ def order_list(request: HttpRequest) -> HttpResponse:
     itself while an order on the page is queued or running."""
     ctx = sync_state.sync_context()
     order_filter = OrderFilter(
-        request.GET or None, queryset=_orders_queryset(), sync_context=ctx, request=request
+        request.GET or None, queryset=_orders_pages(), sync_context=ctx, request=request
     )
     table = OrderTable(order_filter.qs)
     table.amo_base_url = amo_base_url()  # each row's deal links to its card in amoCRM
