@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from console.amocrm.models import LossReason, OrderSync
 from console.customers.models import Company, Customer
 from console.orders.models import Order
-from console.web import sync_state
+from console.web import paging, sync_state
 from console.web.forms import id_or_none
 
 CUSTOMER_MATCHES = 20
@@ -195,17 +195,17 @@ class OrderFilter(SearchFilterSet):
         shown = self.form.cleaned_data.get("shown") if self.form.is_valid() else None
         return queryset if shown else queryset.filter(is_active=True)
 
-    def count(self) -> int:
-        """How many orders :attr:`qs` holds, counted through the spelling of the filters a count reads
-        fastest (the page reads its rows through the other one). A search narrows the orders most: then
-        the page's own spelling counts fastest (each found order's row tested)."""
+    def total(self) -> paging.Total:
+        """How many orders :attr:`qs` holds (``paging.total``), counted through the spelling of the filters
+        a count reads fastest (the page reads its rows through the other one). A search narrows the orders
+        most: then the page's own spelling counts fastest (each found order's row tested)."""
         if not self.form.is_valid() or self.form.cleaned_data.get("q"):
-            return self.qs.count()
+            return paging.total(self.qs)
         self.per_order = False
         try:
             shown = self.form.cleaned_data.get("shown")
             counted = self.filter_queryset(self.queryset.all())
-            return (counted if shown else counted.filter(is_active=True)).count()
+            return paging.total(counted if shown else counted.filter(is_active=True))
         finally:
             self.per_order = True
 

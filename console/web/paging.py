@@ -1,13 +1,17 @@
-"""How the orders list reads a page of a large table: the page's ids first, then those rows whole; and a
-count written for counting (``OrderFilter.count``)."""
+"""How the orders list reads a page of a large table: the page's ids first, then those rows whole; and how
+it counts them: through a spelling of its filters written for counting (``OrderFilter.total``), exactly up to
+``EXACT_UP_TO`` rows, estimated past that on PostgreSQL."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
 from django.core.paginator import Paginator
+from django.db import connection
 from django.db.models import QuerySet
 
 
@@ -40,3 +44,34 @@ class CountedPaginator(Paginator):
     @cached_property
     def count(self) -> int:
         return self._count()
+
+
+# Up to this many rows a list counts exactly; above, on PostgreSQL, it says about how many (``total``).
+EXACT_UP_TO = 10_000
+
+
+@dataclass(frozen=True)
+class Total:
+    """How many rows a list holds: ``n``, and whether it is the planner's estimate."""
+
+    n: int
+    estimated: bool = False
+
+
+def total(queryset: QuerySet) -> Total:
+    """How many rows ``queryset`` holds. On PostgreSQL a count reads every matching row (tens of
+    thousands of failed orders among a million take ~400 ms): it counts up to ``EXACT_UP_TO`` and stops; past
+    that the planner's estimate serves, as a page's "about 50,000 orders"
+    (https://wiki.postgresql.org/wiki/Count_estimate). SQLite counts at its sizes fast enough: exactly."""
+    rows = queryset.order_by().values("pk")
+    if connection.vendor != "postgresql":
+        return Total(rows.count())
+    first = rows[: EXACT_UP_TO + 1].count()
+    if first <= EXACT_UP_TO:
+        return Total(first)
+    sql, params = rows.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
+        plan = cursor.fetchone()[0]
+    plan = json.loads(plan) if isinstance(plan, str) else plan
+    return Total(max(first, int(plan[0]["Plan"]["Plan Rows"])), estimated=True)

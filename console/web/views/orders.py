@@ -72,7 +72,8 @@ def order_list(request: HttpRequest) -> HttpResponse:
     )
     table = OrderTable(order_filter.qs)
     table.amo_base_url = amo_base_url()  # each row's deal links to its card in amoCRM
-    paginate = {"per_page": PER_PAGE, "paginator_class": CountedPaginator, "count": order_filter.count}
+    total = order_filter.total()
+    paginate = {"per_page": PER_PAGE, "paginator_class": CountedPaginator, "count": lambda: total.n}
     RequestConfig(request, paginate=paginate).configure(table)
     records = [row.record for row in table.page.object_list]
     for record in records:
@@ -80,7 +81,8 @@ def order_list(request: HttpRequest) -> HttpResponse:
     context = {
         "filter": order_filter,
         "table": table,
-        "total": table.paginator.count,
+        "total": total.n,
+        "total_estimated": total.estimated,
         "polling": any(record.sync_display.active for record in records),
         "query": request.GET.urlencode(),
     }
