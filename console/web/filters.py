@@ -198,14 +198,20 @@ class OrderFilter(SearchFilterSet):
     def total(self) -> paging.Total:
         """How many orders :attr:`qs` holds (``paging.total``), counted through the spelling of the filters
         a count reads fastest (the page reads its rows through the other one). A search narrows the orders
-        most: then the page's own spelling counts fastest (each found order's row tested)."""
-        if not self.form.is_valid() or self.form.cleaned_data.get("q"):
+        most: then the page's own spelling counts fastest (each found order's row tested). Drift compares the
+        deal's stage with the order's status, which no planner estimates: its count is exact."""
+        if not self.form.is_valid():
             return paging.total(self.qs)
+        chosen = self.form.cleaned_data
+        drift = chosen.get("drifted") or chosen.get("sync_state") == sync_state.DisplayState.DRIFTED
+        if chosen.get("q"):
+            return paging.total(self.qs, estimate=not drift)
         self.per_order = False
         try:
-            shown = self.form.cleaned_data.get("shown")
             counted = self.filter_queryset(self.queryset.all())
-            return paging.total(counted if shown else counted.filter(is_active=True))
+            return paging.total(
+                counted if chosen.get("shown") else counted.filter(is_active=True), estimate=not drift
+            )
         finally:
             self.per_order = True
 

@@ -47,7 +47,7 @@ class CountedPaginator(Paginator):
 
 
 # Up to this many rows a list counts exactly; above, on PostgreSQL, it says about how many (``total``).
-EXACT_UP_TO = 10_000
+EXACT_UP_TO = 1000
 
 
 @dataclass(frozen=True)
@@ -58,13 +58,15 @@ class Total:
     estimated: bool = False
 
 
-def total(queryset: QuerySet) -> Total:
+def total(queryset: QuerySet, *, estimate: bool = True) -> Total:
     """How many rows ``queryset`` holds. On PostgreSQL a count reads every matching row (tens of
     thousands of failed orders among a million take ~400 ms): it counts up to ``EXACT_UP_TO`` and stops; past
     that the planner's estimate serves, as a page's "about 50,000 orders"
-    (https://wiki.postgresql.org/wiki/Count_estimate). SQLite counts at its sizes fast enough: exactly."""
+    (https://wiki.postgresql.org/wiki/Count_estimate). ``estimate=False`` where the planner cannot know (a
+    condition comparing two tables' columns, as drift does): an exact count. SQLite counts at its sizes fast
+    enough: exactly."""
     rows = queryset.order_by().values("pk")
-    if connection.vendor != "postgresql":
+    if connection.vendor != "postgresql" or not estimate:
         return Total(rows.count())
     first = rows[: EXACT_UP_TO + 1].count()
     if first <= EXACT_UP_TO:
