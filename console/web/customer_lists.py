@@ -34,7 +34,6 @@ class CustomerFilter(SearchFilterSet):
     """The customers list's search, type filter and the inactive customers switch."""
 
     condition = staticmethod(customer_condition)
-    distinct = True
     customer_type = any_of(Customer.Type.choices, _("Type"))
     inactive = switch("filter_inactive", _("Show inactive too"))
     conflicts = switch("filter_conflicts", _("Changed in amoCRM and here"))

@@ -127,14 +127,12 @@ class SearchFilterSet(django_filters.FilterSet):
 
     q = django_filters.CharFilter(method="search", label=_("Search"))
     condition: Callable[[str], Q]
-    distinct = False  # the condition follows a to-many relation
 
     def search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         value = value.replace("\x00", "").strip()
         if not value:
             return queryset
-        found = queryset.filter(type(self).condition(value))
-        return found.distinct() if self.distinct else found
+        return queryset.filter(type(self).condition(value))
 
 
 class OrderFilter(SearchFilterSet):
